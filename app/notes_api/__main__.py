@@ -1,0 +1,5 @@
+import sys
+
+from notes_api.server import main
+
+sys.exit(main())

@@ -1,0 +1,131 @@
+"""Redis access for the cache, session revocations and rate limits.
+
+Degradation is deliberate: a Redis error never fails a request. The first error opens a
+short circuit (``redis_retry_after_seconds``) during which Redis is not called at all, so a
+dead cache costs one timeout, not one per request. Every error is logged on the transition
+and counted in ``notes_dependency_errors_total{dependency="redis"}``.
+
+Invalidation uses a per-user generation number that is part of every cache key. A write
+bumps the generation after the database write, so a reader that raced the write can only
+store its stale copy under the old generation, which nobody reads again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from notes_api.core.config import Settings
+from notes_api.core.metrics import CACHE_REQUESTS, DEPENDENCY_ERRORS
+
+log = logging.getLogger("notes_api.cache")
+
+# One round trip for a cached read: the user's generation and the entry stored under it.
+_GET_GENERATIONAL = """
+local gen = redis.call('GET', KEYS[1]) or '0'
+return {gen, redis.call('GET', ARGV[1] .. gen .. ARGV[2])}
+"""
+
+
+class RedisGate:
+    """The Redis client plus the circuit that keeps a failing Redis off the request path."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.client: Redis | None = None
+        self._retry_after = settings.redis_retry_after_seconds
+        self._open_until = 0.0
+        if settings.redis_url:
+            kwargs: dict[str, Any] = {
+                "socket_timeout": settings.redis_timeout_seconds,
+                "socket_connect_timeout": settings.redis_timeout_seconds,
+                "max_connections": settings.redis_max_connections,
+                "health_check_interval": 30,
+            }
+            token = settings.secret("redis_auth_token")
+            if token:
+                kwargs["password"] = token
+            if settings.redis_ca_file:
+                kwargs["ssl_ca_certs"] = settings.redis_ca_file
+            self.client = Redis.from_url(settings.redis_url, **kwargs)
+
+    @property
+    def available(self) -> bool:
+        return self.client is not None and time.monotonic() >= self._open_until
+
+    def failed(self, operation: str, exc: BaseException) -> None:
+        DEPENDENCY_ERRORS.labels("redis", operation).inc()
+        if time.monotonic() >= self._open_until:
+            log.warning("redis unavailable (%s: %s); serving without it for %.0fs",
+                        operation, exc, self._retry_after)
+        self._open_until = time.monotonic() + self._retry_after
+
+    async def ping(self) -> None:
+        if self.client is None:
+            raise RedisError("redis is not configured")
+        await self.client.ping()
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+
+class NoteCache:
+    def __init__(self, gate: RedisGate, ttl_seconds: int, enabled: bool = True) -> None:
+        self.gate = gate
+        self.ttl = ttl_seconds
+        self.enabled = enabled and gate.client is not None
+        self._script = gate.client.register_script(_GET_GENERATIONAL) if gate.client else None
+        # Set when an invalidation could not be written: until then entries in Redis may be
+        # stale, so this process reads the database only.
+        self._distrust_until = 0.0
+
+    @staticmethod
+    def _gen_key(owner: str) -> str:
+        return f"notes:gen:{owner}"
+
+    async def get(self, cache: str, owner: str, name: str) -> tuple[str | None, str | None]:
+        """Return (generation, cached text). generation None means "do not store anything"."""
+        if (not self.enabled or not self.gate.available or self._script is None
+                or time.monotonic() < self._distrust_until):
+            CACHE_REQUESTS.labels(cache, "bypass").inc()
+            return None, None
+        try:
+            gen, raw = await self._script(keys=[self._gen_key(owner)], args=[f"notes:{owner}:", f":{name}"])
+        except RedisError as exc:
+            self.gate.failed("cache_get", exc)
+            CACHE_REQUESTS.labels(cache, "error").inc()
+            return None, None
+        generation = gen.decode() if isinstance(gen, bytes) else str(gen)
+        if raw is None:
+            CACHE_REQUESTS.labels(cache, "miss").inc()
+            return generation, None
+        CACHE_REQUESTS.labels(cache, "hit").inc()
+        return generation, raw.decode() if isinstance(raw, bytes) else str(raw)
+
+    async def put(self, owner: str, generation: str | None, name: str, value: str) -> None:
+        if generation is None or self.gate.client is None or not self.gate.available:
+            return
+        try:
+            await self.gate.client.set(f"notes:{owner}:{generation}:{name}", value, ex=self.ttl)
+        except RedisError as exc:
+            self.gate.failed("cache_put", exc)
+
+    async def invalidate(self, owner: str) -> None:
+        """Called after every write to the owner's notes."""
+        if not self.enabled or self.gate.client is None:
+            return
+        try:
+            # The generation outlives every entry stored under it, so it can never go back.
+            pipe = self.gate.client.pipeline(transaction=False)
+            pipe.incr(self._gen_key(owner))
+            pipe.expire(self._gen_key(owner), self.ttl * 10 + 3600)
+            await pipe.execute()
+        except RedisError as exc:
+            # The write is in the database; entries under the old generation expire within
+            # one TTL, and until then this process does not read the cache at all.
+            self._distrust_until = time.monotonic() + self.ttl
+            self.gate.failed("cache_invalidate", exc)

@@ -1,0 +1,241 @@
+"""Service configuration, read from NOTES_* environment variables.
+
+Secrets have no defaults. In production the service refuses to start when a secret is
+missing or is a placeholder, and the message names the variable to set. On ECS the task
+definition injects Secrets Manager values as environment variables; on EKS a pod may
+instead carry ``NOTES_<NAME>_SECRET_ARN`` and the value is read with boto3 at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger("notes_api.config")
+
+ENV_PREFIX = "NOTES_"
+
+# Values that people type while trying things out. Refused in production, together with
+# any signing key too short to be a real one.
+PLACEHOLDERS = frozenset(
+    {"", "changeme", "change-me", "change_me", "secret", "password", "dev", "development",
+     "test", "placeholder", "example", "todo", "xxx", "insecure", "dev-only-insecure-key"}
+)
+MIN_SIGNING_KEY_BYTES = 32
+
+# (field, what it is) for every secret the service can take from Secrets Manager by ARN.
+SECRET_FIELDS: tuple[tuple[str, str], ...] = (
+    ("mongodb_uri", "DocumentDB connection URI"),
+    ("redis_auth_token", "Redis AUTH token"),
+    ("jwt_signing_key", "JWT signing key"),
+)
+
+
+class ConfigError(Exception):
+    """A configuration the service must not start with; the message names the variable."""
+
+
+def env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = Field(
+        "production", description="production refuses placeholder or missing secrets (default)."
+    )
+    service_name: str = "notes-api"
+
+    # --- HTTP server -------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="bind address; the image sets 0.0.0.0")
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes")
+    # How long in-flight requests may run after SIGTERM. ECS stopTimeout must exceed it.
+    shutdown_grace_seconds: float = Field(20.0, ge=0, le=120)
+    # Time between SIGTERM and closing the listener, /ready answering 503 meanwhile, so a
+    # load balancer that polls readiness (Kubernetes) stops routing before we stop accepting.
+    shutdown_drain_seconds: float = Field(0.0, ge=0, le=60)
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="peers whose X-Forwarded-For is trusted; '*' behind an ALB"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = True
+    docs_enabled: bool = Field(False, description="serve /docs (Swagger UI); /openapi.json always")
+
+    # --- HTTP hardening ------------------------------------------------------------------
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    gzip_min_bytes: int = Field(1024, ge=0)
+    hsts_max_age: int = Field(63072000, ge=0)
+
+    # --- MongoDB / DocumentDB ------------------------------------------------------------
+    mongodb_uri: SecretStr | None = None
+    mongodb_uri_secret_arn: str | None = None
+    mongodb_database: str = "notes"
+    mongodb_tls_ca_file: str | None = Field(
+        None, description="CA bundle for DocumentDB TLS (the image ships global-bundle.pem)"
+    )
+    mongodb_max_pool_size: int = Field(50, ge=1, le=1000)
+    mongodb_min_pool_size: int = Field(0, ge=0, le=1000)
+    mongodb_server_selection_timeout_ms: int = Field(3000, ge=50)
+    mongodb_connect_timeout_ms: int = Field(3000, ge=50)
+    mongodb_socket_timeout_ms: int = Field(10000, ge=50)
+    mongodb_max_idle_time_ms: int = Field(60000, ge=0)
+
+    # --- Redis / ElastiCache -------------------------------------------------------------
+    redis_url: str | None = Field(None, description="redis:// or rediss:// (TLS) URL")
+    redis_auth_token: SecretStr | None = None
+    redis_auth_token_secret_arn: str | None = None
+    redis_ca_file: str | None = None
+    redis_timeout_seconds: float = Field(0.25, gt=0, le=10)
+    redis_max_connections: int = Field(64, ge=1)
+    # After a Redis failure, skip Redis for this long instead of paying a timeout per request.
+    redis_retry_after_seconds: float = Field(5.0, ge=0, le=300)
+    cache_ttl_seconds: int = Field(60, ge=1, le=86400)
+    cache_enabled: bool = True
+
+    # --- Tokens --------------------------------------------------------------------------
+    jwt_signing_key: SecretStr | None = None
+    jwt_signing_key_secret_arn: str | None = None
+    jwt_issuer: str = "notes-api"
+    jwt_audience: str = "notes-api"
+    access_token_ttl_seconds: int = Field(15 * 60, ge=30, le=24 * 3600)
+    refresh_token_ttl_seconds: int = Field(7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
+
+    # --- Rate limits (the `limits` library's notation, e.g. "10/minute") ----------------
+    rate_limit_enabled: bool = True
+    rate_limit_auth: str = Field("10/minute", description="per client IP + account on auth routes")
+    rate_limit_api: str = Field("600/minute", description="per user on every /api route")
+
+    # --- AWS (only for *_SECRET_ARN) -----------------------------------------------------
+    aws_region: str | None = None
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        # Accept "a,b" as well as a JSON list, so a task definition can stay readable.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError("'*' is not allowed: list the origins that may call the API")
+        return value
+
+    @field_validator("rate_limit_auth", "rate_limit_api")
+    @classmethod
+    def _parse_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '10/minute': {value!r}") from exc
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def secret(self, field: str) -> str | None:
+        value = getattr(self, field)
+        return value.get_secret_value() if value is not None else None
+
+
+def _is_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return lowered in PLACEHOLDERS or "change-me" in lowered or "placeholder" in lowered
+
+
+def check_production(settings: Settings) -> None:
+    """Raise ConfigError naming the first variable that makes production unsafe."""
+    if not settings.is_production:
+        return
+    for field, what in SECRET_FIELDS:
+        value = settings.secret(field)
+        if value is None:
+            if field == "redis_auth_token" and settings.redis_url is None:
+                continue
+            raise ConfigError(
+                f"{env_name(field)} is required in production ({what}); set it or "
+                f"{env_name(field + '_secret_arn')}"
+            )
+        if _is_placeholder(value):
+            raise ConfigError(f"{env_name(field)} holds a placeholder value; production needs the real {what}")
+    key = settings.secret("jwt_signing_key") or ""
+    if len(key.encode()) < MIN_SIGNING_KEY_BYTES:
+        raise ConfigError(
+            f"{env_name('jwt_signing_key')} is shorter than {MIN_SIGNING_KEY_BYTES} bytes; "
+            "production needs a generated key"
+        )
+    if settings.redis_url is None:
+        raise ConfigError(f"{env_name('redis_url')} is required in production (cache and rate limits)")
+
+
+SecretFetcher = Callable[[str], str]
+
+
+def fetch_secret_with_boto3(arn: str, region: str | None = None) -> str:
+    import boto3
+
+    client = boto3.client("secretsmanager", region_name=region or _region_from_arn(arn))
+    response = client.get_secret_value(SecretId=arn)
+    value = response.get("SecretString")
+    if value is None:
+        raise ConfigError(f"secret {arn} has no SecretString")
+    return str(value)
+
+
+def _region_from_arn(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else None
+
+
+def resolve_secret_arns(settings: Settings, fetch: SecretFetcher | None = None) -> Settings:
+    """Fill secrets given as ``*_SECRET_ARN`` from Secrets Manager; an explicit value wins."""
+    updates: dict[str, SecretStr] = {}
+    for field, _what in SECRET_FIELDS:
+        arn = getattr(settings, f"{field}_secret_arn")
+        if arn and getattr(settings, field) is None:
+            try:
+                value = (fetch or (lambda a: fetch_secret_with_boto3(a, settings.aws_region)))(arn)
+            except ConfigError:
+                raise
+            except Exception as exc:  # botocore raises many types; all mean the same here
+                raise ConfigError(f"cannot read {env_name(field + '_secret_arn')}={arn}: {exc}") from exc
+            updates[field] = SecretStr(value)
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def with_development_defaults(settings: Settings) -> Settings:
+    """Outside production a missing signing key becomes an ephemeral random one."""
+    if settings.is_production or settings.jwt_signing_key is not None:
+        return settings
+    log.warning("no %s set: using an ephemeral development key", env_name("jwt_signing_key"))
+    return settings.model_copy(update={"jwt_signing_key": SecretStr(secrets.token_urlsafe(48))})
+
+
+def load_settings(fetch: SecretFetcher | None = None, **overrides: Any) -> Settings:
+    """Read, resolve and check the configuration; raise ConfigError with the variable name."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise ConfigError(f"{env_name(field)}: {first['msg']}") from exc
+    settings = resolve_secret_arns(settings, fetch)
+    check_production(settings)
+    return with_development_defaults(settings)

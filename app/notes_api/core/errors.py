@@ -1,0 +1,91 @@
+"""One error shape for every failure: ``{"detail", "code", "request_id"}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pymongo.errors import PyMongoError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from notes_api.core.logging import request_id_var
+from notes_api.core.metrics import DEPENDENCY_ERRORS
+from notes_api.models import ErrorBody
+
+log = logging.getLogger("notes_api.errors")
+
+DB_RETRY_AFTER_SECONDS = 5
+
+_DESCRIPTIONS = {
+    304: "Not modified",
+    400: "Bad request (for example an invalid cursor)",
+    401: "Missing, invalid or expired credentials",
+    404: "Not found (another user's note answers the same)",
+    409: "Conflict",
+    412: "Precondition failed: the If-Match version is stale",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Validation error",
+    428: "Precondition required: send If-Match",
+    429: "Too many requests; see Retry-After and RateLimit-* headers",
+    500: "Internal error",
+    503: "A dependency (the database) is unavailable; retry after Retry-After",
+}
+
+
+class APIError(Exception):
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries, so the document lists every status a route can answer.
+    413, 422, 500 and 503 can come from any route that takes a body or touches the database."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in sorted(set(codes))}
+
+
+def error_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None,
+                   errors: list[dict[str, Any]] | None = None) -> JSONResponse:
+    body = ErrorBody(detail=detail, code=code, request_id=request_id_var.get(), errors=errors)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+def _clean_validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    # Never echo the input back: it may be a password.
+    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in errors]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "validation_error", "request validation failed",
+                              errors=_clean_validation_errors(list(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+    @app.exception_handler(PyMongoError)
+    async def _database(_: Request, exc: PyMongoError) -> JSONResponse:
+        DEPENDENCY_ERRORS.labels("mongodb", "request").inc()
+        log.error("database unavailable: %s", exc)
+        return error_response(503, "database_unavailable", "the database is unavailable, retry later",
+                              {"Retry-After": str(DB_RETRY_AFTER_SECONDS)})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "internal error")

@@ -1,0 +1,110 @@
+"""Password hashing (argon2id), access tokens (JWT) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from notes_api.core.config import Settings
+
+ALGORITHM = "HS256"
+
+# argon2-cffi's defaults are the RFC 9106 "low memory" profile of argon2id (t=3, m=64 MiB, p=4).
+_hasher = PasswordHasher()
+# Verifying against this hash when the account does not exist keeps login time the same
+# for unknown and known emails, so timing does not reveal which addresses are registered.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class TokenError(Exception):
+    """The access token is missing, malformed, expired or not ours."""
+
+
+async def hash_password(password: str) -> str:
+    # argon2 holds the GIL for tens of milliseconds: keep it off the event loop.
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(stored_hash: str | None, password: str) -> bool:
+    def _verify() -> bool:
+        try:
+            return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(_verify)
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _hasher.check_needs_rehash(stored_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: str
+    session_id: str
+    expires_at: int
+
+
+class TokenService:
+    def __init__(self, settings: Settings) -> None:
+        key = settings.secret("jwt_signing_key")
+        if not key:
+            raise ValueError("TokenService needs a signing key")
+        self._key = key
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self.access_ttl = settings.access_token_ttl_seconds
+        self.refresh_ttl = settings.refresh_token_ttl_seconds
+
+    def issue_access(self, user_id: str, session_id: str, now: float | None = None) -> tuple[str, int]:
+        issued = int(now if now is not None else time.time())
+        expires = issued + self.access_ttl
+        claims = {
+            "sub": user_id,
+            "sid": session_id,
+            "iat": issued,
+            "nbf": issued,
+            "exp": expires,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "jti": uuid.uuid4().hex,
+            "typ": "access",
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), expires
+
+    def decode_access(self, token: str) -> AccessClaims:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "sid", "iss", "aud"]},
+                leeway=5,
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenError(str(exc)) from exc
+        if claims.get("typ") != "access":
+            raise TokenError("not an access token")
+        return AccessClaims(str(claims["sub"]), str(claims["sid"]), int(claims["exp"]))
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """Return (token for the client, digest to store). Only the digest is ever stored."""
+    token = secrets.token_urlsafe(32)
+    return token, refresh_digest(token)
+
+
+def refresh_digest(token: str) -> str:
+    # A plain hash suffices: the token has 256 bits of entropy, unlike a password.
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,106 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from notes_api import __version__
+from notes_api.api.deps import Services
+from notes_api.api.routes import auth, health, notes
+from notes_api.core.cache import NoteCache, RedisGate
+from notes_api.core.config import Settings
+from notes_api.core.db import Database
+from notes_api.core.errors import install_error_handlers
+from notes_api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from notes_api.core.ratelimit import RateLimiter
+from notes_api.core.security import TokenService
+from notes_api.services.accounts import Accounts
+from notes_api.services.notes import NotesService
+
+log = logging.getLogger("notes_api")
+
+API_PREFIX = "/api/v1"
+INDEX_FIRST_TRY_SECONDS = 5.0
+
+
+def build_services(settings: Settings) -> Services:
+    db = Database(settings)
+    gate = RedisGate(settings)
+    tokens = TokenService(settings)
+    return Services(
+        settings=settings,
+        tokens=tokens,
+        accounts=Accounts(db, gate, tokens),
+        notes=NotesService(db, NoteCache(gate, settings.cache_ttl_seconds, settings.cache_enabled)),
+        limiter=RateLimiter(settings, gate),
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app. ``settings`` must come from ``load_settings`` (checked, secrets resolved)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings)
+        app.state.services = services
+        app.state.draining = False
+        db = services.accounts.db
+        indexer = asyncio.create_task(db.ensure_indexes_until_done())
+        # Give the first attempt a moment, so a healthy start is ready at once; never block on it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(indexer), INDEX_FIRST_TRY_SECONDS)
+        restore_signal = None
+        if settings.shutdown_drain_seconds > 0:
+            from notes_api.server import install_drain_handler
+
+            restore_signal = install_drain_handler(app, settings.shutdown_drain_seconds)
+        log.info("started", extra={"env": settings.env, "version": __version__})
+        try:
+            yield
+        finally:
+            if restore_signal is not None:
+                restore_signal()
+            indexer.cancel()
+            await services.accounts.gate.close()
+            await db.close()
+            log.info("stopped")
+
+    app = FastAPI(
+        title="Notes API",
+        version=__version__,
+        description="Accounts, JWT sessions and notes. Errors share one shape: ErrorBody.",
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth.router)
+    api.include_router(notes.router)
+    app.include_router(api)
+    app.include_router(health.router)
+
+    # Added innermost first: the request context wraps everything, so even a 413 from the
+    # body limit carries the request id and security headers and lands in the metrics.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After", "RateLimit-Limit",
+                            "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"],
+            max_age=600,
+        )
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    app.add_middleware(RequestContextMiddleware, hsts_max_age=settings.hsts_max_age,
+                       access_log_enabled=settings.access_log)
+    return app

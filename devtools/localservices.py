@@ -1,0 +1,127 @@
+"""Local Redis and MongoDB-wire (SecantusDB) servers on 127.0.0.1 for development and tests.
+
+Development-only: SecantusDB is GPL-2.0 and never part of the service image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class LocalServer:
+    """A child process listening on 127.0.0.1:port; stop() is idempotent, start() restarts."""
+
+    name: str
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="notes-local-")))
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 20.0) -> Self:
+        log = (self.workdir / f"{self.name}.log").open("ab")
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.workdir)
+        wait_for_port(self.port, timeout, self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RedisServer(LocalServer):
+    def __init__(self, password: str | None = None) -> None:
+        super().__init__("redis")
+        self.password = password
+
+    def command(self) -> list[str]:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (scripts/bootstrap.sh installs it)")
+        cmd = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+               "--dir", str(self.workdir)]
+        if self.password:
+            cmd += ["--requirepass", self.password]
+        return cmd
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+class SecantusServer(LocalServer):
+    def __init__(self) -> None:
+        super().__init__("secantus")
+
+    def command(self) -> list[str]:
+        launcher = Path(sys.executable).with_name("secantusd-py")
+        binary = str(launcher) if launcher.exists() else shutil.which("secantusd-py")
+        if binary is None:
+            raise RuntimeError("secantusd-py is not installed (pip install SecantusDB)")
+        return [binary, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", ":memory:",
+                "--standalone", "--log-level", "WARNING"]
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+
+@contextlib.contextmanager
+def local_dependencies() -> Iterator[dict[str, str]]:
+    """Start whatever NOTES_REDIS_URL / NOTES_MONGODB_URI do not already point at."""
+    env: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        if not os.environ.get("NOTES_REDIS_URL"):
+            env["NOTES_REDIS_URL"] = stack.enter_context(RedisServer()).url
+        if not os.environ.get("NOTES_MONGODB_URI"):
+            env["NOTES_MONGODB_URI"] = stack.enter_context(SecantusServer()).uri
+        yield env

@@ -1,0 +1,101 @@
+"""Fixtures: a real Redis and a real MongoDB-wire server (SecantusDB) on free loopback ports,
+and an app wired to them with a fresh database per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from devtools.localservices import RedisServer, SecantusServer
+from notes_api.core.config import Settings, load_settings
+from notes_api.main import create_app
+
+SIGNING_KEY = "k" * 48
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mongo_server() -> Iterator[SecantusServer]:
+    with SecantusServer() as server:
+        yield server
+
+
+@pytest.fixture
+def make_settings(redis_server: RedisServer, mongo_server: SecantusServer) -> Callable[..., Settings]:
+    redis.Redis.from_url(redis_server.url).flushall()
+    database = f"notes_test_{uuid.uuid4().hex[:10]}"
+
+    def factory(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "env": "test",
+            "mongodb_uri": mongo_server.uri,
+            "mongodb_database": database,
+            "mongodb_server_selection_timeout_ms": 1500,
+            "redis_url": redis_server.url,
+            "jwt_signing_key": SIGNING_KEY,
+            "access_log": False,
+            "rate_limit_auth": "1000/minute",
+            "rate_limit_api": "10000/minute",
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return factory
+
+
+@pytest.fixture
+def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
+    opened: list[TestClient] = []
+
+    def factory(**overrides: Any) -> TestClient:
+        client = TestClient(create_app(make_settings(**overrides)), base_url="https://testserver")
+        client.__enter__()  # runs the lifespan: pools open, indexes created
+        opened.append(client)
+        return client
+
+    yield factory
+    for client in opened:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def signup(client: TestClient, email: str | None = None) -> dict[str, Any]:
+    """Register and log in; return the token pair plus ready-made auth headers."""
+    email = email or unique_email()
+    response = client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    login = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    tokens: dict[str, Any] = login.json()
+    tokens["email"] = email
+    tokens["headers"] = {"Authorization": f"Bearer {tokens['access_token']}"}
+    return tokens
+
+
+def new_note(client: TestClient, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
+    body = {"title": "a note", "body": "some *markdown*", **fields}
+    response = client.post("/api/v1/notes", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    note: dict[str, Any] = response.json()
+    return note
