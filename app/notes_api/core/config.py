@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -24,8 +25,23 @@ ENV_PREFIX = "NOTES_"
 # Values that people type while trying things out. Refused in production, together with
 # any signing key too short to be a real one.
 PLACEHOLDERS = frozenset(
-    {"", "changeme", "change-me", "change_me", "secret", "password", "dev", "development",
-     "test", "placeholder", "example", "todo", "xxx", "insecure", "dev-only-insecure-key"}
+    {
+        "",
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "password",
+        "dev",
+        "development",
+        "test",
+        "placeholder",
+        "example",
+        "todo",
+        "xxx",
+        "insecure",
+        "dev-only-insecure-key",
+    }
 )
 MIN_SIGNING_KEY_BYTES = 32
 
@@ -138,12 +154,14 @@ class Settings(BaseSettings):
     @field_validator("rate_limit_auth", "rate_limit_api")
     @classmethod
     def _parse_limit(cls, value: str) -> str:
-        from limits import parse_many
-
         try:
-            parse_many(value)
+            items = parse_many(value)
         except ValueError as exc:
             raise ValueError(f"not a rate limit like '10/minute': {value!r}") from exc
+        # limits accepts "0/minute", which would refuse every request: an outage, not a limit.
+        # Switching limits off is NOTES_RATE_LIMIT_ENABLED=false.
+        if any(item.amount < 1 for item in items):
+            raise ValueError(f"a rate limit must allow at least 1 request: {value!r}")
         return value
 
     @property
@@ -174,7 +192,9 @@ def check_production(settings: Settings) -> None:
                 f"{env_name(field + '_secret_arn')}"
             )
         if _is_placeholder(value):
-            raise ConfigError(f"{env_name(field)} holds a placeholder value; production needs the real {what}")
+            raise ConfigError(
+                f"{env_name(field)} holds a placeholder value; production needs the real {what}"
+            )
     key = settings.secret("jwt_signing_key") or ""
     if len(key.encode()) < MIN_SIGNING_KEY_BYTES:
         raise ConfigError(
@@ -189,13 +209,14 @@ SecretFetcher = Callable[[str], str]
 
 
 def fetch_secret_with_boto3(arn: str, region: str | None = None) -> str:
-    import boto3
+    # Imported here: only the EKS path needs it, and it costs start-up time everywhere else.
+    import boto3  # noqa: PLC0415
 
     client = boto3.client("secretsmanager", region_name=region or _region_from_arn(arn))
     response = client.get_secret_value(SecretId=arn)
     value = response.get("SecretString")
     if value is None:
-        raise ConfigError(f"secret {arn} has no SecretString")
+        raise ConfigError("it has no SecretString (binary secrets are not supported)")
     return str(value)
 
 
@@ -212,8 +233,8 @@ def resolve_secret_arns(settings: Settings, fetch: SecretFetcher | None = None) 
         if arn and getattr(settings, field) is None:
             try:
                 value = (fetch or (lambda a: fetch_secret_with_boto3(a, settings.aws_region)))(arn)
-            except ConfigError:
-                raise
+            # ConfigError included: the fetcher's own message (e.g. a binary secret) does not
+            # know which variable pointed at the secret, and the operator needs that name.
             except Exception as exc:  # botocore raises many types; all mean the same here
                 raise ConfigError(f"cannot read {env_name(field + '_secret_arn')}={arn}: {exc}") from exc
             updates[field] = SecretStr(value)
