@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
@@ -26,7 +26,6 @@ from notes_api.services.notes import NotesService
 
 log = logging.getLogger("notes_api")
 
-API_PREFIX = "/api/v1"
 INDEX_FIRST_TRY_SECONDS = 5.0
 
 
@@ -81,11 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    api = APIRouter(prefix=API_PREFIX)
-    api.include_router(auth.router)
-    api.include_router(notes.router)
-    app.include_router(api)
-    app.include_router(health.router)
+    for router in (auth.router, notes.router, health.router):
+        app.include_router(router)
 
     # Added innermost first: the request context wraps everything, so even a 413 from the
     # body limit carries the request id and security headers and lands in the metrics.

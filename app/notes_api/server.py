@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -24,17 +25,16 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from notes_api.core.config import ConfigError, Settings, load_settings
+from notes_api.core.config import ConfigError, Settings, env_name, load_settings
 from notes_api.core.logging import configure_logging
 
-_preloaded: Settings | None = None
 
+def build_app(settings: Settings | None = None) -> FastAPI:
+    """The app; also uvicorn's factory, which each worker process calls once."""
+    # Imported here so that a configuration error exits before the whole app is imported.
+    from notes_api.main import create_app  # noqa: PLC0415
 
-def build_app() -> FastAPI:
-    """uvicorn factory; each worker process calls it once."""
-    from notes_api.main import create_app
-
-    settings = _preloaded or load_settings()
+    settings = settings or load_settings()
     configure_logging(settings.log_level)
     return create_app(settings)
 
@@ -52,7 +52,18 @@ def install_drain_handler(app: FastAPI, drain_seconds: float) -> Callable[[], No
             loop.call_soon_threadsafe(loop.call_later, drain_seconds, previous, signum, frame)
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    # uvicorn re-raises SIGTERM once its graceful shutdown is done, so the process would
+    # end "killed by signal" (143) after a clean, requested stop; ECS and most supervisors
+    # report that as a failure. Before uvicorn takes over the signal this stops start-up.
+    raise SystemExit(0)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -71,20 +82,41 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def main() -> int:
-    global _preloaded
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"notes-api: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    metrics_dir: str | None = None
     if settings.workers > 1:
         # Workers are separate processes; Prometheus needs a shared directory to sum them.
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="notes-metrics-"))
-    else:
-        _preloaded = settings
-    uvicorn.run("notes_api.server:build_app", factory=True, **uvicorn_options(settings))
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            metrics_dir = tempfile.mkdtemp(prefix="notes-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        share_ephemeral_key(settings)
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    # Several workers need an import string (each process builds its own app); one worker
+    # gets the app built here from the settings already loaded and checked.
+    app: FastAPI | str = build_app(settings) if settings.workers == 1 else "notes_api.server:build_app"
+    try:
+        uvicorn.run(app, factory=settings.workers > 1, **uvicorn_options(settings))
+    finally:
+        if metrics_dir is not None:
+            # Per-process files of this run only; a later run must not add them to its counts.
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def share_ephemeral_key(settings: Settings) -> None:
+    """Hand a generated development key to the workers, which load their settings anew.
+
+    Without it each worker would make up its own key and reject the tokens the others sign.
+    """
+    name = env_name("jwt_signing_key")
+    key = settings.secret("jwt_signing_key")
+    if name not in os.environ and settings.jwt_signing_key_secret_arn is None and key is not None:
+        os.environ[name] = key
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ class RedisGate:
     def failed(self, operation: str, exc: BaseException) -> None:
         DEPENDENCY_ERRORS.labels("redis", operation).inc()
         if time.monotonic() >= self._open_until:
-            log.warning("redis unavailable (%s: %s); serving without it for %.0fs",
+            log.warning("redis unavailable (%s: %s); serving without it for %.1fs",
                         operation, exc, self._retry_after)
         self._open_until = time.monotonic() + self._retry_after
 

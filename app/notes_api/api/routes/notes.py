@@ -4,12 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from notes_api.api import API_PREFIX
 from notes_api.api.deps import PrincipalDep, ServicesDep
 from notes_api.core.errors import error_responses
 from notes_api.models import NoteCreate, NoteOut, NotePage, NoteUpdate
 from notes_api.services.notes import MAX_PAGE, ListQuery, Rendered, etag
 
-router = APIRouter(prefix="/notes", tags=["notes"])
+router = APIRouter(prefix=f"{API_PREFIX}/notes", tags=["notes"])
 
 _COMMON = (401, 429, 500, 503)
 _JSON = "application/json"
@@ -30,7 +31,7 @@ IfMatch = Annotated[str | None, Header(description='ETag of the version you read
              responses=error_responses(413, 422, *_COMMON), summary="Create a note")
 async def create_note(body: NoteCreate, principal: PrincipalDep, services: ServicesDep) -> Response:
     rendered = await services.notes.create(principal.user_id, body)
-    return _json(rendered, 201, {"Location": f"/api/v1/notes/{rendered.note_id}"})
+    return _json(rendered, 201, {"Location": f"{API_PREFIX}/notes/{rendered.note_id}"})
 
 
 @router.get("", response_model=NotePage, responses=error_responses(400, 422, *_COMMON),

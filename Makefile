@@ -1,0 +1,36 @@
+# One target per CI step. `make test` is the README's test command and what .ci/run calls.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+PORT ?= 8000
+
+.PHONY: help bootstrap lint typecheck unit test dev image-test bench
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+bootstrap:  ## install Debian and Python dependencies (idempotent)
+	@scripts/bootstrap.sh
+
+lint: bootstrap  ## ruff
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check app devtools
+
+typecheck: bootstrap  ## mypy on our own packages
+	.venv/bin/mypy
+
+unit: bootstrap  ## the pytest suite
+	.venv/bin/pytest
+
+test: lint typecheck unit  ## everything CI runs on every change
+
+dev: bootstrap  ## run the API locally with its own Redis and MongoDB-wire server (PORT=8000)
+	PORT=$(PORT) $(PY) -m devtools.devserver
+
+image-test:  ## build the image with buildah, run it with podman, check a round trip
+	@scripts/bootstrap.sh image
+	$(PY) -m devtools.image_test
+
+bench:  ## wrk benchmark of the API against the bare framework ceiling
+	@scripts/bootstrap.sh bench
+	$(PY) -m bench.run

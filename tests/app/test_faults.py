@@ -1,0 +1,150 @@
+"""Dependencies failing under a running API: a real Redis or database server is stopped."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from devtools.localservices import RedisServer, SecantusServer
+from tests.app.conftest import new_note, signup
+
+NOTES = "/api/v1/notes"
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def own_mongo() -> Iterator[SecantusServer]:
+    with SecantusServer() as server:
+        yield server
+
+
+def _metric(client: TestClient, pattern: str) -> float:
+    match = re.search(r"^" + pattern + r" (\S+)$", client.get("/metrics").text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_api_keeps_serving_from_the_database_when_redis_dies(make_client, own_redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a working app with a warm cache
+    client = make_client(redis_url=own_redis.url, redis_timeout_seconds=0.2, redis_retry_after_seconds=0.5)
+    user = signup(client)
+    h = user["headers"]
+    note = new_note(client, h, title="before")
+    client.get(f"{NOTES}/{note['id']}", headers=h)
+    # WHEN Redis goes away
+    own_redis.stop()
+    # THEN reads, writes, listing and logins all still succeed
+    assert client.get(f"{NOTES}/{note['id']}", headers=h).status_code == 200
+    updated = client.patch(f"{NOTES}/{note['id']}", json={"title": "during"}, headers={**h, "If-Match": '"1"'})
+    assert updated.status_code == 200, updated.text
+    assert client.get(f"{NOTES}/{note['id']}", headers=h).json()["title"] == "during"
+    assert client.get(NOTES, headers=h).json()["items"][0]["title"] == "during"
+    assert client.post("/api/v1/auth/login", json={"email": user["email"],
+                                                    "password": "correct horse battery staple"}).status_code == 200
+    # AND the outage is visible: readiness says degraded, metrics count redis errors and open limits
+    ready = client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["status"] == "degraded", ready.text
+    assert _metric(client, r'notes_dependency_errors_total\{dependency="redis",operation="[a-z_]+"\}') >= 1
+    assert _metric(client, r"notes_rate_limit_fail_open_total") >= 1
+    assert _metric(client, r'notes_cache_requests_total\{cache="note",result="bypass"\}') >= 1
+
+
+def test_redis_outage_costs_one_timeout_not_one_per_request(make_client, own_redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(redis_url=own_redis.url, redis_timeout_seconds=0.3, redis_retry_after_seconds=30)
+    user = signup(client)
+    note = new_note(client, user["headers"])
+    own_redis.stop()
+    client.get(f"{NOTES}/{note['id']}", headers=user["headers"])  # pays the failure once, opens the circuit
+    start = time.perf_counter()
+    for _ in range(10):
+        assert client.get(f"{NOTES}/{note['id']}", headers=user["headers"]).status_code == 200
+    # Ten requests at 0.3 s each would take 3 s; with the circuit open they take database time only.
+    assert time.perf_counter() - start < 1.5
+
+
+def test_cache_is_used_again_once_redis_is_back(make_client, own_redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(redis_url=own_redis.url, redis_timeout_seconds=0.2, redis_retry_after_seconds=0.2,
+                         cache_ttl_seconds=1)
+    user = signup(client)
+    note = new_note(client, user["headers"])
+    own_redis.stop()
+    # A write during the outage could not invalidate: the cache is distrusted for one TTL.
+    client.patch(f"{NOTES}/{note['id']}", json={"title": "x"}, headers={**user["headers"], "If-Match": '"1"'})
+    own_redis.start()
+    time.sleep(1.3)
+    hits = _metric(client, r'notes_cache_requests_total\{cache="note",result="hit"\}')
+    for _ in range(3):
+        assert client.get(f"{NOTES}/{note['id']}", headers=user["headers"]).json()["title"] == "x"
+    assert _metric(client, r'notes_cache_requests_total\{cache="note",result="hit"\}') >= hits + 1
+
+
+def test_write_during_redis_outage_is_not_hidden_by_an_old_cache_entry(make_client, own_redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a note cached at version 1
+    client = make_client(redis_url=own_redis.url, redis_timeout_seconds=0.2, redis_retry_after_seconds=0.1,
+                         cache_ttl_seconds=30)
+    user = signup(client)
+    h = user["headers"]
+    note = new_note(client, h, title="v1")
+    client.get(f"{NOTES}/{note['id']}", headers=h)
+    client.get(NOTES, headers=h)
+    # WHEN Redis blinks exactly while the note is updated, and comes back with its old entries
+    own_redis.stop()
+    assert client.patch(f"{NOTES}/{note['id']}", json={"title": "v2"}, headers={**h, "If-Match": '"1"'}).status_code == 200
+    own_redis.start()  # an empty Redis here, but the rule is the same for one that kept its data
+    time.sleep(0.2)
+    # THEN reads are fresh
+    assert client.get(f"{NOTES}/{note['id']}", headers=h).json()["title"] == "v2"
+    assert client.get(NOTES, headers=h).json()["items"][0]["title"] == "v2"
+
+
+def test_database_down_gives_503_with_a_clear_body_and_ready_503(make_client, own_mongo: SecantusServer) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a working app
+    client = make_client(mongodb_uri=own_mongo.uri, mongodb_server_selection_timeout_ms=300)
+    user = signup(client)
+    note = new_note(client, user["headers"])
+    assert client.get("/ready").status_code == 200
+    # WHEN the database goes away
+    own_mongo.stop()
+    # THEN data routes answer 503 with the error shape and Retry-After, never a stack trace
+    for method, path, body in (("GET", f"{NOTES}/{note['id']}x", None), ("GET", NOTES + "?cursor=x", None),
+                               ("POST", NOTES, {"title": "t"}), ("GET", "/api/v1/me", None)):
+        response = client.request(method, path, json=body, headers=user["headers"])
+        if response.status_code in (400, 404):  # answered before touching the database
+            continue
+        assert response.status_code == 503, (method, path, response.text)
+        assert response.json()["code"] == "database_unavailable"
+        assert response.headers["Retry-After"].isdigit()
+        assert "Traceback" not in response.text and "pymongo" not in response.text
+    login = client.post("/api/v1/auth/login", json={"email": user["email"], "password": "correct horse battery staple"})
+    assert login.status_code == 503
+    # AND readiness fails while liveness does not
+    ready = client.get("/ready")
+    assert ready.status_code == 503 and ready.json()["checks"]["database"].startswith("error")
+    assert client.get("/health").status_code == 200
+
+
+def test_app_starts_without_a_database_and_becomes_ready_when_it_appears(make_client) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a database server that is not running yet
+    server = SecantusServer()
+    try:
+        client = make_client(mongodb_uri=server.uri, mongodb_server_selection_timeout_ms=200)
+        # THEN the app is up but not ready
+        assert client.get("/health").status_code == 200
+        assert client.get("/ready").status_code == 503
+        # WHEN the database starts THEN indexes get created in the background and it turns ready
+        server.start()
+        deadline = time.monotonic() + 20
+        while client.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, client.get("/ready").text
+            time.sleep(0.2)
+        assert signup(client)["access_token"]
+    finally:
+        server.close()
