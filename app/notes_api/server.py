@@ -34,7 +34,9 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     # Imported here so that a configuration error exits before the whole app is imported.
     from notes_api.main import create_app  # noqa: PLC0415
 
-    settings = settings or load_settings()
+    if settings is None:
+        configure_logging()  # before loading: its warnings must be JSON lines as well
+        settings = load_settings()
     configure_logging(settings.log_level)
     return create_app(settings)
 
@@ -82,6 +84,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def main() -> int:
+    # Before loading, so that its warnings (an ephemeral development key) are JSON lines too;
+    # the level is set again once it is known.
+    configure_logging()
     try:
         settings = load_settings()
     except ConfigError as exc:
