@@ -17,7 +17,8 @@ def main() -> int:
         os.environ.setdefault("NOTES_PORT", os.environ.get("PORT", "8000"))
         for name, value in sorted(started.items()):
             print(f"devserver: started {name}={value}", file=sys.stderr)
-        from notes_api.server import main as serve
+        # Imported after the environment is set: settings are read at import of the server.
+        from notes_api.server import main as serve  # noqa: PLC0415
 
         return serve()
 

@@ -50,8 +50,9 @@ class LocalServer:
 
     def start(self, timeout: float = 20.0) -> Self:
         log = (self.workdir / f"{self.name}.log").open("ab")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.workdir)
+        self.proc = subprocess.Popen(  # noqa: S603 (argv built here, no shell)
+            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir
+        )
         wait_for_port(self.port, timeout, self.proc)
         return self
 
@@ -87,8 +88,19 @@ class RedisServer(LocalServer):
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (scripts/bootstrap.sh installs it)")
-        cmd = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-               "--dir", str(self.workdir)]
+        cmd = [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+        ]
         if self.password:
             cmd += ["--requirepass", self.password]
         return cmd
@@ -107,8 +119,18 @@ class SecantusServer(LocalServer):
         binary = str(launcher) if launcher.exists() else shutil.which("secantusd-py")
         if binary is None:
             raise RuntimeError("secantusd-py is not installed (pip install SecantusDB)")
-        return [binary, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", ":memory:",
-                "--standalone", "--log-level", "WARNING"]
+        return [
+            binary,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--storage-path",
+            ":memory:",
+            "--standalone",
+            "--log-level",
+            "WARNING",
+        ]
 
     @property
     def uri(self) -> str:

@@ -20,13 +20,11 @@ from notes_api.core.db import Database
 from notes_api.core.errors import install_error_handlers
 from notes_api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from notes_api.core.ratelimit import RateLimiter
-from notes_api.core.security import TokenService
+from notes_api.core.security import Passwords, TokenService
 from notes_api.services.accounts import Accounts
 from notes_api.services.notes import NotesService
 
 log = logging.getLogger("notes_api")
-
-INDEX_FIRST_TRY_SECONDS = 5.0
 
 
 def build_services(settings: Settings) -> Services:
@@ -36,7 +34,7 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         tokens=tokens,
-        accounts=Accounts(db, gate, tokens),
+        accounts=Accounts(db, gate, tokens, Passwords(settings)),
         notes=NotesService(db, NoteCache(gate, settings.cache_ttl_seconds, settings.cache_enabled)),
         limiter=RateLimiter(settings, gate),
     )
@@ -52,12 +50,14 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.draining = False
         db = services.accounts.db
         indexer = asyncio.create_task(db.ensure_indexes_until_done())
-        # Give the first attempt a moment, so a healthy start is ready at once; never block on it.
+        # Give the first attempt one server-selection timeout, so a healthy start is ready at
+        # once; with the database down, start anyway and let /ready report it.
+        first_try = settings.mongodb_server_selection_timeout_ms / 1000 + 1
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(indexer), INDEX_FIRST_TRY_SECONDS)
+            await asyncio.wait_for(asyncio.shield(indexer), first_try)
         restore_signal = None
         if settings.shutdown_drain_seconds > 0:
-            from notes_api.server import install_drain_handler
+            from notes_api.server import install_drain_handler  # noqa: PLC0415 (server imports main)
 
             restore_signal = install_drain_handler(app, settings.shutdown_drain_seconds)
         log.info("started", extra={"env": settings.env, "version": __version__})
@@ -92,11 +92,20 @@ def create_app(settings: Settings) -> FastAPI:
             allow_origins=settings.cors_allow_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
-            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After", "RateLimit-Limit",
-                            "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "X-Request-ID",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "RateLimit-Policy",
+            ],
             max_age=600,
         )
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
-    app.add_middleware(RequestContextMiddleware, hsts_max_age=settings.hsts_max_age,
-                       access_log_enabled=settings.access_log)
+    app.add_middleware(
+        RequestContextMiddleware, hsts_max_age=settings.hsts_max_age, access_log_enabled=settings.access_log
+    )
     return app

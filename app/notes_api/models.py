@@ -14,8 +14,13 @@ MAX_TAGS = 20
 
 Tag = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=40,
-                      pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"),
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+    ),
 ]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
 
@@ -41,7 +46,7 @@ class RefreshRequest(StrictInput):
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a scheme name, not a secret)
     expires_in: int = Field(description="seconds until the access token expires")
     refresh_expires_in: int
 

@@ -46,6 +46,10 @@ def make_settings(redis_server: RedisServer, mongo_server: SecantusServer) -> Ca
             "access_log": False,
             "rate_limit_auth": "1000/minute",
             "rate_limit_api": "10000/minute",
+            # Cheap argon2id so hundreds of sign-ups stay fast; production cost is tested on its own.
+            "password_hash_time_cost": 1,
+            "password_hash_memory_kib": 1024,
+            "password_hash_parallelism": 1,
         }
         values.update(overrides)
         return load_settings(**values)

@@ -23,7 +23,9 @@ def test_register_returns_the_account_without_its_password(client: TestClient) -
 
 def test_register_twice_with_the_same_email_is_a_conflict(client: TestClient) -> None:
     email = unique_email()
-    assert client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD}).status_code == 201
+    assert (
+        client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD}).status_code == 201
+    )
     # WHEN the same address registers again, in other case
     again = client.post("/api/v1/auth/register", json={"email": email.upper(), "password": PASSWORD})
     # THEN 409 email_taken
@@ -39,11 +41,15 @@ def test_register_rejects_weak_password_and_bad_email(client: TestClient) -> Non
     assert "short" not in short.text.replace("string_too_short", "")
 
 
-def test_password_is_stored_as_argon2id(client: TestClient) -> None:
+def test_password_is_stored_as_argon2id_with_the_production_cost(make_client) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN the default (production) hashing cost
+    client = make_client(
+        password_hash_time_cost=3, password_hash_memory_kib=65536, password_hash_parallelism=4
+    )
     user = signup(client)
     services = client.app.state.services  # type: ignore[attr-defined]
     doc = client.portal.call(services.accounts.db.users.find_one, {"email": user["email"]})  # type: ignore[union-attr]
-    assert doc["password_hash"].startswith("$argon2id$"), doc["password_hash"][:12]
+    assert doc["password_hash"].startswith("$argon2id$v=19$m=65536,t=3,p=4$"), doc["password_hash"][:32]
     assert PASSWORD not in str(doc)
 
 
@@ -55,6 +61,26 @@ def test_login_with_wrong_password_or_unknown_email_is_401_alike(client: TestCli
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["detail"] == unknown.json()["detail"]
     assert wrong.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_login_upgrades_a_hash_made_with_an_older_cost(make_client) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN an account hashed with a cheaper cost
+    cheap = make_client()
+    user = signup(cheap)
+    # WHEN it logs in to an app configured with a higher cost
+    stronger = make_client(password_hash_time_cost=2)
+    assert (
+        stronger.post("/api/v1/auth/login", json={"email": user["email"], "password": PASSWORD}).status_code
+        == 200
+    )
+    # THEN the stored hash now carries the new cost, and the password still works
+    users = stronger.app.state.services.accounts.db.users  # type: ignore[attr-defined]
+    doc = stronger.portal.call(users.find_one, {"email": user["email"]})  # type: ignore[union-attr]
+    assert ",t=2," in doc["password_hash"]
+    assert (
+        stronger.post("/api/v1/auth/login", json={"email": user["email"], "password": PASSWORD}).status_code
+        == 200
+    )
 
 
 def test_access_token_is_a_short_lived_jwt(client: TestClient) -> None:
@@ -74,8 +100,19 @@ def test_me_returns_the_account(client: TestClient) -> None:
 def test_me_without_or_with_bad_token_is_401(client: TestClient) -> None:
     missing = client.get("/api/v1/me")
     garbage = client.get("/api/v1/me", headers={"Authorization": "Bearer not.a.jwt"})
-    other_key = jwt.encode({"sub": "x", "sid": "y", "exp": int(time.time()) + 60, "iat": int(time.time()),
-                            "iss": "notes-api", "aud": "notes-api", "typ": "access"}, "z" * 48, algorithm="HS256")
+    other_key = jwt.encode(
+        {
+            "sub": "x",
+            "sid": "y",
+            "exp": int(time.time()) + 60,
+            "iat": int(time.time()),
+            "iss": "notes-api",
+            "aud": "notes-api",
+            "typ": "access",
+        },
+        "z" * 48,
+        algorithm="HS256",
+    )
     forged = client.get("/api/v1/me", headers={"Authorization": f"Bearer {other_key}"})
     for response in (missing, garbage, forged):
         assert response.status_code == 401, response.text

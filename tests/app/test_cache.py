@@ -63,8 +63,9 @@ def test_many_interleaved_writes_and_reads_never_see_stale_data(client: TestClie
     for version in range(1, 30):
         client.get(f"{NOTES}/{note['id']}", headers=h)  # cache the current version
         client.get(NOTES, headers=h)
-        response = client.patch(f"{NOTES}/{note['id']}", json={"title": str(version)},
-                                headers={**h, "If-Match": f'"{version}"'})
+        response = client.patch(
+            f"{NOTES}/{note['id']}", json={"title": str(version)}, headers={**h, "If-Match": f'"{version}"'}
+        )
         assert response.status_code == 200, response.text
         assert client.get(f"{NOTES}/{note['id']}", headers=h).json()["title"] == str(version)
         assert client.get(NOTES, headers=h).json()["items"][0]["title"] == str(version)

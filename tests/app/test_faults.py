@@ -43,12 +43,18 @@ def test_api_keeps_serving_from_the_database_when_redis_dies(make_client, own_re
     own_redis.stop()
     # THEN reads, writes, listing and logins all still succeed
     assert client.get(f"{NOTES}/{note['id']}", headers=h).status_code == 200
-    updated = client.patch(f"{NOTES}/{note['id']}", json={"title": "during"}, headers={**h, "If-Match": '"1"'})
+    updated = client.patch(
+        f"{NOTES}/{note['id']}", json={"title": "during"}, headers={**h, "If-Match": '"1"'}
+    )
     assert updated.status_code == 200, updated.text
     assert client.get(f"{NOTES}/{note['id']}", headers=h).json()["title"] == "during"
     assert client.get(NOTES, headers=h).json()["items"][0]["title"] == "during"
-    assert client.post("/api/v1/auth/login", json={"email": user["email"],
-                                                    "password": "correct horse battery staple"}).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/auth/login", json={"email": user["email"], "password": "correct horse battery staple"}
+        ).status_code
+        == 200
+    )
     # AND the outage is visible: readiness says degraded, metrics count redis errors and open limits
     ready = client.get("/ready")
     assert ready.status_code == 200 and ready.json()["status"] == "degraded", ready.text
@@ -71,8 +77,9 @@ def test_redis_outage_costs_one_timeout_not_one_per_request(make_client, own_red
 
 
 def test_cache_is_used_again_once_redis_is_back(make_client, own_redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
-    client = make_client(redis_url=own_redis.url, redis_timeout_seconds=0.2, redis_retry_after_seconds=0.2,
-                         cache_ttl_seconds=1)
+    client = make_client(
+        redis_url=own_redis.url, redis_timeout_seconds=0.2, redis_retry_after_seconds=0.2, cache_ttl_seconds=1
+    )
     user = signup(client)
     note = new_note(client, user["headers"])
     own_redis.stop()
@@ -86,10 +93,16 @@ def test_cache_is_used_again_once_redis_is_back(make_client, own_redis: RedisSer
     assert _metric(client, r'notes_cache_requests_total\{cache="note",result="hit"\}') >= hits + 1
 
 
-def test_write_during_redis_outage_is_not_hidden_by_an_old_cache_entry(make_client, own_redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
+def test_write_during_redis_outage_is_not_hidden_by_an_old_cache_entry(
+    make_client, own_redis: RedisServer
+) -> None:  # type: ignore[no-untyped-def]
     # GIVEN a note cached at version 1
-    client = make_client(redis_url=own_redis.url, redis_timeout_seconds=0.2, redis_retry_after_seconds=0.1,
-                         cache_ttl_seconds=30)
+    client = make_client(
+        redis_url=own_redis.url,
+        redis_timeout_seconds=0.2,
+        redis_retry_after_seconds=0.1,
+        cache_ttl_seconds=30,
+    )
     user = signup(client)
     h = user["headers"]
     note = new_note(client, h, title="v1")
@@ -97,7 +110,12 @@ def test_write_during_redis_outage_is_not_hidden_by_an_old_cache_entry(make_clie
     client.get(NOTES, headers=h)
     # WHEN Redis blinks exactly while the note is updated, and comes back with its old entries
     own_redis.stop()
-    assert client.patch(f"{NOTES}/{note['id']}", json={"title": "v2"}, headers={**h, "If-Match": '"1"'}).status_code == 200
+    assert (
+        client.patch(
+            f"{NOTES}/{note['id']}", json={"title": "v2"}, headers={**h, "If-Match": '"1"'}
+        ).status_code
+        == 200
+    )
     own_redis.start()  # an empty Redis here, but the rule is the same for one that kept its data
     time.sleep(0.2)
     # THEN reads are fresh
@@ -105,7 +123,9 @@ def test_write_during_redis_outage_is_not_hidden_by_an_old_cache_entry(make_clie
     assert client.get(NOTES, headers=h).json()["items"][0]["title"] == "v2"
 
 
-def test_database_down_gives_503_with_a_clear_body_and_ready_503(make_client, own_mongo: SecantusServer) -> None:  # type: ignore[no-untyped-def]
+def test_database_down_gives_503_with_a_clear_body_and_ready_503(
+    make_client, own_mongo: SecantusServer
+) -> None:  # type: ignore[no-untyped-def]
     # GIVEN a working app
     client = make_client(mongodb_uri=own_mongo.uri, mongodb_server_selection_timeout_ms=300)
     user = signup(client)
@@ -114,8 +134,12 @@ def test_database_down_gives_503_with_a_clear_body_and_ready_503(make_client, ow
     # WHEN the database goes away
     own_mongo.stop()
     # THEN data routes answer 503 with the error shape and Retry-After, never a stack trace
-    for method, path, body in (("GET", f"{NOTES}/{note['id']}x", None), ("GET", NOTES + "?cursor=x", None),
-                               ("POST", NOTES, {"title": "t"}), ("GET", "/api/v1/me", None)):
+    for method, path, body in (
+        ("GET", f"{NOTES}/{note['id']}x", None),
+        ("GET", NOTES + "?cursor=x", None),
+        ("POST", NOTES, {"title": "t"}),
+        ("GET", "/api/v1/me", None),
+    ):
         response = client.request(method, path, json=body, headers=user["headers"])
         if response.status_code in (400, 404):  # answered before touching the database
             continue
@@ -123,7 +147,9 @@ def test_database_down_gives_503_with_a_clear_body_and_ready_503(make_client, ow
         assert response.json()["code"] == "database_unavailable"
         assert response.headers["Retry-After"].isdigit()
         assert "Traceback" not in response.text and "pymongo" not in response.text
-    login = client.post("/api/v1/auth/login", json={"email": user["email"], "password": "correct horse battery staple"})
+    login = client.post(
+        "/api/v1/auth/login", json={"email": user["email"], "password": "correct horse battery staple"}
+    )
     assert login.status_code == 503
     # AND readiness fails while liveness does not
     ready = client.get("/ready")

@@ -30,7 +30,9 @@ def test_request_id_is_honoured_or_generated(client: TestClient) -> None:
     given = client.get("/health", headers={"X-Request-ID": "req-123.abc"})
     bogus = client.get("/health", headers={"X-Request-ID": "has spaces and\ttabs"})
     assert given.headers["X-Request-ID"] == "req-123.abc"
-    assert bogus.headers["X-Request-ID"] != "has spaces and\ttabs" and len(bogus.headers["X-Request-ID"]) == 32
+    assert (
+        bogus.headers["X-Request-ID"] != "has spaces and\ttabs" and len(bogus.headers["X-Request-ID"]) == 32
+    )
 
 
 def test_error_bodies_carry_the_request_id(client: TestClient) -> None:
@@ -73,7 +75,9 @@ def test_oversized_chunked_body_is_413(make_client) -> None:  # type: ignore[no-
             yield b"y" * 1000
         yield b'"}'
 
-    response = client.post(NOTES, content=chunks(), headers={**user["headers"], "Content-Type": "application/json"})
+    response = client.post(
+        NOTES, content=chunks(), headers={**user["headers"], "Content-Type": "application/json"}
+    )
     assert response.status_code == 413, response.text
 
 
@@ -84,14 +88,21 @@ def test_small_chunked_body_is_accepted(client: TestClient) -> None:
         yield b'{"title": "chunked",'
         yield b' "body": "ok"}'
 
-    response = client.post(NOTES, content=chunks(), headers={**user["headers"], "Content-Type": "application/json"})
+    response = client.post(
+        NOTES, content=chunks(), headers={**user["headers"], "Content-Type": "application/json"}
+    )
     assert response.status_code == 201, response.text
 
 
 @pytest.mark.parametrize(
     ("content", "content_type"),
-    [(b"{not json", "application/json"), (b"", "application/json"), (b"[1,2]", "application/json"),
-     (b"title=x", "application/x-www-form-urlencoded"), (b"\xff\xfe", "application/json")],
+    [
+        (b"{not json", "application/json"),
+        (b"", "application/json"),
+        (b"[1,2]", "application/json"),
+        (b"title=x", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe", "application/json"),
+    ],
 )
 def test_malformed_bodies_are_422_not_500(client: TestClient, content: bytes, content_type: str) -> None:
     user = signup(client)

@@ -28,8 +28,11 @@ def _all_pages(client: TestClient, headers: dict[str, str], **params: Any) -> li
 
 def test_create_returns_201_location_etag_and_the_note(client: TestClient) -> None:
     user = signup(client)
-    response = client.post(NOTES, json={"title": "t", "body": "# heading", "tags": ["a", "B"], "pinned": True},
-                           headers=user["headers"])
+    response = client.post(
+        NOTES,
+        json={"title": "t", "body": "# heading", "tags": ["a", "B"], "pinned": True},
+        headers=user["headers"],
+    )
     assert response.status_code == 201, response.text
     note = response.json()
     assert response.headers["Location"] == f"{NOTES}/{note['id']}"
@@ -60,15 +63,17 @@ def test_another_users_note_answers_exactly_like_a_missing_one(client: TestClien
     missing = client.get(f"{NOTES}/000000000000000000000000", headers=mallory["headers"])
     # WHEN mallory reads, changes or deletes it
     read = client.get(f"{NOTES}/{note['id']}", headers=mallory["headers"])
-    patch = client.patch(f"{NOTES}/{note['id']}", json={"title": "pwned"},
-                         headers={**mallory["headers"], "If-Match": '"1"'})
+    patch = client.patch(
+        f"{NOTES}/{note['id']}", json={"title": "pwned"}, headers={**mallory["headers"], "If-Match": '"1"'}
+    )
     delete = client.delete(f"{NOTES}/{note['id']}", headers=mallory["headers"])
     listing = client.get(NOTES, headers=mallory["headers"])
     # THEN every answer is the 404 of a missing note, and nothing changed for alice
     for response in (read, patch, delete):
         assert response.status_code == 404, response.request.method
-        assert {k: v for k, v in response.json().items() if k != "request_id"} == \
-            {k: v for k, v in missing.json().items() if k != "request_id"}
+        assert {k: v for k, v in response.json().items() if k != "request_id"} == {
+            k: v for k, v in missing.json().items() if k != "request_id"
+        }
     assert listing.json()["items"] == []
     assert client.get(f"{NOTES}/{note['id']}", headers=alice["headers"]).json() == note
 
@@ -76,8 +81,11 @@ def test_another_users_note_answers_exactly_like_a_missing_one(client: TestClien
 def test_update_with_current_version_applies_and_bumps_version(client: TestClient) -> None:
     user = signup(client)
     note = new_note(client, user["headers"])
-    response = client.patch(f"{NOTES}/{note['id']}", json={"title": "new", "archived": True},
-                            headers={**user["headers"], "If-Match": '"1"'})
+    response = client.patch(
+        f"{NOTES}/{note['id']}",
+        json={"title": "new", "archived": True},
+        headers={**user["headers"], "If-Match": '"1"'},
+    )
     assert response.status_code == 200, response.text
     updated = response.json()
     assert (updated["title"], updated["archived"], updated["version"]) == ("new", True, 2)
@@ -90,12 +98,16 @@ def test_stale_write_is_refused_and_never_overwrites(client: TestClient) -> None
     # GIVEN two clients that both read version 1
     user = signup(client)
     note = new_note(client, user["headers"])
-    first = client.patch(f"{NOTES}/{note['id']}", json={"body": "first writer"},
-                         headers={**user["headers"], "If-Match": '"1"'})
+    first = client.patch(
+        f"{NOTES}/{note['id']}", json={"body": "first writer"}, headers={**user["headers"], "If-Match": '"1"'}
+    )
     assert first.status_code == 200
     # WHEN the second writes with its stale version
-    second = client.patch(f"{NOTES}/{note['id']}", json={"body": "second writer"},
-                          headers={**user["headers"], "If-Match": '"1"'})
+    second = client.patch(
+        f"{NOTES}/{note['id']}",
+        json={"body": "second writer"},
+        headers={**user["headers"], "If-Match": '"1"'},
+    )
     # THEN 412 with the current ETag, and the first write survives
     assert second.status_code == 412 and second.json()["code"] == "version_mismatch"
     assert second.headers["ETag"] == '"2"'
@@ -112,33 +124,56 @@ def test_update_without_if_match_is_428(client: TestClient) -> None:
 def test_if_match_accepts_weak_lists_and_star(client: TestClient) -> None:
     user = signup(client)
     note = new_note(client, user["headers"])
-    weak = client.patch(f"{NOTES}/{note['id']}", json={"title": "a"},
-                        headers={**user["headers"], "If-Match": 'W/"7", "1"'})
-    star = client.patch(f"{NOTES}/{note['id']}", json={"title": "b"}, headers={**user["headers"], "If-Match": "*"})
-    junk = client.patch(f"{NOTES}/{note['id']}", json={"title": "c"}, headers={**user["headers"], "If-Match": "abc"})
+    weak = client.patch(
+        f"{NOTES}/{note['id']}", json={"title": "a"}, headers={**user["headers"], "If-Match": 'W/"7", "1"'}
+    )
+    star = client.patch(
+        f"{NOTES}/{note['id']}", json={"title": "b"}, headers={**user["headers"], "If-Match": "*"}
+    )
+    junk = client.patch(
+        f"{NOTES}/{note['id']}", json={"title": "c"}, headers={**user["headers"], "If-Match": "abc"}
+    )
     assert (weak.status_code, star.status_code, junk.status_code) == (200, 200, 412)
     assert star.json()["version"] == 3
 
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"title": None}, {"title": ""}, {"version": 9}, {"$set": {"owner_id": "x"}}, {"tags": ["$where"]},
-     {"title": "x" * 201}, {"tags": [f"t{i}" for i in range(21)]}],
+    [
+        {},
+        {"title": None},
+        {"title": ""},
+        {"version": 9},
+        {"$set": {"owner_id": "x"}},
+        {"tags": ["$where"]},
+        {"title": "x" * 201},
+        {"tags": [f"t{i}" for i in range(21)]},
+    ],
 )
 def test_update_rejects_invalid_bodies(client: TestClient, body: dict[str, Any]) -> None:
     user = signup(client)
     note = new_note(client, user["headers"])
-    response = client.patch(f"{NOTES}/{note['id']}", json=body, headers={**user["headers"], "If-Match": '"1"'})
+    response = client.patch(
+        f"{NOTES}/{note['id']}", json=body, headers={**user["headers"], "If-Match": '"1"'}
+    )
     assert response.status_code == 422, (body, response.text)
     assert client.get(f"{NOTES}/{note['id']}", headers=user["headers"]).json() == note
 
 
 @pytest.mark.parametrize(
     "body",
-    [{"body": "no title"}, {"title": "t", "owner_id": "someone"}, {"title": "t", "$inc": {"version": 1}},
-     {"title": {"$gt": ""}}, {"title": "t", "pinned": "maybe"}, {"title": "t", "body": "x" * 100_001}],
+    [
+        {"body": "no title"},
+        {"title": "t", "owner_id": "someone"},
+        {"title": "t", "$inc": {"version": 1}},
+        {"title": {"$gt": ""}},
+        {"title": "t", "pinned": "maybe"},
+        {"title": "t", "body": "x" * 100_001},
+    ],
 )
-def test_create_rejects_unknown_operator_and_malformed_fields(client: TestClient, body: dict[str, Any]) -> None:
+def test_create_rejects_unknown_operator_and_malformed_fields(
+    client: TestClient, body: dict[str, Any]
+) -> None:
     user = signup(client)
     response = client.post(NOTES, json=body, headers=user["headers"])
     assert response.status_code == 422, (body, response.text)
@@ -156,7 +191,9 @@ def test_delete_then_gone(client: TestClient) -> None:
 def test_delete_with_stale_if_match_is_refused(client: TestClient) -> None:
     user = signup(client)
     note = new_note(client, user["headers"])
-    client.patch(f"{NOTES}/{note['id']}", json={"title": "v2"}, headers={**user["headers"], "If-Match": '"1"'})
+    client.patch(
+        f"{NOTES}/{note['id']}", json={"title": "v2"}, headers={**user["headers"], "If-Match": '"1"'}
+    )
     stale = client.delete(f"{NOTES}/{note['id']}", headers={**user["headers"], "If-Match": '"1"'})
     assert stale.status_code == 412
     fresh = client.delete(f"{NOTES}/{note['id']}", headers={**user["headers"], "If-Match": '"2"'})
@@ -193,7 +230,9 @@ def test_pagination_has_no_duplicates_or_gaps_while_notes_are_inserted(client: T
     cursor = None
     inserted = []
     while True:
-        page = client.get(NOTES, params={"limit": 7, **({"cursor": cursor} if cursor else {})}, headers=h).json()
+        page = client.get(
+            NOTES, params={"limit": 7, **({"cursor": cursor} if cursor else {})}, headers=h
+        ).json()
         seen += [n["id"] for n in page["items"]]
         inserted.append(new_note(client, h, title="late")["id"])
         cursor = page["next_cursor"]
@@ -221,7 +260,9 @@ def test_cursor_is_opaque_and_validated(client: TestClient) -> None:
         new_note(client, user["headers"], title=str(i), tags=["x"])
     cursor = client.get(NOTES, params={"limit": 1}, headers=user["headers"]).json()["next_cursor"]
     # A cursor for one filter set cannot be replayed against another.
-    other_filter = client.get(NOTES, params={"limit": 1, "tag": "x", "cursor": cursor}, headers=user["headers"])
+    other_filter = client.get(
+        NOTES, params={"limit": 1, "tag": "x", "cursor": cursor}, headers=user["headers"]
+    )
     garbage = client.get(NOTES, params={"cursor": "!!!notbase64"}, headers=user["headers"])
     assert other_filter.status_code == 400 and other_filter.json()["code"] == "invalid_cursor"
     assert garbage.status_code == 400 and garbage.json()["code"] == "invalid_cursor"

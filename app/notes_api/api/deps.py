@@ -56,8 +56,12 @@ async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise APIError(401, "not_authenticated", "send Authorization: Bearer <access token>",
-                       {"WWW-Authenticate": "Bearer"})
+        raise APIError(
+            401,
+            "not_authenticated",
+            "send Authorization: Bearer <access token>",
+            {"WWW-Authenticate": "Bearer"},
+        )
     try:
         claims = services.tokens.decode_access(credentials.credentials)
     except TokenError as exc:

@@ -59,8 +59,9 @@ class RedisGate:
     def failed(self, operation: str, exc: BaseException) -> None:
         DEPENDENCY_ERRORS.labels("redis", operation).inc()
         if time.monotonic() >= self._open_until:
-            log.warning("redis unavailable (%s: %s); serving without it for %.1fs",
-                        operation, exc, self._retry_after)
+            log.warning(
+                "redis unavailable (%s: %s); serving without it for %.1fs", operation, exc, self._retry_after
+            )
         self._open_until = time.monotonic() + self._retry_after
 
     async def ping(self) -> None:
@@ -89,8 +90,12 @@ class NoteCache:
 
     async def get(self, cache: str, owner: str, name: str) -> tuple[str | None, str | None]:
         """Return (generation, cached text). generation None means "do not store anything"."""
-        if (not self.enabled or not self.gate.available or self._script is None
-                or time.monotonic() < self._distrust_until):
+        if (
+            not self.enabled
+            or not self.gate.available
+            or self._script is None
+            or time.monotonic() < self._distrust_until
+        ):
             CACHE_REQUESTS.labels(cache, "bypass").inc()
             return None, None
         try:

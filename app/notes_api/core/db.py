@@ -95,8 +95,8 @@ class Database:
                 log.info("indexes ready")
                 return
 
-    async def ping(self, timeout: float) -> None:
-        await asyncio.wait_for(self.client.admin.command("ping"), timeout)
+    async def ping(self, within_seconds: float) -> None:
+        await asyncio.wait_for(self.client.admin.command("ping"), within_seconds)
 
     async def close(self) -> None:
         await self.client.close()

@@ -51,16 +51,23 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in sorted(set(codes))}
 
 
-def error_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None,
-                   errors: list[dict[str, Any]] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> JSONResponse:
     body = ErrorBody(detail=detail, code=code, request_id=request_id_var.get(), errors=errors)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
 def _clean_validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
     # Never echo the input back: it may be a password.
-    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in errors]
+    return [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in errors
+    ]
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -70,8 +77,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "validation_error", "request validation failed",
-                              errors=_clean_validation_errors(list(exc.errors())))
+        return error_response(
+            422,
+            "validation_error",
+            "request validation failed",
+            errors=_clean_validation_errors(list(exc.errors())),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -82,8 +93,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database(_: Request, exc: PyMongoError) -> JSONResponse:
         DEPENDENCY_ERRORS.labels("mongodb", "request").inc()
         log.error("database unavailable: %s", exc)
-        return error_response(503, "database_unavailable", "the database is unavailable, retry later",
-                              {"Retry-After": str(DB_RETRY_AFTER_SECONDS)})
+        return error_response(
+            503,
+            "database_unavailable",
+            "the database is unavailable, retry later",
+            {"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -57,7 +57,9 @@ class RequestContextMiddleware:
                 if is_api:
                     # Notes are private: no shared cache (CDN, proxy) may keep a copy.
                     headers["Cache-Control"] = "no-store"
-                    headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+                    headers.setdefault(
+                        "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+                    )
             await send(message)
 
         try:
@@ -70,8 +72,14 @@ class RequestContextMiddleware:
             if self.access_log_enabled:
                 access_log.info(
                     "request",
-                    extra={"method": scope["method"], "path": path, "route": template, "status": status,
-                           "duration_ms": round(elapsed * 1000, 2), "client": _client(scope)},
+                    extra={
+                        "method": scope["method"],
+                        "path": path,
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "client": _client(scope),
+                    },
                 )
             request_id_var.reset(token)
 
@@ -124,11 +132,24 @@ class BodySizeLimitMiddleware:
 
 
 async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body exceeds {limit} bytes", "code": "body_too_large",
-                       "request_id": request_id_var.get()}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    body = json.dumps(
+        {
+            "detail": f"request body exceeds {limit} bytes",
+            "code": "body_too_large",
+            "request_id": request_id_var.get(),
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -52,8 +52,9 @@ class RateLimiter:
             # Share the service's Redis connection pool (and its TLS/AUTH) rather than open
             # a second one; the URL then only names the scheme.
             storage = RedisStorage(
-                f"async+{settings.redis_url}", implementation="redispy",
-                connection_pool=gate.client.connection_pool,
+                f"async+{settings.redis_url}",
+                implementation="redispy",
+                connection_pool=gate.client.connection_pool,  # type: ignore[arg-type]  # its stubs say scalars only
             )
             self._limiter = SlidingWindowCounterRateLimiter(storage)
 

@@ -17,34 +17,42 @@ from notes_api.core.config import Settings
 
 ALGORITHM = "HS256"
 
-# argon2-cffi's defaults are the RFC 9106 "low memory" profile of argon2id (t=3, m=64 MiB, p=4).
-_hasher = PasswordHasher()
-# Verifying against this hash when the account does not exist keeps login time the same
-# for unknown and known emails, so timing does not reveal which addresses are registered.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-
 
 class TokenError(Exception):
     """The access token is missing, malformed, expired or not ours."""
 
 
-async def hash_password(password: str) -> str:
-    # argon2 holds the GIL for tens of milliseconds: keep it off the event loop.
-    return await asyncio.to_thread(_hasher.hash, password)
+class Passwords:
+    """argon2id with the configured cost; stored hashes carry their own parameters, so a
+    cost change applies to each account at its next successful login (needs_rehash)."""
 
+    def __init__(self, settings: Settings) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=settings.password_hash_time_cost,
+            memory_cost=settings.password_hash_memory_kib,
+            parallelism=settings.password_hash_parallelism,
+        )
+        # Verifying against this hash when the account does not exist keeps login time the
+        # same for unknown and known emails, so timing does not reveal who is registered.
+        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
-async def verify_password(stored_hash: str | None, password: str) -> bool:
-    def _verify() -> bool:
-        try:
-            return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
+    async def hash(self, password: str) -> str:
+        # argon2 runs for tens of milliseconds: keep it off the event loop (it releases the GIL).
+        return await asyncio.to_thread(self._hasher.hash, password)
 
-    return await asyncio.to_thread(_verify)
+    async def verify(self, stored_hash: str | None, password: str) -> bool:
+        def _verify() -> bool:
+            try:
+                return (
+                    self._hasher.verify(stored_hash or self._dummy_hash, password) and stored_hash is not None
+                )
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return False
 
+        return await asyncio.to_thread(_verify)
 
-def needs_rehash(stored_hash: str) -> bool:
-    return _hasher.check_needs_rehash(stored_hash)
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(stored_hash)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,20 +24,16 @@ from redis.exceptions import RedisError
 from notes_api.core.cache import RedisGate
 from notes_api.core.db import Database
 from notes_api.core.errors import APIError
-from notes_api.core.security import (
-    TokenService,
-    hash_password,
-    needs_rehash,
-    new_refresh_token,
-    refresh_digest,
-    verify_password,
-)
+from notes_api.core.security import Passwords, TokenService, new_refresh_token, refresh_digest
 from notes_api.models import TokenPair, UserOut
 
 log = logging.getLogger("notes_api.accounts")
 
+
 def _invalid_credentials() -> APIError:
-    return APIError(401, "invalid_credentials", "email or password is incorrect", {"WWW-Authenticate": "Bearer"})
+    return APIError(
+        401, "invalid_credentials", "email or password is incorrect", {"WWW-Authenticate": "Bearer"}
+    )
 
 
 def utcnow() -> datetime:
@@ -47,8 +43,12 @@ def utcnow() -> datetime:
 
 
 def _invalid_refresh() -> APIError:
-    return APIError(401, "invalid_refresh_token", "refresh token is invalid, expired or spent",
-                    {"WWW-Authenticate": "Bearer"})
+    return APIError(
+        401,
+        "invalid_refresh_token",
+        "refresh token is invalid, expired or spent",
+        {"WWW-Authenticate": "Bearer"},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +62,18 @@ def user_out(doc: dict[str, Any]) -> UserOut:
 
 
 class Accounts:
-    def __init__(self, db: Database, gate: RedisGate, tokens: TokenService) -> None:
+    def __init__(self, db: Database, gate: RedisGate, tokens: TokenService, passwords: Passwords) -> None:
         self.db = db
         self.gate = gate
         self.tokens = tokens
+        self.passwords = passwords
 
     async def register(self, email: str, password: str) -> UserOut:
-        doc = {"email": email.lower(), "password_hash": await hash_password(password), "created_at": utcnow()}
+        doc = {
+            "email": email.lower(),
+            "password_hash": await self.passwords.hash(password),
+            "created_at": utcnow(),
+        }
         try:
             result = await self.db.users.insert_one(doc)
         except DuplicateKeyError as exc:
@@ -79,11 +84,12 @@ class Accounts:
     async def login(self, email: str, password: str) -> TokenPair:
         user = await self.db.users.find_one({"email": email.lower()})
         stored = user["password_hash"] if user else None
-        if not await verify_password(stored, password) or user is None:
+        if not await self.passwords.verify(stored, password) or user is None:
             raise _invalid_credentials()
-        if stored and needs_rehash(stored):
-            await self.db.users.update_one({"_id": user["_id"]},
-                                           {"$set": {"password_hash": await hash_password(password)}})
+        if stored and self.passwords.needs_rehash(stored):
+            await self.db.users.update_one(
+                {"_id": user["_id"]}, {"$set": {"password_hash": await self.passwords.hash(password)}}
+            )
         return await self._issue(str(user["_id"]), uuid.uuid4().hex)
 
     async def get_user(self, user_id: str) -> UserOut:
@@ -107,8 +113,10 @@ class Accounts:
         if spent is None:
             known = await self.db.sessions.find_one({"_id": digest})
             if known is not None and known.get("used_at") is not None and not known.get("revoked"):
-                log.warning("refresh token reuse: revoking session family",
-                            extra={"user_id": known["user_id"], "family_id": known["family_id"]})
+                log.warning(
+                    "refresh token reuse: revoking session family",
+                    extra={"user_id": known["user_id"], "family_id": known["family_id"]},
+                )
                 await self.revoke_family(known["family_id"])
             raise _invalid_refresh()
         pair = await self._issue(spent["user_id"], spent["family_id"])
@@ -148,14 +156,20 @@ class Accounts:
         access, _expires = self.tokens.issue_access(user_id, family_id)
         refresh, digest = new_refresh_token()
         now = utcnow()
-        await self.db.sessions.insert_one({
-            "_id": digest,
-            "family_id": family_id,
-            "user_id": user_id,
-            "created_at": now,
-            "expires_at": now + timedelta(seconds=self.tokens.refresh_ttl),
-            "used_at": None,
-            "revoked": False,
-        })
-        return TokenPair(access_token=access, refresh_token=refresh, expires_in=self.tokens.access_ttl,
-                         refresh_expires_in=self.tokens.refresh_ttl)
+        await self.db.sessions.insert_one(
+            {
+                "_id": digest,
+                "family_id": family_id,
+                "user_id": user_id,
+                "created_at": now,
+                "expires_at": now + timedelta(seconds=self.tokens.refresh_ttl),
+                "used_at": None,
+                "revoked": False,
+            }
+        )
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=self.tokens.access_ttl,
+            refresh_expires_in=self.tokens.refresh_ttl,
+        )

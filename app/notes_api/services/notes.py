@@ -71,8 +71,14 @@ def parse_if_match(header: str | None) -> list[int] | None:
 
 def _note_out(doc: dict[str, Any]) -> NoteOut:
     return NoteOut(
-        id=str(doc["_id"]), title=doc["title"], body=doc["body"], tags=doc["tags"], pinned=doc["pinned"],
-        archived=doc["archived"], version=doc["version"], created_at=doc["created_at"],
+        id=str(doc["_id"]),
+        title=doc["title"],
+        body=doc["body"],
+        tags=doc["tags"],
+        pinned=doc["pinned"],
+        archived=doc["archived"],
+        version=doc["version"],
+        created_at=doc["created_at"],
         updated_at=doc["updated_at"],
     )
 
@@ -164,7 +170,9 @@ class NotesService:
             await self.cache.put(owner, generation, name, rendered.body)
         return rendered
 
-    async def update(self, owner: str, note_id: str, if_match: str | None, changes: dict[str, Any]) -> Rendered:
+    async def update(
+        self, owner: str, note_id: str, if_match: str | None, changes: dict[str, Any]
+    ) -> Rendered:
         versions = parse_if_match(if_match)
         oid = _oid(note_id)
         selector: dict[str, Any] = {"_id": oid, "owner_id": owner}
@@ -197,6 +205,9 @@ class NotesService:
         current = await self.db.notes.find_one({"_id": oid, "owner_id": owner}, {"version": 1})
         if current is None:
             raise _not_found()
-        raise APIError(412, "version_mismatch",
-                       f"the note changed since you read it; current version is {current['version']}",
-                       {"ETag": etag(current["version"])})
+        raise APIError(
+            412,
+            "version_mismatch",
+            f"the note changed since you read it; current version is {current['version']}",
+            {"ETag": etag(current["version"])},
+        )
