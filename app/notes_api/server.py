@@ -5,7 +5,8 @@ Shutdown on SIGTERM, in order:
    503, so a readiness-polling balancer (Kubernetes) stops sending new requests;
 2. uvicorn stops accepting and lets in-flight requests finish for up to
    ``NOTES_SHUTDOWN_GRACE_SECONDS``; what is still running then is cancelled;
-3. the lifespan closes the Redis and database pools.
+3. the lifespan closes the Redis and database pools;
+4. the process exits 0 (a requested stop is not a failure).
 ECS deregisters a task from its target group before it sends SIGTERM, so the drain step is
 0 there, and the task definition's stopTimeout must exceed drain + grace.
 """
@@ -62,9 +63,10 @@ def install_drain_handler(app: FastAPI, drain_seconds: float) -> Callable[[], No
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
-    # uvicorn re-raises SIGTERM once its graceful shutdown is done, so the process would
-    # end "killed by signal" (143) after a clean, requested stop; ECS and most supervisors
-    # report that as a failure. Before uvicorn takes over the signal this stops start-up.
+    # uvicorn re-raises SIGTERM once its graceful shutdown is done; with the default handler
+    # the process would then die of the signal (exit 143) after a clean, requested stop, which
+    # Kubernetes records as "Error" and ECS as a non-zero exit. Before uvicorn takes the signal
+    # over, this also ends start-up at once.
     raise SystemExit(0)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
+
 from notes_api.core.config import MIN_SIGNING_KEY_BYTES, ConfigError, Settings, load_settings
 
 # Values that would pass the production check; each test removes or spoils one of them.
