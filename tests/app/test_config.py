@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -242,7 +243,7 @@ def test_entry_point_exits_2_naming_the_variable(variable: str, value: str) -> N
 
 
 @pytest.fixture
-def secretsmanager(env: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[object]:
+def secretsmanager(env: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     """moto's Secrets Manager, with fake credentials and no AWS config from the machine."""
     for name in list(os.environ):
         if name.startswith("AWS_"):
@@ -256,13 +257,13 @@ def secretsmanager(env: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[object]:
         yield boto3.client("secretsmanager", region_name="us-east-1")
 
 
-def create_secret(client: object, name: str, value: str) -> str:
-    arn: str = client.create_secret(Name=name, SecretString=value)["ARN"]  # type: ignore[attr-defined]
+def create_secret(client: Any, name: str, value: str) -> str:
+    arn: str = client.create_secret(Name=name, SecretString=value)["ARN"]
     return arn
 
 
 def test_secrets_by_arn_are_read_and_pass_the_production_check(
-    secretsmanager: object, env: pytest.MonkeyPatch
+    secretsmanager: Any, env: pytest.MonkeyPatch
 ) -> None:
     # GIVEN production with every secret given as an ARN only
     uri = "mongodb://notes:s3cret@docdb.internal:27017/?tls=true"
@@ -279,7 +280,7 @@ def test_secrets_by_arn_are_read_and_pass_the_production_check(
     assert settings.secret("jwt_signing_key") == GOOD_KEY
 
 
-def test_secret_arn_region_comes_from_the_arn(secretsmanager: object, env: pytest.MonkeyPatch) -> None:
+def test_secret_arn_region_comes_from_the_arn(secretsmanager: Any, env: pytest.MonkeyPatch) -> None:
     # GIVEN a secret in another region than the default one
     other = boto3.client("secretsmanager", region_name="eu-west-1")
     arn = create_secret(other, "notes/jwt", GOOD_KEY)
@@ -289,7 +290,7 @@ def test_secret_arn_region_comes_from_the_arn(secretsmanager: object, env: pytes
     assert load_settings().secret("jwt_signing_key") == GOOD_KEY, arn
 
 
-def test_explicit_value_wins_over_arn(secretsmanager: object, production: pytest.MonkeyPatch) -> None:
+def test_explicit_value_wins_over_arn(secretsmanager: Any, production: pytest.MonkeyPatch) -> None:
     # GIVEN a signing key set directly and also an ARN holding another key
     other_key = "A" * 48
     arn = create_secret(secretsmanager, "notes/jwt", other_key)
@@ -300,7 +301,7 @@ def test_explicit_value_wins_over_arn(secretsmanager: object, production: pytest
 
 @pytest.mark.parametrize("field", ["MONGODB_URI", "REDIS_AUTH_TOKEN", "JWT_SIGNING_KEY"])
 def test_unknown_arn_names_the_variable(
-    secretsmanager: object, production: pytest.MonkeyPatch, field: str
+    secretsmanager: Any, production: pytest.MonkeyPatch, field: str
 ) -> None:
     # GIVEN a secret given only by an ARN that does not exist
     production.delenv(f"NOTES_{field}")
@@ -312,9 +313,9 @@ def test_unknown_arn_names_the_variable(
     assert "ResourceNotFoundException" in message, message
 
 
-def test_binary_secret_names_the_variable(secretsmanager: object, production: pytest.MonkeyPatch) -> None:
+def test_binary_secret_names_the_variable(secretsmanager: Any, production: pytest.MonkeyPatch) -> None:
     # GIVEN an ARN pointing at a binary secret (no SecretString)
-    arn = secretsmanager.create_secret(Name="notes/bin", SecretBinary=b"\x00\x01")["ARN"]  # type: ignore[attr-defined]
+    arn = secretsmanager.create_secret(Name="notes/bin", SecretBinary=b"\x00\x01")["ARN"]
     production.delenv("NOTES_JWT_SIGNING_KEY")
     production.setenv("NOTES_JWT_SIGNING_KEY_SECRET_ARN", arn)
     # WHEN the settings load THEN the variable that pointed at it is named
@@ -324,7 +325,7 @@ def test_binary_secret_names_the_variable(secretsmanager: object, production: py
 
 
 def test_placeholder_read_from_arn_is_still_refused(
-    secretsmanager: object, production: pytest.MonkeyPatch
+    secretsmanager: Any, production: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a secret in Secrets Manager that still holds a placeholder
     production.delenv("NOTES_JWT_SIGNING_KEY")
