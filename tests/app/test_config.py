@@ -125,6 +125,29 @@ def test_production_refuses_missing_redis_url(production: pytest.MonkeyPatch) ->
     assert "required in production" in message, message
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("NOTES_PASSWORD_HASH_MEMORY_KIB", "8192"), ("NOTES_PASSWORD_HASH_TIME_COST", "1")],
+)
+def test_production_refuses_weak_password_hashing(
+    production: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    # GIVEN production with an argon2id cost below the OWASP minimum (as tests use to stay fast)
+    production.setenv(variable, value)
+    # WHEN the settings load THEN start-up is refused, naming the variable
+    message = config_error()
+    assert variable in message, f"{variable}={value}: {message}"
+
+
+def test_weak_password_hashing_is_allowed_outside_production(env: pytest.MonkeyPatch) -> None:
+    # GIVEN the test environment with the cheapest argon2id cost
+    env.setenv("NOTES_ENV", "test")
+    env.setenv("NOTES_PASSWORD_HASH_MEMORY_KIB", "8")
+    env.setenv("NOTES_PASSWORD_HASH_TIME_COST", "1")
+    # WHEN the settings load THEN they are accepted as given
+    assert load_settings().password_hash_memory_kib == 8
+
+
 @pytest.mark.parametrize("mode", ["development", "test"])
 def test_outside_production_a_missing_key_becomes_an_ephemeral_one(
     env: pytest.MonkeyPatch, mode: str

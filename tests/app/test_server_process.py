@@ -156,6 +156,10 @@ def launch(
             "NOTES_RATE_LIMIT_AUTH": "1000/minute",
             "NOTES_RATE_LIMIT_API": "100000/minute",
             "NOTES_SHUTDOWN_GRACE_SECONDS": "5",
+            # the cheapest argon2id cost production accepts: registrations stay quick on 2 cores
+            "NOTES_PASSWORD_HASH_MEMORY_KIB": "19456",
+            "NOTES_PASSWORD_HASH_TIME_COST": "2",
+            "NOTES_PASSWORD_HASH_PARALLELISM": "1",
         })
         env.update(overrides)
         env = {k: v for k, v in env.items() if v != ""}  # "" removes a variable

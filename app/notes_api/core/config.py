@@ -44,6 +44,7 @@ PLACEHOLDERS = frozenset(
     }
 )
 MIN_SIGNING_KEY_BYTES = 32
+OWASP_MIN_MEMORY_KIB = 19456
 
 # (field, what it is) for every secret the service can take from Secrets Manager by ARN.
 SECRET_FIELDS: tuple[tuple[str, str], ...] = (
@@ -125,6 +126,12 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(15 * 60, ge=30, le=24 * 3600)
     refresh_token_ttl_seconds: int = Field(7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
 
+    # --- Password hashing (argon2id). Defaults: RFC 9106's low-memory profile. Production
+    # refuses less than OWASP's minimum (19 MiB, 2 passes); tests lower it to stay fast.
+    password_hash_time_cost: int = Field(3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(65536, ge=8, le=4 * 1024 * 1024)
+    password_hash_parallelism: int = Field(4, ge=1, le=16)
+
     # --- Rate limits (the `limits` library's notation, e.g. "10/minute") ----------------
     rate_limit_enabled: bool = True
     rate_limit_auth: str = Field("10/minute", description="per client IP + account on auth routes")
@@ -203,6 +210,11 @@ def check_production(settings: Settings) -> None:
         )
     if settings.redis_url is None:
         raise ConfigError(f"{env_name('redis_url')} is required in production (cache and rate limits)")
+    if settings.password_hash_memory_kib < OWASP_MIN_MEMORY_KIB or settings.password_hash_time_cost < 2:
+        raise ConfigError(
+            f"{env_name('password_hash_memory_kib')}/{env_name('password_hash_time_cost')} are below "
+            f"the argon2id minimum for production ({OWASP_MIN_MEMORY_KIB} KiB, 2 passes)"
+        )
 
 
 SecretFetcher = Callable[[str], str]
