@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from devtools.tlsfiles import TlsFiles
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -80,57 +82,51 @@ class LocalServer:
 
 
 class RedisServer(LocalServer):
-    def __init__(self, password: str | None = None) -> None:
+    """redis-server; with ``tls`` it listens with TLS only, like ElastiCache in-transit encryption."""
+
+    def __init__(self, password: str | None = None, tls: TlsFiles | None = None) -> None:
         super().__init__("redis")
         self.password = password
+        self.tls = tls
 
     def command(self) -> list[str]:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (scripts/bootstrap.sh installs it)")
-        cmd = [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.workdir),
-        ]
+        cmd = [binary, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
+        if self.tls:
+            cmd += ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
+            cmd += ["--tls-cert-file", str(self.tls.cert_file), "--tls-key-file", str(self.tls.key_file)]
+            cmd += ["--tls-ca-cert-file", str(self.tls.ca_file)]
+        else:
+            cmd += ["--port", str(self.port)]
         if self.password:
             cmd += ["--requirepass", self.password]
         return cmd
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://127.0.0.1:{self.port}/0"
 
 
 class SecantusServer(LocalServer):
-    def __init__(self) -> None:
+    """SecantusDB standalone; with ``tls`` it accepts TLS connections only, like DocumentDB."""
+
+    def __init__(self, tls: TlsFiles | None = None) -> None:
         super().__init__("secantus")
+        self.tls = tls
 
     def command(self) -> list[str]:
         launcher = Path(sys.executable).with_name("secantusd-py")
         binary = str(launcher) if launcher.exists() else shutil.which("secantusd-py")
         if binary is None:
             raise RuntimeError("secantusd-py is not installed (pip install SecantusDB)")
-        return [
-            binary,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--storage-path",
-            ":memory:",
-            "--standalone",
-            "--log-level",
-            "WARNING",
-        ]
+        cmd = [binary, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", ":memory:"]
+        cmd += ["--standalone", "--log-level", "WARNING"]
+        if self.tls:
+            cmd += ["--tls-cert-file", str(self.tls.cert_file), "--tls-key-file", str(self.tls.key_file)]
+        return cmd
 
     @property
     def uri(self) -> str:
