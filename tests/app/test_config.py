@@ -64,13 +64,13 @@ def test_production_is_the_default_and_accepts_real_secrets(production: pytest.M
     # WHEN the settings load
     settings = load_settings()
     # THEN the service runs as production, with exactly the secrets it was given
-    assert settings.env == "production"
-    assert settings.is_production
-    assert settings.secret("jwt_signing_key") == GOOD_KEY
-    assert settings.secret("redis_auth_token") == GOOD_TOKEN
+    assert settings.env == "production", "NOTES_ENV unset must mean production"
+    assert settings.is_production, "NOTES_ENV unset must mean production"
+    assert settings.secret("jwt_signing_key") == GOOD_KEY, "NOTES_JWT_SIGNING_KEY"
+    assert settings.secret("redis_auth_token") == GOOD_TOKEN, "NOTES_REDIS_AUTH_TOKEN"
     # AND no secret shows up in the settings' repr (which ends up in tracebacks and logs)
-    assert GOOD_KEY not in repr(settings)
-    assert GOOD_TOKEN not in repr(settings)
+    assert GOOD_KEY not in repr(settings), "NOTES_JWT_SIGNING_KEY shows in repr(settings)"
+    assert GOOD_TOKEN not in repr(settings), "NOTES_REDIS_AUTH_TOKEN shows in repr(settings)"
 
 
 def test_secrets_have_no_defaults() -> None:
@@ -145,7 +145,7 @@ def test_weak_password_hashing_is_allowed_outside_production(env: pytest.MonkeyP
     env.setenv("NOTES_PASSWORD_HASH_MEMORY_KIB", "8")
     env.setenv("NOTES_PASSWORD_HASH_TIME_COST", "1")
     # WHEN the settings load THEN they are accepted as given
-    assert load_settings().password_hash_memory_kib == 8
+    assert load_settings().password_hash_memory_kib == 8, "NOTES_PASSWORD_HASH_MEMORY_KIB"
 
 
 @pytest.mark.parametrize("mode", ["development", "test"])
@@ -169,7 +169,7 @@ def test_outside_production_an_explicit_key_is_kept(env: pytest.MonkeyPatch) -> 
     env.setenv("NOTES_ENV", "development")
     env.setenv("NOTES_JWT_SIGNING_KEY", "short-dev-key")
     # WHEN the settings load THEN that key is used as given (tokens survive a restart)
-    assert load_settings().secret("jwt_signing_key") == "short-dev-key"
+    assert load_settings().secret("jwt_signing_key") == "short-dev-key", "NOTES_JWT_SIGNING_KEY"
 
 
 # --- types and parsing --------------------------------------------------------------------
@@ -212,7 +212,7 @@ def test_cors_origins_accept_a_comma_list_or_json(production: pytest.MonkeyPatch
 
 def test_cors_origins_default_to_none(production: pytest.MonkeyPatch) -> None:
     # GIVEN no NOTES_CORS_ALLOW_ORIGINS THEN no browser origin is allowed
-    assert load_settings().cors_allow_origins == []
+    assert load_settings().cors_allow_origins == [], "NOTES_CORS_ALLOW_ORIGINS unset"
 
 
 @pytest.mark.parametrize("value", ["*", '["*"]', "https://a.example,*", "[not json"])
@@ -240,7 +240,7 @@ def test_rate_limit_accepts_several_windows(production: pytest.MonkeyPatch) -> N
     # GIVEN the limits notation with two windows
     production.setenv("NOTES_RATE_LIMIT_AUTH", "5/second;100/minute")
     # WHEN the settings load THEN it is kept verbatim for the limiter
-    assert load_settings().rate_limit_auth == "5/second;100/minute"
+    assert load_settings().rate_limit_auth == "5/second;100/minute", "NOTES_RATE_LIMIT_AUTH"
 
 
 # --- the real entry point -----------------------------------------------------------------
@@ -297,10 +297,10 @@ def test_secrets_by_arn_are_read_and_pass_the_production_check(
     # WHEN the settings load
     settings = load_settings()
     # THEN the values come from Secrets Manager and production accepts them
-    assert settings.is_production
-    assert settings.secret("mongodb_uri") == uri
-    assert settings.secret("redis_auth_token") == GOOD_TOKEN
-    assert settings.secret("jwt_signing_key") == GOOD_KEY
+    assert settings.is_production, "NOTES_ENV unset must mean production"
+    assert settings.secret("mongodb_uri") == uri, "NOTES_MONGODB_URI_SECRET_ARN"
+    assert settings.secret("redis_auth_token") == GOOD_TOKEN, "NOTES_REDIS_AUTH_TOKEN_SECRET_ARN"
+    assert settings.secret("jwt_signing_key") == GOOD_KEY, "NOTES_JWT_SIGNING_KEY_SECRET_ARN"
 
 
 def test_secret_arn_region_comes_from_the_arn(secretsmanager: Any, env: pytest.MonkeyPatch) -> None:
@@ -319,7 +319,7 @@ def test_explicit_value_wins_over_arn(secretsmanager: Any, production: pytest.Mo
     arn = create_secret(secretsmanager, "notes/jwt", other_key)
     production.setenv("NOTES_JWT_SIGNING_KEY_SECRET_ARN", arn)
     # WHEN the settings load THEN the explicit value is used
-    assert load_settings().secret("jwt_signing_key") == GOOD_KEY
+    assert load_settings().secret("jwt_signing_key") == GOOD_KEY, "NOTES_JWT_SIGNING_KEY lost to its ARN"
 
 
 @pytest.mark.parametrize("field", ["MONGODB_URI", "REDIS_AUTH_TOKEN", "JWT_SIGNING_KEY"])

@@ -366,7 +366,7 @@ def test_serves_health_and_ready(server: ServerProcess) -> None:
 
 def test_log_lines_are_json_with_an_iso_time(server: ServerProcess) -> None:
     # GIVEN a server that has started and served a request
-    assert server.get("/health").status == 200
+    assert server.get("/health").status == 200, "GET /health"
     # WHEN its output is read
     records = server.log_records()
     # THEN every line is a JSON object with the common fields and a zoned ISO-8601 time
@@ -495,7 +495,8 @@ def test_two_workers_share_metrics_and_stop_together(
     helpers = [pid for pid in children(server.proc.pid) if pid not in workers]
     metrics_dir = Path(environ_of(workers[0])["PROMETHEUS_MULTIPROC_DIR"])
     email = new_email()
-    assert server.post("/api/v1/auth/register", {"email": email, "password": PASSWORD}).status == 201
+    registered = server.post("/api/v1/auth/register", {"email": email, "password": PASSWORD})
+    assert registered.status == 201, f"POST /api/v1/auth/register: {registered}"
     login = server.post("/api/v1/auth/login", {"email": email, "password": PASSWORD})
     assert login.status == 200, f"POST /api/v1/auth/login: {login}"
     auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
