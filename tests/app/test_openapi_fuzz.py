@@ -75,6 +75,7 @@ CHECKS: list[Callable[..., Any]] = [
     st_checks.status_code_conformance,
     st_checks.content_type_conformance,
     st_checks.response_schema_conformance,
+    st_checks.response_headers_conformance,
 ]
 EXAMPLES_PER_OPERATION = 20
 

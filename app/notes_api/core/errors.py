@@ -45,10 +45,37 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
+def _header(description: str, kind: str = "string") -> dict[str, Any]:
+    return {"description": description, "schema": {"type": kind}}
+
+
+_RATE_HEADERS = {
+    "Retry-After": _header("seconds to wait", "integer"),
+    "RateLimit-Limit": _header("requests allowed per window", "integer"),
+    "RateLimit-Remaining": _header("requests left in this window", "integer"),
+    "RateLimit-Reset": _header("seconds until the window resets", "integer"),
+    "RateLimit-Policy": _header("limit and window, e.g. 10;w=60"),
+}
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": _header("Bearer challenge")},
+    412: {"ETag": _header("the note's current version")},
+    429: _RATE_HEADERS,
+    503: {"Retry-After": _header("seconds to wait", "integer")},
+}
+ETAG_HEADER = {"ETag": _header('the note\'s version, quoted: "3"')}
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries, so the document lists every status a route can answer.
-    413, 422, 500 and 503 can come from any route that takes a body or touches the database."""
-    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in sorted(set(codes))}
+    """OpenAPI `responses=` entries, so the document lists every status a route can answer
+    with its headers. 413, 422, 500 and 503 can come from any route that takes a body or
+    touches the database."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in sorted(set(codes)):
+        entry: dict[str, Any] = {"model": ErrorBody, "description": _DESCRIPTIONS[code]}
+        if code in _HEADERS:
+            entry["headers"] = _HEADERS[code]
+        responses[code] = entry
+    return responses
 
 
 def error_response(

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 
 from notes_api.api import API_PREFIX
 from notes_api.api.deps import PrincipalDep, ServicesDep
-from notes_api.core.errors import error_responses
+from notes_api.core.errors import ETAG_HEADER, error_responses
 from notes_api.models import NoteCreate, NoteOut, NotePage, NoteUpdate
 from notes_api.services.notes import MAX_PAGE, ListQuery, Rendered, etag
 
@@ -33,7 +33,15 @@ IfMatch = Annotated[
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=NoteOut,
-    responses=error_responses(413, 422, *_COMMON),
+    responses={
+        201: {
+            "headers": {
+                **ETAG_HEADER,
+                "Location": {"description": "URL of the new note", "schema": {"type": "string"}},
+            }
+        },
+        **error_responses(413, 422, *_COMMON),
+    },
     summary="Create a note",
 )
 async def create_note(body: NoteCreate, principal: PrincipalDep, services: ServicesDep) -> Response:
@@ -65,7 +73,7 @@ async def list_notes(
 @router.get(
     "/{note_id}",
     response_model=NoteOut,
-    responses=error_responses(404, *_COMMON),
+    responses={200: {"headers": ETAG_HEADER}, **error_responses(404, *_COMMON)},
     summary="Read a note (ETag carries its version)",
 )
 async def get_note(note_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
@@ -75,7 +83,7 @@ async def get_note(note_id: str, principal: PrincipalDep, services: ServicesDep)
 @router.patch(
     "/{note_id}",
     response_model=NoteOut,
-    responses=error_responses(404, 412, 413, 422, 428, *_COMMON),
+    responses={200: {"headers": ETAG_HEADER}, **error_responses(404, 412, 413, 422, 428, *_COMMON)},
     summary="Change a note; If-Match is required, a stale version gets 412",
 )
 async def update_note(
