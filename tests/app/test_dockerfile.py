@@ -175,6 +175,17 @@ def test_final_stage_installs_no_build_tools() -> None:
     assert offending == [], f"build tools in the final stage: {offending}"
 
 
+def test_chained_run_commands_stop_at_the_first_failure() -> None:
+    # GIVEN the RUN instructions that chain commands with ';'
+    chained = [run for run in instructions() if run.keyword == "RUN" and "; " in run.args]
+    # WHEN their first command is read
+    lenient = [f"line {run.line}: RUN {run.args[:60]}..." for run in chained
+               if not re.match(r"set -\w*e", run.args)]
+    # THEN each starts with `set -e`: otherwise a failed checksum check is followed by a
+    # successful command and the step passes
+    assert lenient == [], f"chained RUN without set -e: {lenient}"
+
+
 def test_runtime_environment_suits_a_read_only_root() -> None:
     # GIVEN the final stage's environment
     env = " ".join(i.args for i in only(final_stage(), "ENV"))
