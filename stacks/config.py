@@ -1,0 +1,474 @@
+"""The typed schema of a stack's configuration.
+
+Every per-environment difference is a value in ``Pulumi.<stack>.yaml``; this module is the
+only reader of Pulumi config. Keys are flat (``notes-platform:docdbInstanceCount``) because
+Pulumi's project-level config declarations type scalars and arrays only; each key maps onto a
+field of one section model: ``docdb`` + ``instance_count``. ``Pulumi.yaml``'s ``config:``
+block is generated from these models (``python -m stacks.config --write``) and a test keeps
+the two in step.
+
+A bad stack file raises ``StackConfigError`` naming the file and the key before any
+resource is registered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECT = "notes-platform"
+ROOT = Path(__file__).resolve().parent.parent
+
+# Fargate's valid task sizes: cpu units -> allowed memory (MiB).
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts", "kms")
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+class StackConfigError(Exception):
+    """A stack file the program must not run with; the message names the file and key."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"CloudWatch Logs retention must be one of {LOG_RETENTION_DAYS}")
+    return value
+
+
+class General(Section):
+    """Names and the tags every taggable resource carries (provider default tags)."""
+
+    environment: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{1,15}$",
+        description="environment name, used in resource names and the Environment tag",
+    )
+    owner: str = Field(min_length=1, description="team that owns the stack (Owner tag)")
+    cost_center: str = Field(min_length=1, description="cost centre billed for the stack (CostCenter tag)")
+
+
+class Network(Section):
+    cidr: str = Field("10.0.0.0/16", description="VPC CIDR block, /16 to /20")
+    az_count: int = Field(ge=1, le=6, description="availability zones to spread subnets over")
+    nat_gateways: Literal["single", "perAz", "none"] = Field(
+        description="NAT for the private tier: one shared, one per AZ (no cross-AZ dependency), or none"
+    )
+    interface_endpoints: list[Literal["ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts", "kms"]] = Field(
+        default_factory=list, description="VPC interface endpoints for the private tier"
+    )
+    s3_gateway_endpoint: bool = Field(
+        True, description="S3 gateway endpoint (free; ECR image layers come from S3)"
+    )
+    flow_log_retention_days: int = Field(90, description="VPC flow log retention in days")
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        network = ipaddress.ip_network(value, strict=True)
+        if not 16 <= network.prefixlen <= 20:
+            raise ValueError("the VPC CIDR must be a /16 to /20")
+        return value
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _flow_retention(cls, value: int) -> int:
+        return _retention(value)
+
+
+class DocumentDb(Section):
+    engine_version: Literal["5.0.0"] = Field("5.0.0", description="DocumentDB engine version")
+    instance_class: str = Field(
+        pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", description="instance class, e.g. db.t4g.medium"
+    )
+    instance_count: int = Field(ge=1, le=16, description="instances: 1 writer plus replicas")
+    backup_retention_days: int = Field(ge=1, le=35, description="automated backup retention in days")
+    backup_window: str = Field(
+        "02:00-03:00", pattern=r"^\d\d:\d\d-\d\d:\d\d$", description="daily backup window, UTC"
+    )
+    maintenance_window: str = Field(
+        "sun:04:00-sun:05:00",
+        pattern=r"^[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d$",
+        description="weekly maintenance window, UTC",
+    )
+    deletion_protection: bool = Field(True, description="refuse deletion in AWS (secure default on)")
+    skip_final_snapshot: bool = Field(
+        False, description="skip the snapshot taken on deletion (secure default: keep it)"
+    )
+    protect: bool = Field(False, description="pulumi protect: `pulumi destroy` refuses to delete the cluster")
+    audit_log_retention_days: int = Field(90, description="retention of the exported audit and profiler logs")
+
+    @field_validator("audit_log_retention_days")
+    @classmethod
+    def _audit_retention(cls, value: int) -> int:
+        return _retention(value)
+
+
+class Cache(Section):
+    engine_version: str = Field("7.1", pattern=r"^\d+\.\d+$", description="Redis engine version")
+    node_type: str = Field(
+        pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$", description="node type, e.g. cache.t4g.small"
+    )
+    node_count: int = Field(ge=1, le=6, description="nodes in the replication group: 1 primary plus replicas")
+    multi_az: bool = Field(description="spread nodes over AZs (needs automatic failover)")
+    automatic_failover: bool = Field(description="promote a replica when the primary fails (needs 2+ nodes)")
+    snapshot_retention_days: int = Field(
+        ge=0, le=35, description="daily snapshot retention in days (0 = none)"
+    )
+    snapshot_window: str = Field(
+        "03:00-04:00", pattern=r"^\d\d:\d\d-\d\d:\d\d$", description="daily snapshot window, UTC"
+    )
+    protect: bool = Field(False, description="pulumi protect: `pulumi destroy` refuses to delete the cache")
+    log_retention_days: int = Field(30, description="slow-log retention in days")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _log_retention(cls, value: int) -> int:
+        return _retention(value)
+
+
+class Service(Section):
+    cpu: int = Field(description="Fargate task CPU units (256, 512, 1024, ...)")
+    memory: int = Field(description="Fargate task memory in MiB; must be a size Fargate offers for the cpu")
+    desired_count: int = Field(ge=0, le=100, description="tasks when the service is created")
+    min_count: int = Field(ge=1, le=100, description="autoscaling minimum")
+    max_count: int = Field(ge=1, le=200, description="autoscaling maximum")
+    cpu_target_percent: int = Field(60, ge=10, le=90, description="target-tracking CPU utilisation")
+    requests_per_target: int = Field(
+        1000, ge=10, description="target-tracking ALB requests per target per minute"
+    )
+    fargate_base: int = Field(1, ge=0, description="tasks always on on-demand Fargate")
+    fargate_weight: int = Field(1, ge=0, le=1000, description="share of further tasks on on-demand Fargate")
+    fargate_spot_weight: int = Field(0, ge=0, le=1000, description="share of further tasks on Fargate Spot")
+    workers: int = Field(1, ge=1, le=16, description="uvicorn worker processes per task")
+    container_port: int = Field(8000, ge=1024, le=65535, description="port the API listens on in the task")
+    health_check_grace_seconds: int = Field(
+        60, ge=0, le=3600, description="ignore failing health checks this long after start"
+    )
+    shutdown_grace_seconds: int = Field(
+        20, ge=1, le=100, description="in-flight requests finish within this after SIGTERM"
+    )
+    log_retention_days: int = Field(30, description="application log retention in days")
+    cors_allow_origins: list[str] = Field(
+        default_factory=list, description="origins allowed to call the API from a browser"
+    )
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _log_retention(cls, value: int) -> int:
+        return _retention(value)
+
+
+class Image(Section):
+    repository_name: str = Field(
+        "notes-api", pattern=r"^[a-z0-9][a-z0-9._/-]{1,254}$", description="ECR repository name"
+    )
+    digest: str | None = Field(
+        None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="deploy this image digest (promoted from staging) instead of building one",
+    )
+    keep_images: int = Field(30, ge=1, le=1000, description="lifecycle policy: images kept in the repository")
+
+
+class Dns(Section):
+    zone_id: str = Field(
+        pattern=r"^Z[A-Z0-9]{4,32}$",
+        description="Route 53 hosted zone for the certificates' validation records",
+    )
+    zone_name: str = Field(pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$", description="name of that hosted zone")
+    origin_name: str = Field(
+        pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$", description="DNS name of the ALB origin (its certificate)"
+    )
+
+    @model_validator(mode="after")
+    def _inside_zone(self) -> Dns:
+        if not self.origin_name.endswith("." + self.zone_name):
+            raise ValueError(f"dnsOriginName: {self.origin_name} is not inside zone {self.zone_name}")
+        return self
+
+
+class Alb(Section):
+    deletion_protection: bool = Field(True, description="refuse deletion of the load balancer in AWS")
+    idle_timeout_seconds: int = Field(
+        60, ge=1, le=4000, description="connection idle timeout (the API keeps alive 75 s)"
+    )
+    access_log_retention_days: int = Field(
+        90, ge=1, le=3650, description="days access logs stay in their bucket"
+    )
+    ssl_policy: str = Field(
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        pattern=r"^ELBSecurityPolicy-TLS13-",
+        description="HTTPS listener policy; TLS 1.3 policies only",
+    )
+
+
+class Secrets(Section):
+    recovery_window_days: int = Field(ge=7, le=30, description="days a deleted secret can still be restored")
+
+
+class StackConfig(BaseModel):
+    """The whole stack file; each section is one concern."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="AWS region (aws:region)")
+    general: General
+    network: Network
+    docdb: DocumentDb
+    cache: Cache
+    service: Service
+    image: Image
+    dns: Dns
+    alb: Alb
+    secrets: Secrets
+
+    @model_validator(mode="after")
+    def _combinations(self) -> StackConfig:
+        problems: list[tuple[str, str]] = []
+        if self.service.memory not in FARGATE_SIZES.get(self.service.cpu, ()):
+            offered = FARGATE_SIZES.get(self.service.cpu)
+            problems.append(
+                (
+                    "serviceMemory",
+                    f"Fargate does not offer cpu={self.service.cpu} with memory="
+                    f"{self.service.memory}; with that cpu it offers {offered}"
+                    if offered
+                    else f"Fargate cpu must be one of {sorted(FARGATE_SIZES)}",
+                )
+            )
+        if not self.service.min_count <= self.service.desired_count <= self.service.max_count:
+            problems.append(("serviceDesiredCount", "must lie between serviceMinCount and serviceMaxCount"))
+        if self.service.fargate_weight + self.service.fargate_spot_weight == 0:
+            problems.append(("serviceFargateWeight", "at least one capacity provider needs a weight above 0"))
+        if self.cache.multi_az and not self.cache.automatic_failover:
+            problems.append(("cacheMultiAz", "multi-AZ needs cacheAutomaticFailover: true"))
+        if self.cache.automatic_failover and self.cache.node_count < 2:
+            problems.append(
+                ("cacheAutomaticFailover", "automatic failover needs cacheNodeCount of 2 or more")
+            )
+        if self.cache.multi_az and self.network.az_count < 2:
+            problems.append(("cacheMultiAz", "multi-AZ failover needs networkAzCount of 2 or more"))
+        if self.docdb.instance_count > 1 and self.network.az_count < 2:
+            problems.append(
+                ("docdbInstanceCount", "replicas in one AZ do not survive its loss: set networkAzCount >= 2")
+            )
+        if self.network.nat_gateways == "none":
+            needed = {"ecr.api", "ecr.dkr", "logs", "secretsmanager"}
+            missing = sorted(needed - set(self.network.interface_endpoints))
+            if missing or not self.network.s3_gateway_endpoint:
+                problems.append(
+                    (
+                        "networkNatGateways",
+                        "a private tier without NAT needs the S3 gateway endpoint and "
+                        f"interface endpoints {sorted(needed)}; missing {missing or ['s3']}",
+                    )
+                )
+        if self.service.shutdown_grace_seconds + 10 > 120:
+            problems.append(
+                ("serviceShutdownGraceSeconds", "ECS stopTimeout is at most 120 s; keep the grace <= 110")
+            )
+        if problems:
+            raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
+        return self
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "general": General,
+    "network": Network,
+    "docdb": DocumentDb,
+    "cache": Cache,
+    "service": Service,
+    "image": Image,
+    "dns": Dns,
+    "alb": Alb,
+    "secrets": Secrets,
+}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def config_key(section: str, field: str) -> str:
+    """``("docdb", "instance_count")`` -> ``"docdbInstanceCount"``; general fields keep their own name."""
+    camel = _camel(field)
+    return camel if section == "general" else section + camel[:1].upper() + camel[1:]
+
+
+def key_table() -> dict[str, tuple[str, str]]:
+    """Flat config key -> (section, field), for every key the schema knows."""
+    return {
+        config_key(section, field): (section, field)
+        for section, model in SECTIONS.items()
+        for field in model.model_fields
+    }
+
+
+def _is_list(annotation: Any) -> bool:
+    return get_origin(annotation) is list
+
+
+def load(values: dict[str, Any], stack: str) -> StackConfig:
+    """Validate a stack's config values (``{"notes-platform:key": value, "aws:region": ...}``).
+
+    Values may be typed (read from YAML) or strings (as the Pulumi engine passes them).
+    """
+    source = f"Pulumi.{stack}.yaml"
+    table = key_table()
+    sections: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    region = values.get("aws:region")
+    for full_key, value in sorted(values.items()):
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if key not in table:
+            close = [k for k in table if k.lower() == key.lower()]
+            hint = f" (did you mean {PROJECT}:{close[0]}?)" if close else ""
+            raise StackConfigError(f"{source}: {full_key}: unknown key{hint}")
+        section, field = table[key]
+        annotation = SECTIONS[section].model_fields[field].annotation
+        parsed = value
+        if isinstance(value, str) and _is_list(annotation):
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise StackConfigError(f"{source}: {full_key}: expected a list, got {value!r}") from exc
+        sections[section][field] = parsed
+    try:
+        return StackConfig(region=region or "", **sections)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise StackConfigError(_describe(exc, source)) from exc
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if loc == ["region"]:
+            lines.append(f"{source}: aws:region: {message}")
+        elif len(loc) >= 2 and loc[0] in SECTIONS:
+            if error["type"] == "missing":
+                message = "required key is missing"
+            lines.append(f"{source}: {PROJECT}:{config_key(loc[0], loc[1])}: {message}")
+        else:
+            # Rules across fields put "key: message" pairs, separated by "; ", in the message.
+            for part in message.split("; "):
+                key, _, text = part.partition(": ")
+                lines.append(f"{source}: {PROJECT}:{key}: {text}" if text else f"{source}: {part}")
+    return "\n".join(lines)
+
+
+def read_stack_file(stack: str, root: Path = ROOT) -> dict[str, Any]:
+    """The ``config:`` mapping of ``Pulumi.<stack>.yaml`` (typed values, as YAML gives them)."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise StackConfigError(
+            f"{path.name}: no such stack file (stacks: "
+            f"{', '.join(sorted(p.name[7:-5] for p in root.glob('Pulumi.*.yaml')))})"
+        )
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise StackConfigError(f"{path.name}: not valid YAML: {exc}") from exc
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        raise StackConfigError(f"{path.name}: has no `config:` mapping")
+    for key, value in config.items():
+        if isinstance(value, dict) and "secure" in value:
+            raise StackConfigError(
+                f"{path.name}: {key}: secrets are generated by the program, not typed into stack files"
+            )
+    return config
+
+
+def load_stack(stack: str, root: Path = ROOT) -> StackConfig:
+    return load(read_stack_file(stack, root), stack)
+
+
+# --- Pulumi.yaml's config block --------------------------------------------------------
+
+
+def _pulumi_type(annotation: Any) -> dict[str, Any]:
+    if _is_list(annotation):
+        return {"type": "array", "items": {"type": "string"}}
+    args = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+    base = args[0]
+    if base is bool:
+        return {"type": "boolean"}
+    if base is int:
+        return {"type": "integer"}
+    return {"type": "string"}
+
+
+def project_config_block() -> dict[str, Any]:
+    """The ``config:`` declarations for Pulumi.yaml, one per key, with type and description."""
+    block: dict[str, Any] = {}
+    for section, model in SECTIONS.items():
+        for field, info in model.model_fields.items():
+            entry = _pulumi_type(info.annotation)
+            entry["description"] = info.description or ""
+            # Declared without namespace: typed declarations are for the project's own keys.
+            block[config_key(section, field)] = entry
+    return block
+
+
+def main(argv: list[str]) -> int:
+    if argv != ["--write"]:
+        print(
+            "usage: python -m stacks.config --write   (regenerates Pulumi.yaml's config block)",
+            file=sys.stderr,
+        )
+        return 2
+    path = ROOT / "Pulumi.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["config"] = project_config_block()
+    path.write_text(yaml.safe_dump(document, sort_keys=False, width=120))
+    print(f"wrote {len(document['config'])} config declarations to {path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
