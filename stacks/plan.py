@@ -1,0 +1,124 @@
+"""The offline plan: the real program run under mocks with a stack's configuration.
+
+``run_plan`` returns the recorded graph; ``render_tree`` prints it for people and
+``Plan.to_json`` writes it for tools and snapshots. Two runs give byte-identical JSON:
+resources are sorted by URN, keys are sorted, ids are derived from names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from stacks.config import PROJECT, ROOT, StackConfig, load, read_stack_file
+from stacks.mocks import Recorded, normalise, record
+
+
+@dataclass
+class Plan:
+    project: str
+    stack: str
+    config: StackConfig
+    resources: list[Recorded]
+    outputs: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "resources": [r.to_json() for r in self.resources],
+            "outputs": self.outputs,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def by_urn(self) -> dict[str, Recorded]:
+        return {r.urn: r for r in self.resources}
+
+    def of_type(self, type_token: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_token]
+
+
+def engine_config(values: dict[str, Any]) -> dict[str, str]:
+    """Config as the Pulumi engine hands it to a program: every value a string."""
+    wire: dict[str, str] = {}
+    for key, value in values.items():
+        if isinstance(value, bool):
+            wire[key] = "true" if value else "false"
+        elif isinstance(value, (list, dict)):
+            wire[key] = json.dumps(value)
+        else:
+            wire[key] = str(value)
+    return wire
+
+
+def run_plan(stack: str, root: Path = ROOT) -> Plan:
+    """Run the program for ``stack`` under mocks. Raises StackConfigError for a bad stack
+    file before anything is registered."""
+    from stacks import app  # noqa: PLC0415 (imports pulumi_aws; only needed past validation)
+
+    values = read_stack_file(stack, root)
+    config = load(values, stack)
+    produced: dict[str, pulumi.Output[Any]] = {}
+
+    def program() -> pulumi.Output[Any]:
+        outputs = app.build(app.config_from_pulumi())
+        produced.update({name: pulumi.Output.from_input(value) for name, value in outputs.items()})
+        return pulumi.Output.all(**{name: pulumi.Output.unsecret(o) for name, o in produced.items()})
+
+    recorded, resolved = record(program, stack=stack, region=config.region, config=engine_config(values))
+    collected = {
+        # The program has finished: every output's secret flag is a settled future.
+        name: "[secret]" if produced[name]._is_secret.result() else normalise(value)
+        for name, value in (resolved or {}).items()
+    }
+    urns = [r.urn for r in recorded]
+    duplicates = sorted(u for u, n in Counter(urns).items() if n > 1)
+    if duplicates:
+        raise RuntimeError(f"duplicate URNs (the engine would refuse them): {duplicates}")
+    resources = sorted(recorded, key=lambda r: r.urn)
+    return Plan(PROJECT, stack, config, resources, dict(sorted(collected.items())))
+
+
+def render_tree(plan: Plan) -> str:
+    """Components with their resources, counts by type, and outputs."""
+    children: dict[str | None, list[Recorded]] = {}
+    known = {r.urn for r in plan.resources}
+    for r in plan.resources:
+        parent = r.parent if r.parent in known else None
+        children.setdefault(parent, []).append(r)
+    custom = [r for r in plan.resources if r.custom]
+    lines = [
+        f"{plan.project} / {plan.stack}: {len(custom)} resources in "
+        f"{len(plan.resources) - len(custom)} components ({plan.config.region})",
+        "",
+    ]
+
+    def walk(parent: str | None, prefix: str) -> None:
+        items = sorted(children.get(parent, []), key=lambda r: (r.custom, r.type, r.name))
+        for index, r in enumerate(items):
+            last = index == len(items) - 1
+            flags = "".join(
+                [
+                    " [protected]" if r.protect else "",
+                    " [provider]" if r.type.startswith("pulumi:providers:") else "",
+                ]
+            )
+            lines.append(f"{prefix}{'└─ ' if last else '├─ '}{r.name}  ({r.type}){flags}")
+            walk(r.urn, prefix + ("   " if last else "│  "))
+
+    walk(None, "")
+    lines += ["", "Resources by type:"]
+    for type_token, count in sorted(Counter(r.type for r in custom).items()):
+        lines.append(f"  {count:4d}  {type_token}")
+    lines += ["", "Outputs:"]
+    width = max((len(k) for k in plan.outputs), default=0)
+    for key, value in plan.outputs.items():
+        lines.append(f"  {key:<{width}}  {value if isinstance(value, str) else json.dumps(value)}")
+    return "\n".join(lines) + "\n"
