@@ -50,13 +50,9 @@ def default_tags(config: StackConfig) -> dict[str, str]:
 def git_revision() -> str:
     """Tag for a built image; "unknown" outside a git checkout (the digest still pins it)."""
     try:
-        return subprocess.run(  # noqa: S603
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,  # noqa: S607
-        ).stdout.strip()
+        command = ["git", "rev-parse", "--short=12", "HEAD"]  # git from PATH, fixed arguments
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
+        return result.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 

@@ -272,7 +272,7 @@ class StackConfig(BaseModel):
                 (
                     "serviceMemory",
                     f"Fargate does not offer cpu={self.service.cpu} with memory="
-                    f"{self.service.memory}; with that cpu it offers {offered}"
+                    f"{self.service.memory} (with that cpu it offers {list(offered)})"
                     if offered
                     else f"Fargate cpu must be one of {sorted(FARGATE_SIZES)}",
                 )

@@ -97,7 +97,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded: list[Recorded] = []
         self.stack_outputs: dict[str, Any] = {}
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -198,35 +198,45 @@ class AwsMocks(pulumi_mocks.Mocks):
             outputs["arn"] = (
                 f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{args.inputs.get('name', name)}"
             )
-        elif typ == "aws:ecs/cluster:Cluster" or typ == "aws:ecs/service:Service":
+        elif typ in {"aws:ecs/cluster:Cluster", "aws:ecs/service:Service"}:
             outputs["name"] = args.inputs.get("name", name)
         outputs["id"] = resource_id
         return resource_id, outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        token = args.token
-        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            letters = "abcdef"
-            return {
-                "names": [f"{self.region}{c}" for c in letters],
-                "zoneIds": [f"euw1-az{i + 1}" for i in range(len(letters))],
-            }, None
-        if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
-            return {"id": "pl-4fa04526", "name": args.args.get("name", ""), "maxEntries": 55}, None
-        if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
+        handler = self._invokes().get(args.token)
+        if handler is None:
+            raise NotImplementedError(f"no mock for invoke {args.token}: add one to stacks/mocks.py")
+        return handler(args.args), None
+
+    def _invokes(self) -> dict[str, Any]:
+        region = self.region
+        letters = "abcdef"
+        return {
+            "aws:index/getAvailabilityZones:getAvailabilityZones": lambda _: {
+                "names": [f"{region}{c}" for c in letters],
+                "zoneIds": [f"{region[:2]}{region.split('-')[1][0]}{region[-1]}-az{i + 1}" for i in range(6)],
+            },
+            "aws:ec2/getManagedPrefixList:getManagedPrefixList": lambda a: {
+                "id": "pl-4fa04526",
+                "name": a.get("name", ""),
+                "maxEntries": 55,
+            },
+            "aws:index/getCallerIdentity:getCallerIdentity": lambda _: {
                 "accountId": ACCOUNT_ID,
                 "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan",
                 "userId": "PLAN",
-            }, None
-        if token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}, None
-        if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
-        if token == "aws:elb/getServiceAccount:getServiceAccount":
-            account = ELB_LOG_ACCOUNTS.get(args.args.get("region") or self.region, "127311923021")
-            return {"arn": f"arn:aws:iam::{account}:root", "id": account}, None
-        raise NotImplementedError(f"no mock for invoke {token}: add one to stacks/mocks.py")
+            },
+            "aws:index/getRegion:getRegion": lambda _: {"name": region, "region": region, "id": region},
+            "aws:index/getPartition:getPartition": lambda _: {
+                "partition": "aws",
+                "dnsSuffix": "amazonaws.com",
+            },
+            "aws:elb/getServiceAccount:getServiceAccount": lambda a: {
+                "arn": f"arn:aws:iam::{ELB_LOG_ACCOUNTS.get(a.get('region') or region, '127311923021')}:root",
+                "id": ELB_LOG_ACCOUNTS.get(a.get("region") or region, "127311923021"),
+            },
+        }
 
 
 def record(

@@ -1,0 +1,168 @@
+"""The stack configuration schema: both stack files valid, every bad input named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stacks.config import ROOT, StackConfigError, load, load_stack, project_config_block, read_stack_file
+from stacks.plan import engine_config
+
+
+def _staging(**changes: Any) -> dict[str, Any]:
+    values = read_stack_file("staging")
+    for key, value in changes.items():
+        full = key if ":" in key else f"notes-platform:{key}"
+        if value is None:
+            values.pop(full, None)
+        else:
+            values[full] = value
+    return values
+
+
+def _error(values: dict[str, Any]) -> str:
+    with pytest.raises(StackConfigError) as caught:
+        load(values, "staging")
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_committed_stack_files_are_valid(stack: str) -> None:
+    config = load_stack(stack)
+    assert config.general.environment == stack
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_engine_strings_parse_to_the_same_config(stack: str) -> None:
+    # GIVEN the values as the Pulumi engine passes them (all strings, lists as JSON)
+    values = read_stack_file(stack)
+    # THEN they validate to exactly what the typed YAML gives
+    assert load(engine_config(values), stack) == load(values, stack)
+
+
+def test_staging_is_the_cheap_profile_and_prod_the_highly_available_one() -> None:
+    staging, prod = load_stack("staging"), load_stack("prod")
+    assert (staging.network.az_count, staging.network.nat_gateways) == (2, "single")
+    assert (prod.network.az_count, prod.network.nat_gateways) == (3, "perAz")
+    assert (staging.docdb.instance_count, prod.docdb.instance_count) == (1, 3)
+    assert (staging.cache.node_count, staging.cache.multi_az) == (1, False)
+    assert (prod.cache.multi_az, prod.cache.automatic_failover) == (True, True)
+    assert staging.service.fargate_spot_weight > staging.service.fargate_weight
+    assert prod.service.fargate_spot_weight == 0
+    assert prod.docdb.deletion_protection and prod.docdb.protect and prod.cache.protect
+    assert prod.alb.deletion_protection and not staging.alb.deletion_protection
+    assert prod.image.digest is not None and staging.image.digest is None
+
+
+def test_unknown_key_is_named_with_a_suggestion() -> None:
+    message = _error(_staging(docdbinstancecount=2))
+    assert message == (
+        "Pulumi.staging.yaml: notes-platform:docdbinstancecount: unknown key "
+        "(did you mean notes-platform:docdbInstanceCount?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"docdbInstanceCount": "three"},
+            "notes-platform:docdbInstanceCount: Input should be a valid integer",
+        ),
+        (
+            {"networkNatGateways": "double"},
+            "notes-platform:networkNatGateways: Input should be 'single', 'perAz' or 'none'",
+        ),
+        ({"docdbInstanceClass": None}, "notes-platform:docdbInstanceClass: required key is missing"),
+        ({"networkCidr": "10.0.0.0/8"}, "notes-platform:networkCidr: the VPC CIDR must be a /16 to /20"),
+        (
+            {"serviceLogRetentionDays": 10},
+            "notes-platform:serviceLogRetentionDays: CloudWatch Logs retention must be one of",
+        ),
+        ({"aws:region": "mars-1"}, "aws:region: String should match pattern"),
+        ({"imageDigest": "latest"}, "notes-platform:imageDigest: String should match pattern"),
+        (
+            {"dnsOriginName": "origin.other.org"},
+            "notes-platform:dnsOriginName: origin.other.org is not inside zone",
+        ),
+        (
+            {"networkInterfaceEndpoints": "[not json"},
+            "notes-platform:networkInterfaceEndpoints: expected a list",
+        ),
+    ],
+)
+def test_bad_values_name_the_file_and_key(change: dict[str, Any], expected: str) -> None:
+    message = _error(_staging(**change))
+    assert message.startswith("Pulumi.staging.yaml: "), message
+    assert expected in message, message
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        (
+            {"serviceCpu": 256, "serviceMemory": 4096},
+            "serviceMemory",
+            "Fargate does not offer cpu=256 with memory=4096",
+        ),
+        ({"serviceCpu": 300}, "serviceMemory", "Fargate cpu must be one of"),
+        (
+            {"networkAzCount": 1, "cacheNodeCount": 2, "cacheAutomaticFailover": True, "cacheMultiAz": True},
+            "cacheMultiAz",
+            "multi-AZ failover needs networkAzCount of 2 or more",
+        ),
+        ({"cacheMultiAz": True}, "cacheMultiAz", "multi-AZ needs cacheAutomaticFailover: true"),
+        ({"cacheAutomaticFailover": True}, "cacheAutomaticFailover", "needs cacheNodeCount of 2 or more"),
+        (
+            {"networkNatGateways": "none", "networkInterfaceEndpoints": ["logs"]},
+            "networkNatGateways",
+            "a private tier without NAT needs",
+        ),
+        ({"serviceDesiredCount": 9}, "serviceDesiredCount", "between serviceMinCount and serviceMaxCount"),
+        (
+            {"serviceFargateWeight": 0, "serviceFargateSpotWeight": 0},
+            "serviceFargateWeight",
+            "weight above 0",
+        ),
+        ({"networkAzCount": 1, "docdbInstanceCount": 2}, "docdbInstanceCount", "do not survive"),
+    ],
+)
+def test_impossible_combinations_are_refused(change: dict[str, Any], key: str, words: str) -> None:
+    message = _error(_staging(**change))
+    assert f"Pulumi.staging.yaml: notes-platform:{key}: " in message, message
+    assert words in message, message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    message = _error(_staging(serviceCpu=256, serviceMemory=4096, cacheMultiAz=True))
+    assert len(message.splitlines()) == 2, message
+
+
+def test_secrets_are_refused_in_stack_files(tmp_path: Path) -> None:
+    document = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
+    document["config"]["notes-platform:jwtKey"] = {"secure": "AAABAC..."}
+    (tmp_path / "Pulumi.staging.yaml").write_text(yaml.safe_dump(document))
+    with pytest.raises(StackConfigError, match="secrets are generated by the program"):
+        read_stack_file("staging", tmp_path)
+
+
+def test_missing_stack_file_lists_the_stacks() -> None:
+    with pytest.raises(
+        StackConfigError, match=r"Pulumi.qa.yaml: no such stack file \(stacks: prod, staging\)"
+    ):
+        read_stack_file("qa")
+
+
+def test_pulumi_yaml_declares_every_key_with_type_and_description() -> None:
+    # GIVEN the committed project file
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    # THEN it is exactly what the schema generates (`python -m stacks.config --write` refreshes it)
+    assert declared == project_config_block()
+    assert all(entry["type"] and entry["description"] for entry in declared.values())
+    # AND every key the stack files use is declared
+    for stack in ("staging", "prod"):
+        used = {k.split(":", 1)[1] for k in read_stack_file(stack) if k.startswith("notes-platform:")}
+        assert used <= set(declared), used - set(declared)
