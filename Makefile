@@ -4,7 +4,10 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: help bootstrap lint typecheck unit test dev image-test bench
+STACK ?= staging
+SNAPSHOT_REVISION := 0000000
+
+.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan snapshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -23,6 +26,14 @@ unit: bootstrap  ## the pytest suite
 	.venv/bin/pytest
 
 test: lint typecheck unit  ## everything CI runs on every change
+
+plan: bootstrap  ## offline plan of a stack (STACK=staging|prod, JSON=file to write the graph)
+	.venv/bin/notes-platform plan $(STACK) $(if $(JSON),--json $(JSON))
+
+snapshots: bootstrap  ## refresh the committed plan snapshots in tests/snapshots/
+	for stack in staging prod; do \
+	  NOTES_PLATFORM_REVISION=$(SNAPSHOT_REVISION) .venv/bin/notes-platform plan $$stack --quiet --json tests/snapshots/$$stack.json; \
+	done
 
 dev: bootstrap  ## run the API locally with its own Redis and MongoDB-wire server (PORT=8000)
 	PORT=$(PORT) $(PY) -m devtools.devserver

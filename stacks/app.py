@@ -7,6 +7,7 @@ components in infra/ take typed args. Every environment difference arrives throu
 
 from __future__ import annotations
 
+import os
 import subprocess
 from typing import Any
 
@@ -48,7 +49,10 @@ def default_tags(config: StackConfig) -> dict[str, str]:
 
 
 def git_revision() -> str:
-    """Tag for a built image; "unknown" outside a git checkout (the digest still pins it)."""
+    """Tag for a built image; "unknown" outside a git checkout (the digest still pins it).
+    NOTES_PLATFORM_REVISION overrides it: snapshots pin it so they do not change per commit."""
+    if override := os.environ.get("NOTES_PLATFORM_REVISION"):
+        return override
     try:
         command = ["git", "rev-parse", "--short=12", "HEAD"]  # git from PATH, fixed arguments
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
@@ -174,7 +178,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
             repository_name=config.image.repository_name,
             kms_key_arn=keys.arn("ecr"),
             keep_images=config.image.keep_images,
-            context_path=str(ROOT / "app"),
+            # Relative to the project directory, where `pulumi up` runs: plans stay machine-independent.
+            context_path="app",
             digest=config.image.digest,
             git_revision=git_revision(),
         ),

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from stacks.config import StackConfigError
+from stacks.config import ROOT, StackConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,13 +17,14 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
     plan.add_argument("--json", type=Path, metavar="FILE", help="also write the recorded graph as JSON")
     plan.add_argument("--quiet", action="store_true", help="no tree, only the summary line")
+    plan.add_argument("--project-dir", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     try:
         from stacks.plan import render_tree, run_plan  # noqa: PLC0415 (keeps --help fast)
 
-        result = run_plan(args.stack)
+        result = run_plan(args.stack, args.project_dir)
     except StackConfigError as exc:
         print(f"notes-platform: invalid stack configuration\n{exc}", file=sys.stderr)
         return 2
