@@ -10,6 +10,7 @@ import pytest
 
 from stacks.config import ROOT
 from stacks.plan import Plan, run_plan
+from tests.infra.conftest import SNAPSHOT_REVISION
 
 SNAPSHOTS = ROOT / "tests" / "snapshots"
 MAX_DIFF_LINES = 120
@@ -40,8 +41,6 @@ def test_plan_matches_the_committed_snapshot(plans: dict[str, Plan], stack: str)
         )
 
 
-def test_two_runs_are_byte_identical(plans: dict[str, Plan]) -> None:
-    import os  # noqa: PLC0415
-
-    os.environ["NOTES_PLATFORM_REVISION"] = "0000000"
+def test_two_runs_are_byte_identical(plans: dict[str, Plan], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTES_PLATFORM_REVISION", SNAPSHOT_REVISION)
     assert run_plan("staging").to_json() == plans["staging"].to_json()
