@@ -1,0 +1,210 @@
+"""Whole-stack properties of both planned stacks: what a reviewer must be able to trust."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+
+from stacks import outputs as out
+from stacks.mocks import Recorded
+from stacks.plan import Plan
+
+STACKS = ["staging", "prod"]
+REQUIRED_TAGS = {"Project", "Environment", "Owner", "CostCenter"}
+
+
+@cache
+def is_taggable(type_token: str) -> bool:
+    """Whether the pulumi_aws resource behind a type token takes `tags`."""
+    package, module_path, _ = type_token.split(":", 2)
+    if package != "aws" or type_token.startswith("pulumi:"):
+        return False
+    module_name, class_name = module_path.split("/")[0], type_token.rsplit(":", 1)[1]
+    module = importlib.import_module(f"pulumi_aws.{module_name}" if module_name != "index" else "pulumi_aws")
+    cls = getattr(module, class_name)
+    return "tags" in inspect.signature(cls._internal_init).parameters
+
+
+def _aws(plan: Plan) -> list[Recorded]:
+    return [r for r in plan.resources if r.custom and r.type.startswith("aws:")]
+
+
+def _providers(plan: Plan) -> dict[str, Recorded]:
+    return {r.urn: r for r in plan.resources if r.type.startswith("pulumi:providers:")}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_taggable_resource_carries_the_default_tags(plans: dict[str, Plan], stack: str) -> None:
+    plan = plans[stack]
+    providers = _providers(plan)
+    untagged = []
+    for resource in _aws(plan):
+        if not is_taggable(resource.type):
+            continue
+        provider = providers.get(resource.provider or "")
+        tags = json.loads(provider.inputs.get("defaultTags", "{}")).get("tags", {}) if provider else {}
+        explicit = resource.inputs.get("tags") or {}
+        if not set(tags) | set(explicit) >= REQUIRED_TAGS:
+            untagged.append(resource.urn)
+    assert not untagged, f"taggable resources without {sorted(REQUIRED_TAGS)}: {untagged}"
+    tags = json.loads(next(iter(providers.values())).inputs["defaultTags"])["tags"]
+    assert tags["Environment"] == stack
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_encryption_at_rest_everywhere(plans: dict[str, Plan], stack: str) -> None:
+    plan = plans[stack]
+    problems = []
+    for r in _aws(plan):
+        i = r.inputs
+        if r.type == "aws:cloudwatch/logGroup:LogGroup" and not (
+            i.get("kmsKeyId") and i.get("retentionInDays")
+        ):
+            problems.append(f"{r.urn}: log group needs kmsKeyId and retentionInDays")
+        if r.type == "aws:docdb/cluster:Cluster" and not (i.get("storageEncrypted") and i.get("kmsKeyId")):
+            problems.append(f"{r.urn}: storage not encrypted with our key")
+        if r.type == "aws:elasticache/replicationGroup:ReplicationGroup" and not (
+            i.get("atRestEncryptionEnabled") and i.get("transitEncryptionEnabled") and i.get("kmsKeyId")
+        ):
+            problems.append(f"{r.urn}: cache not encrypted at rest and in transit")
+        if r.type == "aws:secretsmanager/secret:Secret" and not i.get("kmsKeyId"):
+            problems.append(f"{r.urn}: secret without our KMS key")
+        if r.type == "aws:kms/key:Key" and not i.get("enableKeyRotation"):
+            problems.append(f"{r.urn}: key rotation off")
+        if r.type == "aws:ecr/repository:Repository" and not any(
+            c.get("encryptionType") == "KMS" for c in i.get("encryptionConfigurations", [])
+        ):
+            problems.append(f"{r.urn}: repository not KMS-encrypted")
+    buckets = [r for r in _aws(plan) if r.type in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")]
+    encrypted = {
+        r.inputs.get("bucket")
+        for r in _aws(plan)
+        if r.type.startswith("aws:s3/bucketServerSideEncryptionConfiguration")
+    }
+    for bucket in buckets:
+        if bucket.inputs.get("bucket") not in encrypted and not any(
+            bucket.urn in r.dependencies
+            for r in plan.resources
+            if r.type.startswith("aws:s3/bucketServerSide")
+        ):
+            problems.append(f"{bucket.urn}: bucket without a server-side encryption configuration")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_nothing_gets_a_public_ip_and_nothing_admits_the_internet(plans: dict[str, Plan], stack: str) -> None:
+    plan = plans[stack]
+    problems = []
+    for r in _aws(plan):
+        if r.type == "aws:ec2/subnet:Subnet" and r.inputs.get("mapPublicIpOnLaunch"):
+            problems.append(f"{r.urn}: maps public IPs on launch")
+        if r.type == "aws:ecs/service:Service" and r.inputs.get("networkConfiguration", {}).get(
+            "assignPublicIp"
+        ):
+            problems.append(f"{r.urn}: tasks get public IPs")
+        if r.type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" and (
+            r.inputs.get("cidrIpv4") == "0.0.0.0/0" or r.inputs.get("cidrIpv6") == "::/0"
+        ):
+            problems.append(f"{r.urn}: ingress from the whole internet")
+        if r.type == "aws:ec2/securityGroup:SecurityGroup":
+            for rule in r.inputs.get("ingress", []):
+                if "0.0.0.0/0" in rule.get("cidrBlocks", []) or "::/0" in rule.get("ipv6CidrBlocks", []):
+                    problems.append(f"{r.urn}: inline ingress from the whole internet")
+    assert not problems, "\n".join(problems)
+
+
+def _container(plan: Plan) -> dict[str, Any]:
+    (task,) = plan.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    definitions = json.loads(task.inputs["containerDefinitions"])
+    assert len(definitions) == 1, task.urn
+    return dict(definitions[0])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_secrets_reach_the_task_by_arn_only(plans: dict[str, Plan], stack: str) -> None:
+    container = _container(plans[stack])
+    secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
+    assert set(secrets) == {"NOTES_MONGODB_URI", "NOTES_REDIS_AUTH_TOKEN", "NOTES_JWT_SIGNING_KEY"}, secrets
+    assert all(arn.startswith("arn:aws:secretsmanager:") for arn in secrets.values()), secrets
+    plain = {e["name"] for e in container.get("environment", [])}
+    assert not plain & set(secrets), plain & set(secrets)
+    assert container["readonlyRootFilesystem"] is True
+    assert container.get("privileged") in (None, False)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_deployments_roll_back_on_failure(plans: dict[str, Plan], stack: str) -> None:
+    (service,) = plans[stack].of_type("aws:ecs/service:Service")
+    assert service.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}, service.urn
+
+
+def test_prod_is_highly_available_and_protected_and_staging_is_cheaper(plans: dict[str, Plan]) -> None:
+    staging, prod = plans["staging"], plans["prod"]
+    nat = {name: len(p.of_type("aws:ec2/natGateway:NatGateway")) for name, p in plans.items()}
+    assert nat == {"staging": 1, "prod": 3}
+    docdb = {name: len(p.of_type("aws:docdb/clusterInstance:ClusterInstance")) for name, p in plans.items()}
+    assert docdb == {"staging": 1, "prod": 3}
+    (prod_cluster,) = prod.of_type("aws:docdb/cluster:Cluster")
+    (staging_cluster,) = staging.of_type("aws:docdb/cluster:Cluster")
+    assert prod_cluster.protect and prod_cluster.inputs["deletionProtection"] is True, prod_cluster.urn
+    assert not staging_cluster.protect, staging_cluster.urn
+    assert prod_cluster.inputs.get("skipFinalSnapshot") in (None, False), prod_cluster.urn
+    (prod_cache,) = prod.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    (staging_cache,) = staging.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    assert (
+        prod_cache.protect
+        and prod_cache.inputs["multiAzEnabled"]
+        and prod_cache.inputs["automaticFailoverEnabled"]
+    )
+    assert staging_cache.inputs["numCacheClusters"] == 1 and not staging_cache.protect
+    (prod_alb,) = prod.of_type("aws:lb/loadBalancer:LoadBalancer")
+    assert prod_alb.inputs["enableDeletionProtection"] is True, prod_alb.urn
+    strategies = {
+        name: {
+            s["capacityProvider"]: s.get("weight", 0)
+            for s in p.of_type("aws:ecs/service:Service")[0].inputs["capacityProviderStrategies"]
+        }
+        for name, p in plans.items()
+    }
+    assert strategies["staging"]["FARGATE_SPOT"] > strategies["staging"]["FARGATE"]
+    assert strategies["prod"].get("FARGATE_SPOT", 0) == 0
+
+
+def test_prod_deploys_the_promoted_digest_and_builds_nothing(plans: dict[str, Plan]) -> None:
+    builds = {
+        name: [r for r in p.resources if r.type.startswith("docker-build:")] for name, p in plans.items()
+    }
+    assert len(builds["staging"]) == 1 and builds["prod"] == [], builds
+    digest = plans["prod"].config.image.digest
+    assert plans["prod"].outputs[out.IMAGE_DIGEST] == digest
+    assert plans["prod"].outputs[out.IMAGE_REF].endswith(f"@{digest}")
+    assert _container(plans["prod"])["image"].endswith(f"@{digest}")
+    assert "@sha256:" in _container(plans["staging"])["image"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_outputs_name_secrets_by_arn_never_by_value(plans: dict[str, Plan], stack: str) -> None:
+    outputs = plans[stack].outputs
+    expected = {v for k, v in vars(out).items() if k.isupper()}
+    assert set(outputs) == expected, set(outputs) ^ expected
+    for name in (
+        out.JWT_SECRET_ARN,
+        out.DOCDB_URI_SECRET_ARN,
+        out.DOCDB_MASTER_SECRET_ARN,
+        out.REDIS_AUTH_SECRET_ARN,
+    ):
+        assert str(outputs[name]).startswith("arn:aws:secretsmanager:"), (name, outputs[name])
+    assert "[secret]" not in json.dumps(outputs)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_resource_is_inside_a_component(plans: dict[str, Plan], stack: str) -> None:
+    plan = plans[stack]
+    components = {r.urn for r in plan.resources if not r.custom}
+    loose = [r.urn for r in _aws(plan) if r.parent not in components]
+    assert not loose, f"resources registered outside any component: {loose}"
