@@ -8,13 +8,15 @@
              app/.wheelhouse/ (the build installs them with --no-index); redone only when the
              lock changes;
 4. build     buildah bud with its layer cache;
-5. run       local Redis and SecantusDB on loopback, the image on a read-only root with a tmpfs
-             /tmp as ECS runs it, then: health, readiness, a register/login/create/list round
-             trip, a non-root process, no build tools or infrastructure packages in the image,
-             and a production start with a placeholder key refused.
+5. run       local Redis (with AUTH) and SecantusDB on loopback, the image with two workers on a
+             read-only root with a tmpfs /tmp as ECS runs it, then: health, readiness, a
+             register/login/create/list round trip, metrics, a non-root process, the
+             HEALTHCHECK, no build tools or infrastructure packages in the image, and a
+             production start with a placeholder key refused.
 
-Every step prints its duration; any failure makes the exit status 1. The container is removed
-whatever happens. Needs root (debootstrap) and `scripts/bootstrap.sh image`.
+checkov runs beside steps 2-5. Every step prints its duration; any failure makes the exit
+status 1. The container is removed whatever happens. Needs root (debootstrap) and
+`scripts/bootstrap.sh image`.
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ CHECKOV_VERSION = "3.3.30"
 BUILDAH = ["buildah"]
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs"]
 RUN_LIMITS = ["--ulimit", "nofile=8192:8192", "--ulimit", "nproc=4096:4096"]
-# As ECS runs the task: nothing but /tmp is writable.
-READ_ONLY = ["--read-only", "--tmpfs", "/tmp"]  # noqa: S108
+# As ECS runs the task: nothing but /tmp is writable (podman would add /run and /var/tmp).
+READ_ONLY = ["--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp"]  # noqa: S108
 
 # Modules and commands that must not be in the image: infrastructure and test code, the
 # GPL-licensed test database, compilers, and the venv's pip (nothing installs at runtime).
@@ -538,11 +540,17 @@ def exercise(report: Report) -> None:
             # The image listens on every interface; on the host network this test keeps it
             # on loopback like the other servers.
             "NOTES_HOST": "127.0.0.1",
+            # Two workers: the multi-process metrics directory must also live in /tmp.
+            "NOTES_WORKERS": "2",
         }
         started = time.monotonic()
         failures_before = len(report.failures)
         with container(env) as name, contextlib.ExitStack() as on_exit:
-            on_exit.callback(lambda: len(report.failures) > failures_before and print_logs(name))
+
+            @on_exit.callback
+            def logs_on_failure() -> None:
+                if len(report.failures) > failures_before:
+                    print_logs(name)
 
             def first_response() -> str:
                 wait_until(
@@ -558,6 +566,7 @@ def exercise(report: Report) -> None:
             report.timings["first response after run"] = time.monotonic() - started
             report.step("ready", lambda: ready(api, name))
             report.step("register, login, create, list", lambda: round_trip(api))
+            report.step("metrics from two workers", lambda: metrics(api))
             report.step("runs as non-root", lambda: non_root(name))
             report.step("HEALTHCHECK command", lambda: healthcheck(name))
         report.step("production refuses a placeholder key", lambda: refuses_placeholder_key(deps))
@@ -581,6 +590,13 @@ def round_trip(api: Api) -> str:
     if ids != [note["id"]]:
         raise CheckFailed(f"GET /api/v1/notes: expected [{note['id']}], got {ids}")
     return f"note {note['id']} listed"
+
+
+def metrics(api: Api) -> str:
+    status, body = api.call("GET", "/metrics")
+    if status != 200 or not isinstance(body, str) or "# TYPE" not in body:
+        raise CheckFailed(f"GET /metrics: expected 200 with Prometheus text, got {status}: {str(body)[:300]}")
+    return f"{len(body.splitlines())} lines"
 
 
 def non_root(name: str) -> str:
