@@ -200,6 +200,13 @@ class AwsMocks(pulumi_mocks.Mocks):
             )
         elif typ in {"aws:ecs/cluster:Cluster", "aws:ecs/service:Service"}:
             outputs["name"] = args.inputs.get("name", name)
+        elif typ == "aws:s3/bucket:Bucket":
+            # The provider names a bucket from its prefix; S3 ARNs carry no region or account.
+            resource_id = args.inputs.get("bucket") or f"{args.inputs.get('bucketPrefix', name)}{short[:8]}"
+            outputs["bucket"] = resource_id
+            outputs["arn"] = f"arn:aws:s3:::{resource_id}"
+        elif typ == "aws:route53/record:Record":
+            outputs["fqdn"] = str(args.inputs.get("name", name)).rstrip(".")
         outputs["id"] = resource_id
         return resource_id, outputs
 
@@ -231,6 +238,14 @@ class AwsMocks(pulumi_mocks.Mocks):
             "aws:index/getPartition:getPartition": lambda _: {
                 "partition": "aws",
                 "dnsSuffix": "amazonaws.com",
+            },
+            "aws:ecr/getAuthorizationToken:getAuthorizationToken": lambda _: {
+                "userName": "AWS",
+                "password": "mock-ecr-password",
+                "authorizationToken": "QVdTOm1vY2stZWNyLXBhc3N3b3Jk",
+                "proxyEndpoint": f"https://{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "id": region,
             },
             "aws:elb/getServiceAccount:getServiceAccount": lambda a: {
                 "arn": f"arn:aws:iam::{ELB_LOG_ACCOUNTS.get(a.get('region') or region, '127311923021')}:root",
