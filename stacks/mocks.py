@@ -214,7 +214,8 @@ class AwsMocks(pulumi_mocks.Mocks):
         handler = self._invokes().get(args.token)
         if handler is None:
             raise NotImplementedError(f"no mock for invoke {args.token}: add one to stacks/mocks.py")
-        return handler(args.args), None
+        # An empty failure list, not None: the mock monitor iterates it.
+        return handler(args.args), []
 
     def _invokes(self) -> dict[str, Any]:
         region = self.region
