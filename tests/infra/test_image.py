@@ -1,0 +1,138 @@
+"""ServiceImage under mocks: the repository's guarantees, and build-or-promote."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from infra.image import ServiceImage, ServiceImageArgs
+from stacks.config import ROOT
+from stacks.mocks import ACCOUNT_ID
+from tests.infra.harness import Graph, run
+
+REPO = "aws:ecr/repository:Repository"
+LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+BUILD = "docker-build:index:Image"
+PROMOTED = "sha256:" + "ab" * 32
+KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/ecr"
+URL = f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/staging/notes-api"
+
+
+def args(**overrides: Any) -> ServiceImageArgs:
+    values: dict[str, Any] = {
+        "environment": "staging",
+        "repository_name": "notes-api",
+        "kms_key_arn": KEY,
+        "keep_images": 12,
+        "context_path": str(ROOT / "app"),
+        "git_revision": "0123456789ab",
+        **overrides,
+    }
+    return ServiceImageArgs(**values)
+
+
+def program(image_args: ServiceImageArgs) -> Graph:
+    def build() -> pulumi.Output[Any]:
+        image = ServiceImage("staging-image", image_args)
+        return pulumi.Output.all(url=image.repository_url, digest=image.digest, ref=image.image_ref)
+
+    return run(build)
+
+
+@pytest.fixture(scope="module")
+def built() -> Graph:
+    return program(args())
+
+
+@pytest.fixture(scope="module")
+def promoted() -> Graph:
+    return program(args(environment="prod", digest=PROMOTED))
+
+
+def test_repository_is_immutable_scanned_and_kms_encrypted(built: Graph) -> None:
+    # GIVEN the default image args / WHEN the component runs
+    repo = built.one(REPO)
+    # THEN tags cannot move, pushes are scanned, layers use the ECR key, deletion keeps images
+    inputs = repo.inputs
+    assert inputs["imageTagMutability"] == "IMMUTABLE", repo.urn
+    assert inputs["imageScanningConfiguration"] == {"scanOnPush": True}, repo.urn
+    assert inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": KEY}], repo.urn
+    assert inputs["forceDelete"] is False, repo.urn
+    assert inputs["name"] == "staging/notes-api", f"{repo.urn}: name carries the environment"
+
+
+def test_lifecycle_policy_keeps_the_configured_number(built: Graph) -> None:
+    # GIVEN keep_images=12
+    policy = built.one(LIFECYCLE)
+    # WHEN its JSON is read
+    rules = json.loads(policy.inputs["policy"])["rules"]
+    # THEN one rule expires everything past the newest 12, tagged or not
+    assert len(rules) == 1, policy.urn
+    assert rules[0]["selection"] == {
+        "tagStatus": "any",
+        "countType": "imageCountMoreThan",
+        "countNumber": 12,
+    }, policy.urn
+    assert rules[0]["action"] == {"type": "expire"}, policy.urn
+    assert policy.inputs["repository"] == "staging/notes-api", policy.urn
+
+
+def test_every_child_is_parented_to_the_component(built: Graph) -> None:
+    component = built.one("notes:infra:ServiceImage")
+    for resource in built.custom():
+        assert resource.parent == component.urn, f"{resource.urn} is not a child of {component.urn}"
+        assert resource.name.startswith("staging-image-"), resource.urn
+
+
+def test_without_a_digest_one_build_is_pushed_tagged_with_the_revision(built: Graph) -> None:
+    # GIVEN no digest / WHEN the component runs
+    image = built.one(BUILD)
+    inputs = image.inputs
+    # THEN one build is pushed to the repository, tagged with the git revision only
+    assert inputs["push"] is True, image.urn
+    assert inputs["tags"] == [f"{URL}:0123456789ab"], image.urn
+    assert inputs["platforms"] == ["linux/amd64"], image.urn
+    assert inputs["context"] == {"location": str(ROOT / "app")}, image.urn
+    assert inputs["dockerfile"] == {"location": str(ROOT / "app" / "Dockerfile")}, image.urn
+    assert "buildArgs" not in inputs, f"{image.urn}: BASE_IMAGE stays the Dockerfile's default"
+    # AND the registry login uses the ECR token, its password kept secret
+    registry = inputs["registries"][0]
+    assert registry["address"] == f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com", image.urn
+    assert registry["username"] == "AWS", image.urn
+    assert registry["password"] == "[secret]", image.urn
+
+
+def test_a_built_image_is_deployed_by_digest(built: Graph) -> None:
+    result = built.result
+    # THEN the reference is repository@digest, never a tag
+    assert result["digest"].startswith("sha256:"), result
+    assert result["ref"] == f"{URL}@{result['digest']}", result
+    assert ":0123456789ab" not in result["ref"], result
+
+
+def test_with_a_digest_nothing_is_built(promoted: Graph) -> None:
+    # GIVEN a digest promoted from staging / WHEN the component runs
+    # THEN no build is registered
+    assert promoted.of_type(BUILD) == [], [r.urn for r in promoted.of_type(BUILD)]
+    # AND the service runs exactly that digest from this environment's repository
+    prod_url = f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/prod/notes-api"
+    assert promoted.result == {"url": prod_url, "digest": PROMOTED, "ref": f"{prod_url}@{PROMOTED}"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"digest": "sha256:short"}, "digest must look like"),
+        ({"digest": "latest"}, "digest must look like"),
+        ({"keep_images": 0}, "keep_images must be at least 1"),
+        ({"git_revision": "not a tag"}, "is not a valid image tag"),
+        ({"context_path": str(ROOT / "infra")}, "has no Dockerfile"),
+    ],
+)
+def test_impossible_args_fail_in_the_constructor(overrides: dict[str, Any], message: str) -> None:
+    # GIVEN args the component cannot honour / WHEN it is constructed / THEN it says what to change
+    with pytest.raises(ValueError, match=message):
+        ServiceImage("bad-image", args(**overrides))
