@@ -1,0 +1,155 @@
+"""Secrets the program generates and keeps in Secrets Manager, never in stack files.
+
+``GeneratedSecret`` is the trio every generated credential needs: a random value, a
+KMS-encrypted Secrets Manager secret named ``notes/<environment>/<purpose>`` and the version
+holding the value. ``store_secret`` is the secret + version pair on its own, for values that
+are derived rather than generated (DocumentDB's connection URI).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+MIN_LENGTH = 32
+# RFC 3986 "unreserved" punctuation: needs no escaping in a URI, a header or a shell, so a
+# consumer that opts into special characters cannot break the places the value is pasted.
+URI_SAFE_SPECIAL = "-_.~"
+# Secrets Manager accepts 0 (delete at once) or 7-30 days; 0 would make a mistaken delete final.
+RECOVERY_WINDOW_DAYS = range(7, 31)
+_PURPOSE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
+
+
+def secret_name(environment: str, purpose: str) -> str:
+    """The Secrets Manager name: environments share an account without sharing secrets."""
+    return f"notes/{environment}/{purpose}"
+
+
+@dataclass(frozen=True)
+class GeneratedSecretArgs:
+    environment: str
+    """Environment name; part of the secret's name ``notes/<environment>/<purpose>``."""
+    purpose: str
+    """What the value is for, kebab-case (``jwt-signing-key``); the last part of the name."""
+    description: str
+    """Shown in the Secrets Manager console next to the name."""
+    kms_key_arn: pulumi.Input[str]
+    """Customer-managed KMS key the secret is encrypted with."""
+    recovery_window_days: int = 30
+    """Days a deleted secret can still be restored, 7-30. Default 30."""
+    length: int = 64
+    """Characters in the generated value; at least 32. Default 64."""
+    special: bool = False
+    """Include punctuation. Default off: the values end up in URIs and headers, and letters
+    plus digits at 64 characters already carry over 380 bits."""
+    override_special: str = URI_SAFE_SPECIAL
+    """The punctuation used when ``special`` is on. Default ``-_.~`` (URI-unreserved)."""
+    forbidden_characters: str = ""
+    """Characters the consumer rejects (DocumentDB: ``/"@``); the constructor refuses an
+    alphabet that could produce one. Default none."""
+
+
+class GeneratedSecret(pulumi.ComponentResource):
+    """A random value stored, KMS-encrypted, in Secrets Manager."""
+
+    arn: pulumi.Output[str]
+    secret: aws.secretsmanager.Secret
+    version: aws.secretsmanager.SecretVersion
+    password: random.RandomPassword
+    value: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: GeneratedSecretArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        _validate(args)
+        super().__init__("notes:infra:GeneratedSecret", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.password = random.RandomPassword(
+            f"{name}-password",
+            length=args.length,
+            special=args.special,
+            override_special=args.override_special,
+            # Three character classes whatever the draw: ElastiCache's AUTH guidance asks for it.
+            min_lower=1,
+            min_upper=1,
+            min_numeric=1,
+            opts=child,
+        )
+        self.value = pulumi.Output.secret(self.password.result)
+        self.secret, self.version = store_secret(
+            name,
+            environment=args.environment,
+            purpose=args.purpose,
+            description=args.description,
+            kms_key_arn=args.kms_key_arn,
+            recovery_window_days=args.recovery_window_days,
+            value=self.value,
+            parent=self,
+        )
+        self.arn = self.secret.arn
+        self.register_outputs({"arn": self.arn})
+
+
+def store_secret(
+    name: str,
+    *,
+    environment: str,
+    purpose: str,
+    description: str,
+    kms_key_arn: pulumi.Input[str],
+    recovery_window_days: int,
+    value: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> tuple[aws.secretsmanager.Secret, aws.secretsmanager.SecretVersion]:
+    """A KMS-encrypted secret ``notes/<environment>/<purpose>`` and the version holding
+    ``value``, registered as ``f"{name}-secret"`` and ``f"{name}-version"`` under ``parent``."""
+    _validate_name(environment, purpose, recovery_window_days)
+    child = pulumi.ResourceOptions(parent=parent)
+    secret = aws.secretsmanager.Secret(
+        f"{name}-secret",
+        name=secret_name(environment, purpose),
+        description=description,
+        kms_key_id=kms_key_arn,
+        recovery_window_in_days=recovery_window_days,
+        opts=child,
+    )
+    version = aws.secretsmanager.SecretVersion(
+        f"{name}-version",
+        secret_id=secret.id,
+        # Marked secret here as well, so a plain Output passed in never reaches state in clear.
+        secret_string=pulumi.Output.secret(value),
+        opts=child,
+    )
+    return secret, version
+
+
+def _validate_name(environment: str, purpose: str, recovery_window_days: int) -> None:
+    if not _PURPOSE.match(purpose):
+        raise ValueError(f"secret purpose {purpose!r} must be kebab-case: lowercase letters, digits, '-'")
+    if not environment:
+        raise ValueError("secret environment must not be empty: it keeps environments' secrets apart")
+    if recovery_window_days not in RECOVERY_WINDOW_DAYS:
+        raise ValueError(f"recovery_window_days={recovery_window_days}: Secrets Manager allows 7 to 30 days")
+
+
+def _validate(args: GeneratedSecretArgs) -> None:
+    _validate_name(args.environment, args.purpose, args.recovery_window_days)
+    if args.length < MIN_LENGTH:
+        raise ValueError(
+            f"{args.purpose}: length={args.length} is too short; generated secrets need at least "
+            f"{MIN_LENGTH} characters"
+        )
+    if args.special:
+        if not args.override_special:
+            raise ValueError(f"{args.purpose}: special=True needs a non-empty override_special")
+        clash = sorted(set(args.override_special) & set(args.forbidden_characters))
+        if clash:
+            raise ValueError(
+                f"{args.purpose}: override_special contains {''.join(clash)!r}, which the consumer "
+                f"forbids; drop them from override_special or set special=False"
+            )
