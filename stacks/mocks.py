@@ -144,6 +144,7 @@ class AwsMocks(pulumi_mocks.Mocks):
         if typ == "aws:ec2/vpc:Vpc":
             resource_id = f"vpc-{short}"
             outputs["defaultSecurityGroupId"] = f"sg-{_hex(name + 'default', 17)}"
+            outputs["ownerId"] = ACCOUNT_ID
         elif typ.startswith("aws:ec2/"):
             prefix = {
                 "Subnet": "subnet",

@@ -1,0 +1,134 @@
+"""Customer-managed KMS keys: one per purpose, each with an alias and its own key policy.
+
+One key per purpose keeps a key policy readable and a compromise or a deletion contained:
+scheduling the deletion of the cache key cannot make the database unreadable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+PURPOSES = ("logs", "secrets", "docdb", "cache", "ecr", "sns")
+
+DESCRIPTIONS = {
+    "logs": "CloudWatch Logs log groups",
+    "secrets": "Secrets Manager secrets",
+    "docdb": "DocumentDB cluster storage",
+    "cache": "ElastiCache Redis data at rest",
+    "ecr": "ECR repository images",
+    "sns": "SNS topics of alarm notifications",
+}
+
+
+@dataclass(frozen=True)
+class KeysArgs:
+    environment: str
+    """Environment name; part of each alias (``alias/notes-<env>-<purpose>``). Required."""
+    region: str
+    """Region of the keys; names the CloudWatch Logs service principal. Required."""
+    account_id: pulumi.Input[str]
+    """Account that owns the keys; its root administers them. Required."""
+    deletion_window_days: int = 30
+    """Days a scheduled deletion waits before the key material is gone (7-30). Default 30, the
+    longest: a deleted key makes everything it encrypted unreadable for good."""
+
+
+def _key_policy(purpose: str, args: KeysArgs) -> pulumi.Output[str]:
+    account = args.account_id
+    statements: list[dict[str, Any]] = [
+        {
+            # The default key policy: the account administers the key and IAM policies decide
+            # who uses it. DocumentDB, ElastiCache, ECR and Secrets Manager act with the
+            # caller's IAM permissions (and grants they create), so they need no statement here.
+            "Sid": "AccountRootAdministersAndDelegatesToIam",
+            "Effect": "Allow",
+            "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if purpose == "logs":
+        statements.append(
+            {
+                # CloudWatch Logs calls KMS as itself, not as the caller; the encryption
+                # context condition limits it to log groups of this account and region.
+                "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{args.region}.amazonaws.com"},
+                "Action": [
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": pulumi.Output.concat(
+                            "arn:aws:logs:", args.region, ":", account, ":*"
+                        )
+                    }
+                },
+            }
+        )
+    elif purpose == "sns":
+        statements.append(
+            {
+                # CloudWatch alarms publish to an encrypted topic as the CloudWatch service, which
+                # IAM policies cannot grant; without this the alarm fires and nobody is told. Who
+                # may publish to a topic stays the topic policy's decision.
+                "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            }
+        )
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+class Keys(pulumi.ComponentResource):
+    """A rotated customer-managed key per purpose in ``PURPOSES``; ``arn(purpose)`` hands one out."""
+
+    keys: dict[str, aws.kms.Key]
+    aliases: dict[str, aws.kms.Alias]
+
+    def __init__(self, name: str, args: KeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if not 7 <= args.deletion_window_days <= 30:
+            raise ValueError(
+                f"Keys {name}: deletion_window_days={args.deletion_window_days}; KMS accepts 7 to 30 days"
+            )
+        super().__init__("notes:infra:Keys", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.keys = {}
+        self.aliases = {}
+        for purpose in PURPOSES:
+            key = aws.kms.Key(
+                f"{name}-{purpose}",
+                description=f"notes {args.environment}: {DESCRIPTIONS[purpose]}",
+                enable_key_rotation=True,
+                deletion_window_in_days=args.deletion_window_days,
+                policy=_key_policy(purpose, args),
+                opts=child,
+            )
+            self.keys[purpose] = key
+            self.aliases[purpose] = aws.kms.Alias(
+                f"{name}-{purpose}-alias",
+                name=f"alias/notes-{args.environment}-{purpose}",
+                target_key_id=key.key_id,
+                opts=child,
+            )
+        self.register_outputs({f"{purpose}KeyArn": key.arn for purpose, key in self.keys.items()})
+
+    def arn(self, purpose: str) -> pulumi.Output[str]:
+        """ARN of the key for ``purpose`` (one of ``PURPOSES``)."""
+        key = self.keys.get(purpose)
+        if key is None:
+            raise ValueError(f"no KMS key for purpose {purpose!r}; purposes are {', '.join(PURPOSES)}")
+        arn: pulumi.Output[str] = key.arn
+        return arn
