@@ -1,0 +1,334 @@
+"""The public entry point of the API: an internet-facing ALB with a TLS 1.3 HTTPS listener,
+its certificate, the target group the ECS tasks join, and a bucket for its access logs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+# uvicorn's keep-alive in the API (app/notes_api/server.py). The ALB's idle timeout must
+# stay below it, or the API closes connections the ALB still reuses and clients see 502s.
+API_KEEP_ALIVE_SECONDS = 75
+TLS13_POLICY_PREFIX = "ELBSecurityPolicy-TLS13-"
+
+
+@dataclass(frozen=True)
+class LoadBalancerArgs:
+    """Where the load balancer sits and how it treats traffic."""
+
+    # Environment name, part of every AWS-side name.
+    environment: str
+    # Region of the ALB: picks the account that delivers its access logs.
+    region: str
+    vpc_id: pulumi.Input[str]
+    # Public subnets, one per AZ (at least two).
+    public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    # Security group of the ALB (ingress from CloudFront, egress to the tasks).
+    security_group_id: pulumi.Input[str]
+    # Route 53 zone that holds the certificate's DNS validation record.
+    zone_id: pulumi.Input[str]
+    # DNS name of the origin: the certificate's only domain.
+    origin_name: str
+    # HTTPS listener policy; TLS 1.3 policies only. Default: ELBSecurityPolicy-TLS13-1-2-2021-06.
+    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    # Refuse deletion of the ALB in AWS. Default True.
+    deletion_protection: bool = True
+    # Connection idle timeout; below the API's keep-alive (75 s). Default 60.
+    idle_timeout_seconds: int = 60
+    # Days access logs stay in their bucket. Default 90.
+    access_log_retention_days: int = 90
+    # Port the tasks listen on. Default 8000.
+    app_port: int = 8000
+    # Target group health check path: liveness, without dependencies. Default "/health".
+    health_check_path: str = "/health"
+    # Draining time of a deregistered task; ECS sends SIGTERM only after it, and the API then
+    # has its shutdown grace (20 s) for what is still running. Default 30.
+    deregistration_delay_seconds: int = 30
+    # Key prefix of the access logs in their bucket. Default "alb".
+    access_log_prefix: str = "alb"
+
+
+class LoadBalancer(pulumi.ComponentResource):
+    """ALB + certificate + target group + listeners + access-log bucket."""
+
+    alb: aws.lb.LoadBalancer
+    dns_name: pulumi.Output[str]
+    zone_id: pulumi.Output[str]
+    arn_suffix: pulumi.Output[str]
+    target_group: aws.lb.TargetGroup
+    target_group_arn_suffix: pulumi.Output[str]
+    https_listener: aws.lb.Listener
+    http_listener: aws.lb.Listener
+    certificate: aws.acm.Certificate
+    certificate_validation: aws.acm.CertificateValidation
+    logs_bucket: aws.s3.Bucket
+
+    def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _validate(args)
+        super().__init__("notes:infra:LoadBalancer", name, None, opts)
+        self._name = name
+        self._args = args
+        child = pulumi.ResourceOptions(parent=self)
+        env = args.environment
+
+        bucket_policy = self._logs_bucket(name, args)
+
+        self.alb = aws.lb.LoadBalancer(
+            f"{name}-lb",
+            name=f"notes-{env}",
+            load_balancer_type="application",
+            internal=False,
+            subnets=args.public_subnet_ids,
+            security_groups=[args.security_group_id],
+            # Requests with header names that are not valid HTTP are dropped, not passed on:
+            # a classic request-smuggling vector.
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=args.deletion_protection,
+            idle_timeout=args.idle_timeout_seconds,
+            enable_http2=True,
+            access_logs=aws.lb.LoadBalancerAccessLogsArgs(
+                bucket=self.logs_bucket.id, prefix=args.access_log_prefix, enabled=True
+            ),
+            # ELB writes a test object when logging is switched on and fails without the policy.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket_policy]),
+        )
+        self.dns_name = self.alb.dns_name
+        self.zone_id = self.alb.zone_id
+        self.arn_suffix = self.alb.arn_suffix
+
+        self.certificate = aws.acm.Certificate(
+            f"{name}-certificate",
+            domain_name=args.origin_name,
+            validation_method="DNS",
+            opts=child,
+        )
+        # One domain, so one validation option: index it inside apply() for its values, never
+        # to create resources there.
+        option = self.certificate.domain_validation_options.apply(lambda options: options[0])
+        validation_record = aws.route53.Record(
+            f"{name}-certificate-validation-record",
+            zone_id=args.zone_id,
+            name=option.apply(lambda o: o.resource_record_name),
+            type=option.apply(lambda o: o.resource_record_type),
+            records=[option.apply(lambda o: o.resource_record_value)],
+            ttl=300,
+            # A replacement certificate for the same name asks for the same record.
+            allow_overwrite=True,
+            opts=child,
+        )
+        self.certificate_validation = aws.acm.CertificateValidation(
+            f"{name}-certificate-validation",
+            certificate_arn=self.certificate.arn,
+            validation_record_fqdns=[validation_record.fqdn],
+            opts=child,
+        )
+
+        self.target_group = aws.lb.TargetGroup(
+            f"{name}-target-group",
+            # The port is in the name: changing it replaces the group, and Pulumi creates the
+            # new one before deleting the old (still attached) one, which needs a free name.
+            name=f"notes-{env}-api-{args.app_port}",
+            target_type="ip",
+            protocol="HTTP",
+            port=args.app_port,
+            vpc_id=args.vpc_id,
+            deregistration_delay=args.deregistration_delay_seconds,
+            load_balancing_algorithm_type="least_outstanding_requests",
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                protocol="HTTP",
+                port="traffic-port",
+                path=args.health_check_path,
+                matcher="200",
+                interval=15,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
+            opts=child,
+        )
+        self.target_group_arn_suffix = self.target_group.arn_suffix
+
+        self.https_listener = aws.lb.Listener(
+            f"{name}-https",
+            load_balancer_arn=self.alb.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy=args.ssl_policy,
+            # The validation's ARN, not the certificate's: the listener waits until ACM has
+            # issued it.
+            certificate_arn=self.certificate_validation.certificate_arn,
+            default_actions=self._https_default_actions(),
+            opts=child,
+        )
+        self.http_listener = aws.lb.Listener(
+            f"{name}-http",
+            load_balancer_arn=self.alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="redirect",
+                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                        protocol="HTTPS", port="443", status_code="HTTP_301"
+                    ),
+                )
+            ],
+            opts=child,
+        )
+
+        self.register_outputs(
+            {
+                "dnsName": self.dns_name,
+                "arnSuffix": self.arn_suffix,
+                "targetGroupArn": self.target_group.arn,
+                "httpsListenerArn": self.https_listener.arn,
+                "logsBucket": self.logs_bucket.id,
+            }
+        )
+
+    def _https_default_actions(self) -> list[aws.lb.ListenerDefaultActionArgs]:
+        """What the HTTPS listener does with a request no rule matched: forward to the API."""
+        return [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=self.target_group.arn)]
+
+    def _logs_bucket(self, name: str, args: LoadBalancerArgs) -> aws.s3.BucketPolicy:
+        """The access-log bucket and its settings; returns the policy the ALB must wait for."""
+        child = pulumi.ResourceOptions(parent=self)
+        self.logs_bucket = aws.s3.Bucket(
+            f"{name}-logs",
+            # Bucket names are global: the provider appends a unique suffix to the prefix.
+            bucket_prefix=f"notes-{args.environment}-alb-logs-",
+            # Logs are evidence: `pulumi destroy` fails on a non-empty bucket rather than
+            # deleting them (empty it first when an environment really goes away).
+            force_destroy=False,
+            opts=child,
+        )
+        bucket = self.logs_bucket.id
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-logs-public-access",
+            bucket=bucket,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        ownership = aws.s3.BucketOwnershipControls(
+            f"{name}-logs-ownership",
+            bucket=bucket,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-logs-encryption",
+            bucket=bucket,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    # ALB access logs can only be written to SSE-S3 (AES256) buckets: ELB does
+                    # not use customer KMS keys for log delivery.
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    )
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-logs-lifecycle",
+            bucket=bucket,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-access-logs",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=args.access_log_retention_days
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=1
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        elb_account = aws.elb.get_service_account_output(region=args.region, opts=invoke)
+        identity = aws.get_caller_identity_output(opts=invoke)
+        policy = pulumi.Output.all(
+            bucket_arn=self.logs_bucket.arn,
+            elb_account_arn=elb_account.arn,
+            account_id=identity.account_id,
+        ).apply(lambda values: json.dumps(access_log_policy(prefix=args.access_log_prefix, **values)))
+        return aws.s3.BucketPolicy(
+            f"{name}-logs-policy",
+            bucket=bucket,
+            policy=policy,
+            # S3 refuses concurrent changes to one bucket's settings; the public access block
+            # and ownership go first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access, ownership]),
+        )
+
+
+def access_log_policy(
+    *, bucket_arn: str, elb_account_arn: str, account_id: str, prefix: str
+) -> dict[str, Any]:
+    """Bucket policy: ELB log delivery may write under the prefix; nothing without TLS."""
+    logs = f"{bucket_arn}/{prefix}/AWSLogs/{account_id}/*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                # Regions from before August 2022 deliver as the regional ELB account ...
+                "Sid": "ElbAccountWritesAccessLogs",
+                "Effect": "Allow",
+                "Principal": {"AWS": elb_account_arn},
+                "Action": "s3:PutObject",
+                "Resource": logs,
+            },
+            {
+                # ... newer ones as the log-delivery service principal.
+                "Sid": "LogDeliveryWritesAccessLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": logs,
+            },
+            {
+                "Sid": "DenyWithoutTls",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ],
+    }
+
+
+def _validate(args: LoadBalancerArgs) -> None:
+    if not args.ssl_policy.startswith(TLS13_POLICY_PREFIX):
+        raise ValueError(
+            f"ssl_policy {args.ssl_policy!r} is not a TLS 1.3 policy: "
+            f"use one starting with {TLS13_POLICY_PREFIX}"
+        )
+    if not 1 <= args.idle_timeout_seconds < API_KEEP_ALIVE_SECONDS:
+        raise ValueError(
+            f"idle_timeout_seconds={args.idle_timeout_seconds} must be 1..{API_KEEP_ALIVE_SECONDS - 1}: "
+            f"the API closes idle connections after {API_KEEP_ALIVE_SECONDS} s and the ALB must "
+            "give up on them first"
+        )
+    if not 0 <= args.deregistration_delay_seconds <= 3600:
+        raise ValueError(
+            f"deregistration_delay_seconds must be 0..3600, got {args.deregistration_delay_seconds}"
+        )
+    if args.access_log_retention_days < 1:
+        raise ValueError(
+            f"access_log_retention_days must be at least 1, got {args.access_log_retention_days}"
+        )
+    if not args.health_check_path.startswith("/"):
+        raise ValueError(f"health_check_path must start with '/', got {args.health_check_path!r}")

@@ -1,0 +1,217 @@
+"""LoadBalancer under mocks: TLS 1.3 with a validated certificate, logs that cannot leak."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from infra.alb import LoadBalancer, LoadBalancerArgs
+from stacks.mocks import ACCOUNT_ID, ELB_LOG_ACCOUNTS
+from tests.infra.harness import Graph, run
+
+LB = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+CERTIFICATE = "aws:acm/certificate:Certificate"
+VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
+RECORD = "aws:route53/record:Record"
+ORIGIN = "origin.staging.notes.example.com"
+ZONE = "Z0STAGINGEXAMPLE01"
+
+
+def args(**overrides: Any) -> LoadBalancerArgs:
+    values: dict[str, Any] = {
+        "environment": "staging",
+        "region": "eu-west-1",
+        "vpc_id": "vpc-0123",
+        "public_subnet_ids": ["subnet-a", "subnet-b"],
+        "security_group_id": "sg-alb",
+        "zone_id": ZONE,
+        "origin_name": ORIGIN,
+        "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "deletion_protection": False,
+        "idle_timeout_seconds": 60,
+        "access_log_retention_days": 30,
+        "app_port": 8000,
+        **overrides,
+    }
+    return LoadBalancerArgs(**values)
+
+
+@pytest.fixture(scope="module")
+def graph() -> Graph:
+    def build() -> pulumi.Output[Any]:
+        lb = LoadBalancer("staging-alb", args())
+        return pulumi.Output.all(
+            dns=lb.dns_name,
+            arn_suffix=lb.arn_suffix,
+            tg_suffix=lb.target_group_arn_suffix,
+            bucket=lb.logs_bucket.id,
+            bucket_arn=lb.logs_bucket.arn,
+        )
+
+    return run(build)
+
+
+def listener(graph: Graph, port: int) -> Any:
+    found = [r for r in graph.of_type(LISTENER) if r.inputs["port"] == port]
+    assert len(found) == 1, f"expected one listener on {port}: {[r.urn for r in found]}"
+    return found[0]
+
+
+def test_alb_is_public_drops_invalid_headers_and_logs(graph: Graph) -> None:
+    # GIVEN the staging-like args / WHEN the component runs
+    alb = graph.one(LB)
+    bucket = graph.one(BUCKET)
+    inputs = alb.inputs
+    # THEN the ALB is internet-facing in the public subnets behind its security group
+    assert inputs["internal"] is False, alb.urn
+    assert inputs["loadBalancerType"] == "application", alb.urn
+    assert inputs["subnets"] == ["subnet-a", "subnet-b"], alb.urn
+    assert inputs["securityGroups"] == ["sg-alb"], alb.urn
+    assert inputs["name"] == "notes-staging", alb.urn
+    # AND drops malformed headers, honours the idle timeout and the deletion-protection choice
+    assert inputs["dropInvalidHeaderFields"] is True, alb.urn
+    assert inputs["idleTimeout"] == 60, alb.urn
+    assert inputs["enableDeletionProtection"] is False, alb.urn
+    assert inputs["enableHttp2"] is True, alb.urn
+    # AND writes access logs to the component's bucket, only once the bucket policy exists
+    assert inputs["accessLogs"] == {
+        "bucket": graph.result["bucket"],
+        "enabled": True,
+        "prefix": "alb",
+    }, alb.urn
+    policy = graph.one(BUCKET_POLICY)
+    assert policy.urn in alb.dependencies, f"{alb.urn} must wait for {policy.urn}"
+    assert bucket.urn in alb.dependencies, alb.urn
+
+
+def test_log_bucket_is_private_sse_s3_and_expires_logs(graph: Graph) -> None:
+    bucket = graph.one(BUCKET)
+    assert bucket.inputs["bucketPrefix"].startswith("notes-staging-"), bucket.urn
+    block = graph.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
+        assert block.inputs[flag] is True, f"{block.urn}: {flag}"
+    ownership = graph.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}, ownership.urn
+    # THEN encryption is SSE-S3: ALB log delivery cannot use a KMS key
+    sse = graph.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert sse.inputs["rules"] == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}], (
+        sse.urn
+    )
+    lifecycle = graph.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    [rule] = lifecycle.inputs["rules"]
+    assert rule["status"] == "Enabled", lifecycle.urn
+    assert rule["expiration"] == {"days": 30}, lifecycle.urn
+    for setting in (block, ownership, sse, lifecycle):
+        assert setting.inputs["bucket"] == graph.result["bucket"], setting.urn
+
+
+def test_bucket_policy_lets_only_elb_log_delivery_write_and_denies_plain_http(graph: Graph) -> None:
+    policy = graph.one(BUCKET_POLICY)
+    document = json.loads(policy.inputs["policy"])
+    statements = {s["Sid"]: s for s in document["Statement"]}
+    bucket_arn = graph.result["bucket_arn"]
+    logs = f"{bucket_arn}/alb/AWSLogs/{ACCOUNT_ID}/*"
+    # THEN the region's ELB account and the log-delivery service may put objects under the prefix
+    allows = [s for s in document["Statement"] if s["Effect"] == "Allow"]
+    assert {json.dumps(s["Principal"], sort_keys=True) for s in allows} == {
+        json.dumps({"AWS": f"arn:aws:iam::{ELB_LOG_ACCOUNTS['eu-west-1']}:root"}),
+        json.dumps({"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}),
+    }, policy.urn
+    for statement in allows:
+        assert statement["Action"] == "s3:PutObject", f"{policy.urn}: {statement['Sid']}"
+        assert statement["Resource"] == logs, f"{policy.urn}: {statement['Sid']}"
+    # AND every request without TLS is denied
+    deny = statements["DenyWithoutTls"]
+    assert deny["Effect"] == "Deny", policy.urn
+    assert deny["Principal"] == "*", policy.urn
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, policy.urn
+    assert sorted(deny["Resource"]) == sorted([bucket_arn, f"{bucket_arn}/*"]), policy.urn
+    # AND the policy is applied after the public access block and ownership settings
+    for role in ("logs-public-access", "logs-ownership"):
+        assert graph.named(f"staging-alb-{role}").urn in policy.dependencies, policy.urn
+
+
+def test_https_listener_uses_tls13_and_the_validated_certificate(graph: Graph) -> None:
+    https = listener(graph, 443)
+    validation = graph.one(VALIDATION)
+    certificate = graph.one(CERTIFICATE)
+    target_group = graph.one(TARGET_GROUP)
+    # THEN HTTPS with a TLS 1.3 policy
+    assert https.inputs["protocol"] == "HTTPS", https.urn
+    assert https.inputs["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06", https.urn
+    # AND the certificate arrives through its validation, so the listener waits for issuance
+    assert validation.urn in https.property_dependencies["certificateArn"], https.urn
+    assert https.inputs["certificateArn"] == validation.inputs["certificateArn"], https.urn
+    # AND requests are forwarded to the target group
+    [action] = https.inputs["defaultActions"]
+    assert action["type"] == "forward", https.urn
+    assert target_group.urn in https.property_dependencies["defaultActions"], https.urn
+    # AND the certificate covers the origin name, validated by DNS in the zone
+    assert certificate.inputs["domainName"] == ORIGIN, certificate.urn
+    assert certificate.inputs["validationMethod"] == "DNS", certificate.urn
+    record = graph.one(RECORD)
+    assert record.inputs["zoneId"] == ZONE, record.urn
+    assert record.inputs["type"] == "CNAME", record.urn
+    assert record.inputs["name"].endswith(f".{ORIGIN}."), record.urn
+    assert validation.inputs["validationRecordFqdns"] == [record.inputs["name"].rstrip(".")], validation.urn
+
+
+def test_http_listener_only_redirects_to_https(graph: Graph) -> None:
+    http = listener(graph, 80)
+    assert http.inputs["protocol"] == "HTTP", http.urn
+    assert http.inputs["defaultActions"] == [
+        {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
+    ], http.urn
+
+
+def test_target_group_checks_health_and_drains_within_the_shutdown_grace(graph: Graph) -> None:
+    target_group = graph.one(TARGET_GROUP)
+    inputs = target_group.inputs
+    # THEN the tasks register by IP over HTTP on the app port
+    assert (inputs["targetType"], inputs["protocol"], inputs["port"]) == ("ip", "HTTP", 8000), (
+        target_group.urn
+    )
+    assert inputs["vpcId"] == "vpc-0123", target_group.urn
+    # AND the health check asks /health for a 200 on the traffic port
+    check = inputs["healthCheck"]
+    assert check["path"] == "/health", target_group.urn
+    assert check["matcher"] == "200", target_group.urn
+    assert check["port"] == "traffic-port", target_group.urn
+    assert check["healthyThreshold"] >= 2, target_group.urn
+    assert check["timeout"] < check["interval"], target_group.urn
+    # AND draining takes about the API's shutdown grace, not the 300 s default
+    assert inputs["deregistrationDelay"] == 30, target_group.urn
+    # AND its name carries the environment and the port (a port change needs a new name)
+    assert inputs["name"] == "notes-staging-api-8000", target_group.urn
+
+
+def test_outputs_and_children(graph: Graph) -> None:
+    component = graph.one("notes:infra:LoadBalancer")
+    for resource in graph.custom():
+        assert resource.parent == component.urn, f"{resource.urn} is not a child of {component.urn}"
+        assert resource.name.startswith("staging-alb-"), resource.urn
+    assert graph.result["arn_suffix"].startswith("app/"), graph.result
+    assert graph.result["tg_suffix"].startswith("targetgroup/"), graph.result
+    assert graph.result["dns"].endswith(".elb.amazonaws.com"), graph.result
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ssl_policy": "ELBSecurityPolicy-2016-08"}, "is not a TLS 1.3 policy"),
+        ({"idle_timeout_seconds": 75}, "the ALB must give up on them first"),
+        ({"deregistration_delay_seconds": 3601}, "deregistration_delay_seconds"),
+        ({"access_log_retention_days": 0}, "access_log_retention_days"),
+        ({"health_check_path": "health"}, "health_check_path"),
+    ],
+)
+def test_impossible_args_fail_in_the_constructor(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        LoadBalancer("bad-alb", args(**overrides))
