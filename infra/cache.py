@@ -1,0 +1,216 @@
+"""The notes cache and rate-limit store: an ElastiCache for Redis OSS replication group with
+TLS required, encryption at rest, an AUTH token from Secrets Manager and slow-log delivery."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.documentdb import check_windows
+from infra.secrets import GeneratedSecret, GeneratedSecretArgs
+
+PORT = 6379
+MAX_NODES = 6  # one primary plus five replicas (cluster mode disabled)
+# ElastiCache's AUTH tokens allow only !&#$^<>- as punctuation; every other mark is refused.
+AUTH_REJECTS = "".join(c for c in string.punctuation if c not in "!&#$^<>-")
+AUTH_TOKEN_MAX_LENGTH = 128
+# With ROTATE, ElastiCache accepts the old and the new token side by side after a change: the
+# running tasks keep authenticating with the old one until they are replaced by tasks that read
+# the new secret. SET would drop the old token at once (every task fails AUTH until it
+# restarts) and DELETE would turn AUTH off. A later ROTATE retires the older of the two.
+ROTATION_STRATEGY = "ROTATE"
+
+
+def parameter_family(engine_version: str) -> str:
+    """``"7.1"`` -> ``"redis7"``. Versions before 7 are refused: ``transit_encryption_mode``
+    (TLS required, no plaintext fallback) needs Redis OSS 7.0.5 or later."""
+    match = re.match(r"^(\d+)\.(\d+)(\.\d+)?$", engine_version)
+    if not match:
+        raise ValueError(f"engine_version={engine_version!r}: expected major.minor, e.g. 7.1")
+    if int(match[1]) < 7:
+        raise ValueError(
+            f"engine_version={engine_version!r}: use Redis OSS 7 or later; TLS-required mode "
+            "does not exist before 7.0.5"
+        )
+    return f"redis{match[1]}"
+
+
+def redis_url(host: str, port: int = PORT, db: int = 0) -> str:
+    """The API's NOTES_REDIS_URL: rediss (TLS); the AUTH token travels separately."""
+    return f"rediss://{host}:{port}/{db}"
+
+
+@dataclass(frozen=True)
+class RedisCacheArgs:
+    environment: str
+    """Environment name; part of every AWS-side identifier (``notes-<environment>-redis``)."""
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Isolated subnets for the cache subnet group."""
+    security_group_id: pulumi.Input[str]
+    """The cache's security group (6379 from the API's tasks only)."""
+    kms_key_arn: pulumi.Input[str]
+    """Key for encryption at rest (data on disk, snapshots)."""
+    secrets_kms_key_arn: pulumi.Input[str]
+    """Key for the AUTH token secret."""
+    logs_kms_key_arn: pulumi.Input[str]
+    """Key for the slow-log log group."""
+    node_type: str
+    """Node type, e.g. ``cache.t4g.small``."""
+    node_count: int
+    """Nodes, 1-6: a primary plus replicas."""
+    multi_az: bool
+    """Spread the nodes over AZs; needs ``automatic_failover``."""
+    automatic_failover: bool
+    """Promote a replica when the primary fails; needs ``node_count`` >= 2."""
+    snapshot_retention_days: int = 1
+    """Daily snapshots kept, 0-35 (0: none). Default 1."""
+    engine_version: str = "7.1"
+    """Redis OSS version, 7 or later. Default 7.1."""
+    snapshot_window: str = "03:00-04:00"
+    """Daily snapshot window, UTC; apart from the maintenance window."""
+    maintenance_window: str = "sun:05:00-sun:06:00"
+    """Weekly maintenance window, UTC, at least 60 minutes. Default after DocumentDB's."""
+    protect: bool = False
+    """Pulumi ``protect`` on the replication group. Default off."""
+    recovery_window_days: int = 30
+    """Days a deleted AUTH token secret can still be restored. Default 30."""
+    log_retention_days: int = 30
+    """Slow-log retention in days. Default 30."""
+    auth_token_length: int = 64
+    """AUTH token length, 32-128. Default 64."""
+
+
+class RedisCache(pulumi.ComponentResource):
+    """A Redis OSS replication group reachable over TLS with an AUTH token."""
+
+    replication_group: aws.elasticache.ReplicationGroup
+    url: pulumi.Output[str]
+    auth_secret_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RedisCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _validate(args)
+        family = parameter_family(args.engine_version)
+        super().__init__("notes:infra:RedisCache", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        env = args.environment
+        identifier = f"notes-{env}-redis"
+
+        subnets = aws.elasticache.SubnetGroup(
+            f"{name}-subnets",
+            name=identifier,
+            description=f"notes {env}: isolated subnets of the cache",
+            subnet_ids=args.subnet_ids,
+            opts=child,
+        )
+        # Our own group, since default groups cannot be edited; the family is in the name so
+        # that a major upgrade creates the new group before deleting the old one.
+        parameters = aws.elasticache.ParameterGroup(
+            f"{name}-parameters",
+            name=f"{identifier}-{family}",
+            family=family,
+            description=f"notes {env}: Redis parameters",
+            parameters=[
+                # Every key the API writes has a TTL: under memory pressure evict those instead
+                # of failing writes, and never touch a key without one.
+                aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value="volatile-lru"),
+            ],
+            opts=child,
+        )
+        slow_log = aws.cloudwatch.LogGroup(
+            f"{name}-slow-log",
+            name=f"/aws/elasticache/{identifier}/slow-log",
+            kms_key_id=args.logs_kms_key_arn,
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        auth = GeneratedSecret(
+            f"{name}-auth",
+            GeneratedSecretArgs(
+                environment=env,
+                purpose="redis-auth-token",
+                description=f"notes {env}: Redis AUTH token",
+                kms_key_arn=args.secrets_kms_key_arn,
+                recovery_window_days=args.recovery_window_days,
+                length=args.auth_token_length,
+                special=False,
+                forbidden_characters=AUTH_REJECTS,
+            ),
+            child,
+        )
+
+        self.replication_group = aws.elasticache.ReplicationGroup(
+            f"{name}-group",
+            replication_group_id=identifier,
+            description=f"notes {env}: response cache and rate limits",
+            engine="redis",
+            engine_version=args.engine_version,
+            node_type=args.node_type,
+            num_cache_clusters=args.node_count,
+            port=PORT,
+            parameter_group_name=parameters.name,
+            subnet_group_name=subnets.name,
+            security_group_ids=[args.security_group_id],
+            multi_az_enabled=args.multi_az,
+            automatic_failover_enabled=args.automatic_failover,
+            transit_encryption_enabled=True,
+            transit_encryption_mode="required",
+            at_rest_encryption_enabled=True,
+            kms_key_id=args.kms_key_arn,
+            auth_token=auth.value,
+            auth_token_update_strategy=ROTATION_STRATEGY,
+            snapshot_retention_limit=args.snapshot_retention_days,
+            snapshot_window=args.snapshot_window,
+            maintenance_window=args.maintenance_window,
+            # No final snapshot: everything in the cache is derived or expires within minutes.
+            auto_minor_version_upgrade=True,
+            # Changes wait for the maintenance window instead of restarting nodes mid-day.
+            apply_immediately=False,
+            log_delivery_configurations=[
+                aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
+                    destination=slow_log.name,
+                    destination_type="cloudwatch-logs",
+                    log_format="json",
+                    log_type="slow-log",
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+
+        self.url = self.replication_group.primary_endpoint_address.apply(redis_url)
+        self.auth_secret_arn = auth.arn
+        self.register_outputs({"url": self.url, "auth_secret_arn": self.auth_secret_arn})
+
+
+def _validate(args: RedisCacheArgs) -> None:
+    if not 1 <= args.node_count <= MAX_NODES:
+        raise ValueError(f"node_count={args.node_count}: a replication group has 1 to {MAX_NODES} nodes")
+    if args.automatic_failover and args.node_count < 2:
+        raise ValueError(
+            f"automatic_failover=True needs node_count >= 2 (got {args.node_count}): "
+            "add a replica or turn automatic failover off"
+        )
+    if args.multi_az and not args.automatic_failover:
+        raise ValueError(
+            "multi_az=True needs automatic_failover=True: ElastiCache refuses Multi-AZ without it"
+        )
+    if not 0 <= args.snapshot_retention_days <= 35:
+        raise ValueError(
+            f"snapshot_retention_days={args.snapshot_retention_days}: ElastiCache keeps 0 to 35 days"
+        )
+    if args.auth_token_length > AUTH_TOKEN_MAX_LENGTH:
+        raise ValueError(
+            f"auth_token_length={args.auth_token_length}: ElastiCache AUTH tokens are at most "
+            f"{AUTH_TOKEN_MAX_LENGTH} characters"
+        )
+    check_windows(
+        "snapshot_window",
+        args.snapshot_window,
+        "maintenance_window",
+        args.maintenance_window,
+        minimum_minutes=60,
+    )

@@ -1,0 +1,322 @@
+"""The notes database: an encrypted, audited Amazon DocumentDB cluster.
+
+Besides the cluster and its instances, the component stores two secrets: the master password
+(generated) and the application's ready-to-use connection URI (derived), both KMS-encrypted
+in Secrets Manager. The API reads only the URI secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.secrets import GeneratedSecret, GeneratedSecretArgs, store_secret
+
+PORT = 27017
+DATABASE = "notes"
+MASTER_USERNAME = "notesadmin"
+# DocumentDB refuses these in a master password.
+MASTER_REJECTS = '/"@'
+# DocumentDB's own CA. The image's global bundle holds it; naming it stops AWS from picking a
+# different default CA for new instances.
+CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
+LOG_EXPORTS = ("audit", "profiler")
+MAX_INSTANCES = 16
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY = 24 * 60
+_WEEK = 7 * _DAY
+_DAILY = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+_WEEKLY = re.compile(r"^([a-z]{3}):(\d\d):(\d\d)-([a-z]{3}):(\d\d):(\d\d)$")
+
+
+# --- maintenance and backup windows ---------------------------------------------------------
+
+
+def _minute(hours: str, minutes: str, key: str, text: str) -> int:
+    h, m = int(hours), int(minutes)
+    if h > 23 or m > 59:
+        raise ValueError(f"{key}={text!r}: {hours}:{minutes} is not a time of day (UTC hh:mm)")
+    return h * 60 + m
+
+
+def daily_window(text: str, key: str) -> tuple[int, int]:
+    """``"02:00-03:00"`` -> (start minute of the day, duration in minutes); may cross midnight."""
+    match = _DAILY.match(text)
+    if not match:
+        raise ValueError(f"{key}={text!r}: expected a daily UTC window like 02:00-03:00")
+    start = _minute(match[1], match[2], key, text)
+    end = _minute(match[3], match[4], key, text)
+    return start, (end - start) % _DAY
+
+
+def weekly_window(text: str, key: str) -> tuple[int, int]:
+    """``"sun:04:00-sun:05:00"`` -> (start minute of the week, duration); may cross Sunday night."""
+    match = _WEEKLY.match(text)
+    if not match or match[1] not in DAYS or match[4] not in DAYS:
+        raise ValueError(f"{key}={text!r}: expected a weekly UTC window like sun:04:00-sun:05:00")
+    start = DAYS.index(match[1]) * _DAY + _minute(match[2], match[3], key, text)
+    end = DAYS.index(match[4]) * _DAY + _minute(match[5], match[6], key, text)
+    return start, (end - start) % _WEEK
+
+
+def _circular_overlap(a: tuple[int, int], b: tuple[int, int], period: int) -> bool:
+    return (a[0] - b[0]) % period < b[1] or (b[0] - a[0]) % period < a[1]
+
+
+def check_windows(daily_key: str, daily: str, weekly_key: str, weekly: str, *, minimum_minutes: int) -> None:
+    """AWS rejects a daily backup/snapshot window that overlaps the weekly maintenance window,
+    and windows shorter than the service's minimum; fail before any resource exists."""
+    day = daily_window(daily, daily_key)
+    week = weekly_window(weekly, weekly_key)
+    for key, text, (_, length) in ((daily_key, daily, day), (weekly_key, weekly, week)):
+        if length < minimum_minutes:
+            raise ValueError(f"{key}={text!r}: the window must last at least {minimum_minutes} minutes")
+    if any(_circular_overlap((d * _DAY + day[0], day[1]), week, _WEEK) for d in range(7)):
+        raise ValueError(
+            f"{daily_key}={daily!r} overlaps {weekly_key}={weekly!r}: AWS needs them apart; "
+            f"move one of the two"
+        )
+
+
+# --- the connection URI ---------------------------------------------------------------------
+
+
+def connection_uri(
+    username: str,
+    password: str,
+    host: str,
+    *,
+    port: int = PORT,
+    database: str = DATABASE,
+    ca_file: str,
+) -> str:
+    """The URI the API connects with. DocumentDB speaks TLS with its own CA, is always a
+    replica set named rs0, and does not support retryable writes."""
+    user = quote(username, safe="")
+    secret = quote(password, safe="")
+    options = (
+        f"tls=true&tlsCAFile={ca_file}&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false"
+    )
+    return f"mongodb://{user}:{secret}@{host}:{port}/{database}?{options}"
+
+
+def parameter_family(engine_version: str) -> str:
+    """``"5.0.0"`` -> ``"docdb5.0"``."""
+    match = re.match(r"^(\d+)\.(\d+)\.\d+$", engine_version)
+    if not match:
+        raise ValueError(f"engine_version={engine_version!r}: expected major.minor.patch, e.g. 5.0.0")
+    return f"docdb{match[1]}.{match[2]}"
+
+
+@dataclass(frozen=True)
+class DocumentDbArgs:
+    environment: str
+    """Environment name; part of every AWS-side identifier (``notes-<environment>-docdb``)."""
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Isolated subnets (no route to the internet) for the subnet group."""
+    security_group_id: pulumi.Input[str]
+    """The cluster's security group (27017 from the API's tasks only)."""
+    kms_key_arn: pulumi.Input[str]
+    """Key for the cluster's storage, snapshots and backups."""
+    secrets_kms_key_arn: pulumi.Input[str]
+    """Key for the master password and connection URI secrets."""
+    logs_kms_key_arn: pulumi.Input[str]
+    """Key for the exported audit and profiler log groups."""
+    instance_class: str
+    """Instance class of every instance, e.g. ``db.t4g.medium``."""
+    instance_count: int
+    """Instances, 1-16: one writer plus replicas (promotion in creation order)."""
+    backup_retention_days: int = 7
+    """Automated backup retention, 1-35 days. Default 7."""
+    engine_version: str = "5.0.0"
+    """DocumentDB engine version; also chooses the parameter group family. Default 5.0.0."""
+    backup_window: str = "02:00-03:00"
+    """Daily backup window, UTC; at least 30 minutes, apart from the maintenance window."""
+    maintenance_window: str = "sun:04:00-sun:05:00"
+    """Weekly maintenance window, UTC, for the cluster and its instances."""
+    deletion_protection: bool = True
+    """AWS refuses to delete the cluster while on. Default on."""
+    skip_final_snapshot: bool = False
+    """Delete without the final snapshot. Default off: a snapshot is kept."""
+    protect: bool = False
+    """Pulumi ``protect`` on the cluster and instances: ``pulumi destroy`` refuses. Default off."""
+    recovery_window_days: int = 30
+    """Days a deleted secret (master password, URI) can still be restored. Default 30."""
+    audit_log_retention_days: int = 90
+    """Retention of the exported audit and profiler logs. Default 90."""
+
+
+class DocumentDb(pulumi.ComponentResource):
+    """A DocumentDB cluster with TLS, audit logs, encryption and a connection URI secret."""
+
+    # Where the API's image installs the Amazon DocumentDB CA bundle.
+    CA_FILE = "/etc/ssl/docdb/global-bundle.pem"
+
+    cluster: aws.docdb.Cluster
+    instances: list[aws.docdb.ClusterInstance]
+    endpoint: pulumi.Output[str]
+    cluster_identifier: pulumi.Output[str]
+    master_secret_arn: pulumi.Output[str]
+    uri_secret_arn: pulumi.Output[str]
+    uri_version: aws.secretsmanager.SecretVersion
+
+    def __init__(self, name: str, args: DocumentDbArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _validate(args)
+        family = parameter_family(args.engine_version)
+        super().__init__("notes:infra:DocumentDb", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        env = args.environment
+        identifier = f"notes-{env}-docdb"
+
+        parameters = aws.docdb.ClusterParameterGroup(
+            f"{name}-parameters",
+            # The family is in the name: an engine upgrade creates the new group before the
+            # old one is deleted, and two groups cannot share a name.
+            name=f"notes-{env}-{family.replace('.', '-')}",
+            family=family,
+            description=f"notes {env}: TLS required, audit and profiler logs on",
+            parameters=[
+                # tls is a static parameter: it takes effect at the next reboot, never silently.
+                aws.docdb.ClusterParameterGroupParameterArgs(
+                    name=key, value="enabled", apply_method="pending-reboot"
+                )
+                for key in ("tls", "audit_logs", "profiler")
+            ],
+            opts=child,
+        )
+        subnets = aws.docdb.SubnetGroup(
+            f"{name}-subnets",
+            name=identifier,
+            description=f"notes {env}: isolated subnets of the database",
+            subnet_ids=args.subnet_ids,
+            opts=child,
+        )
+        # Created before the cluster so that AWS finds them: otherwise the export creates
+        # its own, unencrypted and never expiring.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{kind}-logs",
+                name=f"/aws/docdb/{identifier}/{kind}",
+                kms_key_id=args.logs_kms_key_arn,
+                retention_in_days=args.audit_log_retention_days,
+                opts=child,
+            )
+            for kind in LOG_EXPORTS
+        ]
+
+        master = GeneratedSecret(
+            f"{name}-master",
+            GeneratedSecretArgs(
+                environment=env,
+                purpose="docdb-master",
+                description=f"notes {env}: DocumentDB master password (user {MASTER_USERNAME})",
+                kms_key_arn=args.secrets_kms_key_arn,
+                recovery_window_days=args.recovery_window_days,
+                # Letters and digits only; the forbidden list stays as a guard should anyone
+                # turn punctuation on.
+                special=False,
+                forbidden_characters=MASTER_REJECTS,
+            ),
+            child,
+        )
+
+        self.cluster = aws.docdb.Cluster(
+            f"{name}-cluster",
+            cluster_identifier=identifier,
+            engine="docdb",
+            engine_version=args.engine_version,
+            port=PORT,
+            master_username=MASTER_USERNAME,
+            master_password=master.value,
+            db_cluster_parameter_group_name=parameters.name,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[args.security_group_id],
+            storage_encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            backup_retention_period=args.backup_retention_days,
+            preferred_backup_window=args.backup_window,
+            preferred_maintenance_window=args.maintenance_window,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=args.skip_final_snapshot,
+            # Derived from the environment so that a reader knows where to look; a second
+            # deletion of the same environment must first move the previous one aside.
+            final_snapshot_identifier=None if args.skip_final_snapshot else f"{identifier}-final",
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            # Changes wait for the maintenance window instead of restarting the writer mid-day.
+            apply_immediately=False,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=log_groups,
+                protect=args.protect,
+                # AWS spreads the cluster volume over three AZs whatever was asked and reports
+                # all three back; an AZ diff forces replacement of the whole cluster.
+                # pulumi/pulumi-aws#1507, hashicorp/terraform-provider-aws#19451 and #37210.
+                ignore_changes=["availability_zones"],
+            ),
+        )
+
+        self.instances = [
+            aws.docdb.ClusterInstance(
+                f"{name}-instance-{index + 1}",
+                identifier=f"{identifier}-{index + 1}",
+                cluster_identifier=self.cluster.id,
+                engine="docdb",
+                instance_class=args.instance_class,
+                ca_cert_identifier=CA_CERT_IDENTIFIER,
+                auto_minor_version_upgrade=True,
+                preferred_maintenance_window=args.maintenance_window,
+                # Failover goes to the lowest tier: the order instances were declared in.
+                promotion_tier=index,
+                apply_immediately=False,
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            )
+            for index in range(args.instance_count)
+        ]
+
+        uri = pulumi.Output.all(master.value, self.cluster.endpoint).apply(
+            lambda values: connection_uri(MASTER_USERNAME, values[0], values[1], ca_file=self.CA_FILE)
+        )
+        uri_secret, self.uri_version = store_secret(
+            f"{name}-uri",
+            environment=env,
+            purpose="docdb-uri",
+            description=f"notes {env}: the API's DocumentDB connection URI (TLS, CA file in the image)",
+            kms_key_arn=args.secrets_kms_key_arn,
+            recovery_window_days=args.recovery_window_days,
+            value=pulumi.Output.secret(uri),
+            parent=self,
+        )
+
+        self.endpoint = self.cluster.endpoint
+        self.cluster_identifier = self.cluster.cluster_identifier
+        self.master_secret_arn = master.arn
+        self.uri_secret_arn = uri_secret.arn
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "cluster_identifier": self.cluster_identifier,
+                "master_secret_arn": self.master_secret_arn,
+                "uri_secret_arn": self.uri_secret_arn,
+            }
+        )
+
+
+def _validate(args: DocumentDbArgs) -> None:
+    if not 1 <= args.instance_count <= MAX_INSTANCES:
+        raise ValueError(
+            f"instance_count={args.instance_count}: a DocumentDB cluster needs 1 to {MAX_INSTANCES} "
+            "instances (one writer plus replicas)"
+        )
+    if not 1 <= args.backup_retention_days <= 35:
+        raise ValueError(
+            f"backup_retention_days={args.backup_retention_days}: DocumentDB keeps backups 1 to 35 days"
+        )
+    check_windows(
+        "backup_window", args.backup_window, "maintenance_window", args.maintenance_window, minimum_minutes=30
+    )

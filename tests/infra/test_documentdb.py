@@ -1,0 +1,385 @@
+"""DocumentDb under mocks: encryption, TLS, audit logs, protection, instances, the URI secret."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pulumi
+import pytest
+
+from infra.documentdb import (
+    MASTER_REJECTS,
+    MASTER_USERNAME,
+    DocumentDb,
+    DocumentDbArgs,
+    check_windows,
+    connection_uri,
+    parameter_family,
+)
+from tests.infra.harness import Graph, run
+
+CLUSTER = "aws:docdb/cluster:Cluster"
+INSTANCE = "aws:docdb/clusterInstance:ClusterInstance"
+PARAMETERS = "aws:docdb/clusterParameterGroup:ClusterParameterGroup"
+SUBNETS = "aws:docdb/subnetGroup:SubnetGroup"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+SECRET = "aws:secretsmanager/secret:Secret"
+VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+
+DOCDB_KEY = "arn:aws:kms:eu-west-1:123456789012:key/docdb"
+SECRETS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/secrets"
+LOGS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/logs"
+ISOLATED = ["subnet-iso-a", "subnet-iso-b", "subnet-iso-c"]
+
+
+def args(environment: str = "staging", **overrides: Any) -> DocumentDbArgs:
+    values: dict[str, Any] = {
+        "environment": environment,
+        "subnet_ids": ISOLATED,
+        "security_group_id": "sg-docdb",
+        "kms_key_arn": DOCDB_KEY,
+        "secrets_kms_key_arn": SECRETS_KEY,
+        "logs_kms_key_arn": LOGS_KEY,
+        "instance_class": "db.t4g.medium",
+        "instance_count": 1,
+        "backup_retention_days": 7,
+        "deletion_protection": False,
+        "protect": False,
+        "recovery_window_days": 7,
+        "audit_log_retention_days": 30,
+    }
+    values.update(overrides)
+    return DocumentDbArgs(**values)
+
+
+def build(name: str, component_args: DocumentDbArgs) -> Graph:
+    def program() -> Any:
+        db = DocumentDb(name, component_args)
+        return {
+            "endpoint": db.endpoint,
+            "cluster_identifier": db.cluster_identifier,
+            "uri_secret_arn": db.uri_secret_arn,
+            "master_secret_arn": db.master_secret_arn,
+            "uri": pulumi.Output.unsecret(db.uri_version.secret_string),
+        }
+
+    return run(program)
+
+
+@pytest.fixture(scope="module")
+def staging() -> Graph:
+    """Staging-like: one instance, no deletion protection, not protected, snapshot kept."""
+    return build("staging-docdb", args())
+
+
+@pytest.fixture(scope="module")
+def prod() -> Graph:
+    """Prod-like: three instances, deletion protection on, pulumi protect on."""
+    return build(
+        "prod-docdb",
+        args(
+            "prod",
+            instance_class="db.r6g.large",
+            instance_count=3,
+            backup_retention_days=35,
+            deletion_protection=True,
+            protect=True,
+            recovery_window_days=30,
+            audit_log_retention_days=365,
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def disposable() -> Graph:
+    """A stack that opts out of the final snapshot explicitly."""
+    return build("dev-docdb", args("dev", skip_final_snapshot=True))
+
+
+# --- storage, TLS, logs ---------------------------------------------------------------------
+
+
+def test_storage_is_encrypted_with_the_docdb_key(staging: Graph) -> None:
+    # GIVEN the docdb key  WHEN the cluster is registered
+    cluster = staging.one(CLUSTER)
+    # THEN its storage is encrypted with that key
+    assert cluster.inputs["storageEncrypted"] is True, f"{cluster.urn}: storage not encrypted"
+    assert cluster.inputs["kmsKeyId"] == DOCDB_KEY, (
+        f"{cluster.urn}: kmsKeyId {cluster.inputs.get('kmsKeyId')}"
+    )
+
+
+def test_parameter_group_requires_tls_and_turns_audit_logs_on(staging: Graph) -> None:
+    # GIVEN engine 5.0.0  WHEN the parameter group is registered
+    group = staging.one(PARAMETERS)
+    cluster = staging.one(CLUSTER)
+    parameters = {p["name"]: p["value"] for p in group.inputs["parameters"]}
+    # THEN it is family docdb5.0 with tls, audit_logs and profiler enabled, and the cluster uses it
+    assert group.inputs["family"] == "docdb5.0", f"{group.urn}: family {group.inputs['family']}"
+    for key in ("tls", "audit_logs", "profiler"):
+        assert parameters.get(key) == "enabled", f"{group.urn}: {key}={parameters.get(key)}"
+    assert cluster.inputs["dbClusterParameterGroupName"] == group.inputs["name"], cluster.urn
+    assert group.urn in cluster.property_dependencies["dbClusterParameterGroupName"], cluster.urn
+
+
+def test_audit_and_profiler_logs_are_exported(staging: Graph) -> None:
+    # GIVEN the cluster  WHEN it is registered
+    cluster = staging.one(CLUSTER)
+    # THEN both logs go to CloudWatch
+    exports = cluster.inputs["enabledCloudwatchLogsExports"]
+    assert sorted(exports) == ["audit", "profiler"], f"{cluster.urn}: exports {exports}"
+
+
+def test_exported_log_groups_exist_first_encrypted_with_retention(staging: Graph) -> None:
+    # GIVEN the cluster notes-staging-docdb  WHEN its log groups are registered
+    cluster = staging.one(CLUSTER)
+    identifier = cluster.inputs["clusterIdentifier"]
+    groups = {r.inputs["name"]: r for r in staging.of_type(LOG_GROUP)}
+    # THEN they carry the names DocumentDB writes to, the logs key and the retention, and the
+    # cluster waits for them
+    assert set(groups) == {f"/aws/docdb/{identifier}/audit", f"/aws/docdb/{identifier}/profiler"}, groups
+    for group in groups.values():
+        assert group.inputs["kmsKeyId"] == LOGS_KEY, f"{group.urn}: not encrypted with the logs key"
+        assert group.inputs["retentionInDays"] == 30, f"{group.urn}: retention {group.inputs}"
+        assert group.urn in cluster.dependencies, f"{cluster.urn}: does not wait for {group.urn}"
+
+
+def test_availability_zones_are_ignored(staging: Graph) -> None:
+    # GIVEN AWS reports three AZs whatever was set  WHEN the cluster is registered
+    cluster = staging.one(CLUSTER)
+    # THEN an AZ diff cannot force its replacement
+    assert "availabilityZones" in cluster.ignore_changes, (
+        f"{cluster.urn}: ignoreChanges {cluster.ignore_changes}"
+    )
+
+
+def test_cluster_settings_follow_args(prod: Graph) -> None:
+    # GIVEN prod-like args  WHEN the cluster is registered
+    cluster = prod.one(CLUSTER)
+    inputs = cluster.inputs
+    # THEN engine, backups, windows and network follow them and nothing applies mid-day
+    expected = {
+        "engine": "docdb",
+        "engineVersion": "5.0.0",
+        "clusterIdentifier": "notes-prod-docdb",
+        "backupRetentionPeriod": 35,
+        "preferredBackupWindow": "02:00-03:00",
+        "preferredMaintenanceWindow": "sun:04:00-sun:05:00",
+        "applyImmediately": False,
+        "port": 27017,
+        "vpcSecurityGroupIds": ["sg-docdb"],
+    }
+    for key, value in expected.items():
+        assert inputs.get(key) == value, f"{cluster.urn}: {key}={inputs.get(key)!r}, expected {value!r}"
+
+
+def test_subnet_group_uses_the_isolated_subnets(staging: Graph) -> None:
+    # GIVEN the isolated subnets  WHEN the subnet group is registered
+    subnets = staging.one(SUBNETS)
+    cluster = staging.one(CLUSTER)
+    # THEN it holds exactly those and the cluster uses it
+    assert subnets.inputs["subnetIds"] == ISOLATED, f"{subnets.urn}: {subnets.inputs['subnetIds']}"
+    assert cluster.inputs["dbSubnetGroupName"] == subnets.inputs["name"], cluster.urn
+
+
+# --- protection -----------------------------------------------------------------------------
+
+
+def test_final_snapshot_is_kept_by_default(staging: Graph) -> None:
+    # GIVEN default skip_final_snapshot  WHEN the cluster is registered
+    cluster = staging.one(CLUSTER)
+    # THEN a final snapshot with a name derived from the environment is taken on deletion
+    assert cluster.inputs["skipFinalSnapshot"] is False, f"{cluster.urn}: final snapshot skipped"
+    assert cluster.inputs["finalSnapshotIdentifier"] == "notes-staging-docdb-final", cluster.urn
+
+
+def test_skipping_the_final_snapshot_is_explicit(disposable: Graph) -> None:
+    # GIVEN skip_final_snapshot=True  WHEN the cluster is registered
+    cluster = disposable.one(CLUSTER)
+    # THEN no snapshot identifier is set
+    assert cluster.inputs["skipFinalSnapshot"] is True, cluster.urn
+    assert "finalSnapshotIdentifier" not in cluster.inputs, f"{cluster.urn}: {cluster.inputs}"
+
+
+@pytest.mark.parametrize(("stack", "expected"), [("staging", False), ("prod", True)])
+def test_deletion_protection_and_protect_follow_args(
+    stack: str, expected: bool, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN a staging-like (both off) or prod-like (both on) args set
+    graph: Graph = request.getfixturevalue(stack)
+    cluster = graph.one(CLUSTER)
+    # WHEN the cluster and instances are registered  THEN AWS and Pulumi protection follow them
+    assert cluster.inputs["deletionProtection"] is expected, f"{cluster.urn}: deletionProtection"
+    for resource in [cluster, *graph.of_type(INSTANCE)]:
+        assert resource.protect is expected, f"{resource.urn}: protect={resource.protect}"
+        assert resource.retain_on_delete is False, f"{resource.urn}: retainOnDelete set"
+
+
+# --- instances ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("stack", "count"), [("staging", 1), ("prod", 3)])
+def test_instances_follow_instance_count(stack: str, count: int, request: pytest.FixtureRequest) -> None:
+    # GIVEN instance_count  WHEN the instances are registered
+    graph: Graph = request.getfixturevalue(stack)
+    cluster = graph.one(CLUSTER)
+    instances = graph.of_type(INSTANCE)
+    # THEN there are that many, in promotion order, all joined to the cluster
+    assert len(instances) == count, f"{[r.urn for r in instances]}"
+    tiers = sorted(r.inputs["promotionTier"] for r in instances)
+    assert tiers == list(range(count)), f"promotion tiers {tiers}"
+    for instance in instances:
+        assert cluster.urn in instance.property_dependencies["clusterIdentifier"], instance.urn
+        assert instance.inputs["identifier"].startswith(f"notes-{stack}-docdb-"), instance.urn
+        assert instance.inputs["autoMinorVersionUpgrade"] is True, instance.urn
+        assert instance.inputs["applyImmediately"] is False, instance.urn
+        assert instance.inputs["caCertIdentifier"] == "rds-ca-rsa2048-g1", instance.urn
+
+
+def test_instance_class_follows_args(prod: Graph) -> None:
+    # GIVEN db.r6g.large  WHEN the instances are registered  THEN each is that class
+    for instance in prod.of_type(INSTANCE):
+        assert instance.inputs["instanceClass"] == "db.r6g.large", f"{instance.urn}: {instance.inputs}"
+
+
+# --- master password and URI secret --------------------------------------------------------
+
+
+def test_master_password_cannot_contain_characters_docdb_refuses(staging: Graph) -> None:
+    # GIVEN DocumentDB refuses / " @ in passwords  WHEN the master password is generated
+    assert set(MASTER_REJECTS) == set('/"@'), MASTER_REJECTS
+    password = staging.one(PASSWORD)
+    # THEN the generator's alphabet has none of them
+    alphabet = set(string.ascii_letters + string.digits)
+    if password.inputs["special"]:
+        alphabet |= set(password.inputs.get("overrideSpecial") or string.punctuation)
+    assert password.inputs["special"] is False, f"{password.urn}: special characters enabled"
+    refused = alphabet & set(MASTER_REJECTS)
+    assert not refused, f"{password.urn}: can produce {sorted(refused)}"
+    assert 8 <= password.inputs["length"] <= 100, f"{password.urn}: DocumentDB allows 8-100 characters"
+
+
+def test_master_credentials_come_from_the_generated_secret(staging: Graph) -> None:
+    # GIVEN the master GeneratedSecret  WHEN the cluster is registered
+    cluster = staging.one(CLUSTER)
+    password = staging.one(PASSWORD)
+    master = staging.one(SECRET, "staging-docdb-master-secret")
+    # THEN the password is that secret value (masked), the user is fixed, the secret is encrypted
+    assert cluster.inputs["masterPassword"] == "[secret]", f"{cluster.urn}: masterPassword not secret"
+    assert password.urn in cluster.property_dependencies["masterPassword"], cluster.urn
+    assert cluster.inputs["masterUsername"] == MASTER_USERNAME, cluster.urn
+    assert master.inputs["name"] == "notes/staging/docdb-master", master.urn
+    assert master.inputs["kmsKeyId"] == SECRETS_KEY, f"{master.urn}: not encrypted with the secrets key"
+
+
+def test_uri_secret_is_encrypted_and_its_value_secret(staging: Graph) -> None:
+    # GIVEN the component  WHEN the URI secret is registered
+    secret = staging.one(SECRET, "staging-docdb-uri-secret")
+    version = staging.one(VERSION, "staging-docdb-uri-version")
+    cluster, password = staging.one(CLUSTER), staging.one(PASSWORD)
+    # THEN it is encrypted, has the recovery window, and its value is secret and built from
+    # the cluster's endpoint and the master password
+    assert secret.inputs["name"] == "notes/staging/docdb-uri", secret.urn
+    assert secret.inputs["kmsKeyId"] == SECRETS_KEY, f"{secret.urn}: kmsKeyId {secret.inputs}"
+    assert secret.inputs["recoveryWindowInDays"] == 7, secret.urn
+    assert version.inputs["secretString"] == "[secret]", f"{version.urn}: secretString not secret"
+    for source in (cluster, password):
+        assert source.urn in version.property_dependencies["secretString"], f"{version.urn}: {source.urn}"
+
+
+def test_uri_resolves_to_the_cluster_endpoint(staging: Graph) -> None:
+    # GIVEN the mocked endpoint  WHEN the URI resolves
+    uri = urlsplit(staging.result["uri"])
+    # THEN it points at the cluster endpoint as the master user, over TLS
+    assert uri.hostname == staging.result["endpoint"], uri
+    assert uri.username == MASTER_USERNAME, uri
+    assert parse_qs(uri.query)["tls"] == ["true"], uri
+
+
+def test_connection_uri_shape() -> None:
+    # GIVEN a password with characters that mean something in a URI
+    password = "p@ss/w:rd%?#"
+    # WHEN the URI is built
+    uri = connection_uri(
+        "admin", password, "db.cluster-x.eu-west-1.docdb.amazonaws.com", ca_file=DocumentDb.CA_FILE
+    )
+    # THEN it is exactly the documented shape and the password round-trips
+    assert uri == (
+        "mongodb://admin:p%40ss%2Fw%3Ard%25%3F%23@db.cluster-x.eu-west-1.docdb.amazonaws.com:27017/notes"
+        "?tls=true&tlsCAFile=/etc/ssl/docdb/global-bundle.pem&replicaSet=rs0"
+        "&readPreference=secondaryPreferred&retryWrites=false"
+    ), uri
+    parts = urlsplit(uri)
+    assert unquote(parts.password or "") == password, parts
+    assert parts.port == 27017, parts
+    assert parse_qs(parts.query) == {
+        "tls": ["true"],
+        "tlsCAFile": [DocumentDb.CA_FILE],
+        "replicaSet": ["rs0"],
+        "readPreference": ["secondaryPreferred"],
+        "retryWrites": ["false"],
+    }, parts.query
+
+
+def test_outputs(staging: Graph) -> None:
+    # GIVEN the component  WHEN its outputs resolve  THEN they are the cluster's and the secrets'
+    assert staging.result["cluster_identifier"] == "notes-staging-docdb", staging.result
+    assert ".docdb.amazonaws.com" in staging.result["endpoint"], staging.result
+    assert staging.result["uri_secret_arn"] != staging.result["master_secret_arn"], staging.result
+
+
+def test_every_child_is_parented_and_named_after_the_component(prod: Graph) -> None:
+    # GIVEN the component  WHEN everything is registered
+    component = prod.one("notes:infra:DocumentDb")
+    urns = [r.urn for r in prod.resources]
+    # THEN URNs are unique, and the direct children carry the component's name and parent
+    assert len(urns) == len(set(urns)), "duplicate URNs"
+    for child in prod.children_of(component.urn):
+        assert child.name.startswith("prod-docdb-"), f"{child.urn}: not named after the component"
+    assert all(r.parent for r in prod.custom()), "a resource has no parent"
+
+
+# --- impossible arguments -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"instance_count": 0}, "instance_count=0"),
+        ({"instance_count": 17}, "instance_count=17"),
+        ({"backup_retention_days": 0}, "backup_retention_days=0"),
+        (
+            {"backup_window": "04:30-05:30", "maintenance_window": "sun:04:00-sun:05:00"},
+            "backup_window='04:30-05:30' overlaps maintenance_window='sun:04:00-sun:05:00'",
+        ),
+        (
+            {"backup_window": "23:45-00:30", "maintenance_window": "mon:00:00-mon:01:00"},
+            "overlaps maintenance_window",
+        ),
+        ({"backup_window": "02:00-02:15"}, "at least 30 minutes"),
+        ({"maintenance_window": "sun:04:00-sun:04:10"}, "at least 30 minutes"),
+        ({"maintenance_window": "sunday 4am"}, "weekly UTC window"),
+        ({"backup_window": "25:00-26:00"}, "not a time of day"),
+        ({"engine_version": "5.0"}, "major.minor.patch"),
+    ],
+)
+def test_impossible_arguments_fail_in_the_constructor(overrides: dict[str, Any], message: str) -> None:
+    # GIVEN args AWS would reject  WHEN the component is built  THEN it says what to change
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        run(lambda: DocumentDb("bad-docdb", args(**overrides)))
+
+
+def test_windows_that_touch_but_do_not_overlap_are_accepted() -> None:
+    # GIVEN a backup window ending when maintenance starts, and one crossing Sunday night
+    # WHEN they are checked  THEN neither raises
+    check_windows("b", "03:00-04:00", "m", "sun:04:00-sun:05:00", minimum_minutes=30)
+    check_windows("b", "02:00-03:00", "m", "sun:23:30-mon:00:30", minimum_minutes=30)
+
+
+def test_parameter_family() -> None:
+    # GIVEN engine versions  WHEN the family is derived  THEN it is docdb<major>.<minor>
+    assert parameter_family("5.0.0") == "docdb5.0"
+    assert parameter_family("4.0.0") == "docdb4.0"
