@@ -158,6 +158,8 @@ class AwsMocks(pulumi_mocks.Mocks):
             }.get(kind)
             if prefix:
                 resource_id = f"{prefix}-{short}"
+            if kind == "Eip":
+                outputs["allocationId"] = resource_id
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             outputs["dnsName"] = f"{name}-{short[:10]}.{self.region}.elb.amazonaws.com"
             outputs["zoneId"] = "Z32O12XQLNTSW2"
