@@ -1,0 +1,513 @@
+"""The notes API on ECS Fargate: cluster, task definition, service behind the ALB, and
+target-tracking autoscaling on CPU and on requests per task."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+# Fargate's task sizes: cpu units -> memory (MiB) it offers with them.
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+# ECS's ceiling for a container's stopTimeout on Fargate.
+MAX_STOP_TIMEOUT_SECONDS = 120
+# Time on top of the API's shutdown grace before ECS sends SIGKILL: the process also needs to
+# close its pools and exit once the grace is over.
+STOP_TIMEOUT_MARGIN_SECONDS = 10
+CONTAINER_NAME = "api"
+# The image's non-root identity (app/Dockerfile: USER 10001:10001).
+APP_USER = "10001:10001"
+TMP_VOLUME = "tmp"
+# Names that look like they carry a secret: these must come from `secrets`, never in plain text.
+SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_PASSWORD", "_URI")
+# Set by the component from its own arguments.
+RESERVED_VARIABLES = ("NOTES_HOST", "NOTES_PORT", "NOTES_WORKERS", "NOTES_SHUTDOWN_GRACE_SECONDS")
+ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repository>[^@:]+)"
+)
+
+
+@dataclass(frozen=True)
+class ApiServiceArgs:
+    """How the API runs, how many copies, and what it is given."""
+
+    # Environment name, part of every AWS-side name.
+    environment: str
+    region: str
+    # Private subnets of the tasks (no public IPs).
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    # Security group of the tasks (ingress from the ALB only).
+    security_group_id: pulumi.Input[str]
+    target_group_arn: pulumi.Input[str]
+    # ARN suffixes of the target group and ALB: the request-count metric's resource label.
+    target_group_arn_suffix: pulumi.Input[str]
+    alb_arn_suffix: pulumi.Input[str]
+    # The listener that forwards to the target group; the service waits for it.
+    listener: pulumi.Resource
+    # Image reference by digest: <repository url>@sha256:...
+    image_ref: pulumi.Input[str]
+    # Fargate task size; must be a pair Fargate offers (see FARGATE_SIZES).
+    cpu: int
+    memory: int
+    # Tasks when the service is created; afterwards autoscaling owns the count.
+    desired_count: int
+    min_count: int
+    max_count: int
+    # KMS key of the application log group.
+    logs_kms_key_arn: pulumi.Input[str]
+    # KMS key the secrets are encrypted with (the execution role may decrypt with it).
+    secrets_kms_key_arn: pulumi.Input[str]
+    # Target-tracking CPU utilisation, percent. Default 60.
+    cpu_target_percent: int = 60
+    # Target-tracking ALB requests per task per minute. Default 1000.
+    requests_per_target: int = 1000
+    # Tasks always on on-demand Fargate. Default 1.
+    fargate_base: int = 1
+    # Share of further tasks on on-demand Fargate. Default 1.
+    fargate_weight: int = 1
+    # Share of further tasks on Fargate Spot. Default 0 (no Spot).
+    fargate_spot_weight: int = 0
+    # uvicorn worker processes per task. Default 1.
+    workers: int = 1
+    # Port the API listens on. Default 8000.
+    container_port: int = 8000
+    # Failing load-balancer health checks are ignored this long after a task starts. Default 60.
+    health_check_grace_seconds: int = 60
+    # In-flight requests get this long after SIGTERM; stopTimeout is 10 s more. Default 20.
+    shutdown_grace_seconds: int = 20
+    # Application log retention, days. Default 30.
+    log_retention_days: int = 30
+    # Environment variable -> Secrets Manager secret ARN, injected by ECS at start. Default none.
+    secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Plain environment variables; nothing secret (see SECRET_SUFFIXES). Default none.
+    environment_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+def stop_timeout(args: ApiServiceArgs) -> int:
+    return args.shutdown_grace_seconds + STOP_TIMEOUT_MARGIN_SECONDS
+
+
+def capacity_strategy(args: ApiServiceArgs) -> list[dict[str, Any]]:
+    """FARGATE and FARGATE_SPOT shares; a provider with weight 0 and no base is left out."""
+    strategy = []
+    if args.fargate_weight > 0 or args.fargate_base > 0:
+        strategy.append(
+            {"capacity_provider": "FARGATE", "base": args.fargate_base, "weight": args.fargate_weight}
+        )
+    if args.fargate_spot_weight > 0:
+        strategy.append({"capacity_provider": "FARGATE_SPOT", "base": 0, "weight": args.fargate_spot_weight})
+    return strategy
+
+
+def container_definition(
+    *,
+    args: ApiServiceArgs,
+    image: str,
+    log_group: str,
+    environment: Mapping[str, str],
+    secrets: Mapping[str, str],
+) -> dict[str, Any]:
+    """The API's container, written the way ECS returns it (defaults spelled out, lists
+    sorted) so that a refresh does not show a diff and replace the task definition."""
+    port = args.container_port
+    variables = {
+        **environment,
+        "NOTES_HOST": "0.0.0.0",  # noqa: S104 (inside the task's own network namespace)
+        "NOTES_PORT": str(port),
+        "NOTES_WORKERS": str(args.workers),
+        "NOTES_SHUTDOWN_GRACE_SECONDS": str(args.shutdown_grace_seconds),
+    }
+    health = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/health', timeout=4)"
+    return {
+        "name": CONTAINER_NAME,
+        "image": image,
+        "essential": True,
+        "cpu": 0,
+        "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
+        "environment": [{"name": k, "value": v} for k, v in sorted(variables.items())],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
+        "readonlyRootFilesystem": True,
+        # Fargate has no tmpfs: /tmp is an ephemeral task volume. It is writable by the
+        # app's user only if the image declares VOLUME /tmp (ECS then copies the image's
+        # 1777 mode); otherwise the mount is root-owned 0755.
+        "mountPoints": [{"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}],  # noqa: S108
+        "volumesFrom": [],
+        "systemControls": [],
+        "privileged": False,
+        "user": APP_USER,
+        "linuxParameters": {
+            # An init process as PID 1 passes SIGTERM on to uvicorn and reaps its workers.
+            "initProcessEnabled": True,
+            "capabilities": {"add": [], "drop": ["ALL"]},
+        },
+        "ulimits": [{"name": "nofile", "softLimit": 65535, "hardLimit": 65535}],
+        "stopTimeout": stop_timeout(args),
+        # The image has python but no curl.
+        "healthCheck": {
+            "command": ["CMD", "python", "-c", health],
+            "interval": 30,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 15,
+        },
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": log_group,
+                "awslogs-region": args.region,
+                "awslogs-stream-prefix": CONTAINER_NAME,
+                # A slow CloudWatch Logs must not block the API's writes to stdout.
+                "mode": "non-blocking",
+                "max-buffer-size": "25m",
+            },
+        },
+    }
+
+
+def ecs_trust_policy(account_id: str, source_arn: str | None = None) -> dict[str, Any]:
+    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if source_arn:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": condition,
+            }
+        ],
+    }
+
+
+def execution_policy(
+    *, image: str, log_group_arn: str, secret_arns: Sequence[str], secrets_key_arn: str, region: str
+) -> dict[str, Any]:
+    """What ECS itself needs to start the task: pull the image, write its logs, read its
+    secrets. Nothing wider than those resources."""
+    statements: list[dict[str, Any]] = []
+    ecr = ECR_IMAGE.match(image)
+    if ecr:
+        statements += [
+            # The token call has no resource-level permissions.
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Sid": "EcrPull",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                "Resource": f"arn:aws:ecr:{ecr['region']}:{ecr['account']}:repository/{ecr['repository']}",
+            },
+        ]
+    statements.append(
+        {
+            "Sid": "AppLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"],
+        }
+    )
+    if secret_arns:
+        statements += [
+            {
+                "Sid": "Secrets",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": sorted(secret_arns),
+            },
+            {
+                "Sid": "SecretsKey",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": secrets_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+            },
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+class ApiService(pulumi.ComponentResource):
+    """Cluster, roles, task definition, service and its autoscaling."""
+
+    cluster: aws.ecs.Cluster
+    cluster_name: pulumi.Output[str]
+    service: aws.ecs.Service
+    service_name: pulumi.Output[str]
+    task_definition: aws.ecs.TaskDefinition
+    log_group: aws.cloudwatch.LogGroup
+    log_group_name: pulumi.Output[str]
+    execution_role: aws.iam.Role
+    task_role: aws.iam.Role
+    scaling_target: aws.appautoscaling.Target
+
+    def __init__(self, name: str, args: ApiServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _validate(args)
+        super().__init__("notes:infra:ApiService", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        prefix = f"notes-{args.environment}"
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        strategy = capacity_strategy(args)
+
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=prefix,
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            opts=child,
+        )
+        self.cluster_name = self.cluster.name
+        capacity = aws.ecs.ClusterCapacityProviders(
+            f"{name}-capacity-providers",
+            cluster_name=self.cluster.name,
+            capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            default_capacity_provider_strategies=[
+                aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(**s) for s in strategy
+            ],
+            opts=child,
+        )
+
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/ecs/{prefix}/api",
+            kms_key_id=args.logs_kms_key_arn,
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        self.log_group_name = self.log_group.name
+
+        self.execution_role = aws.iam.Role(
+            f"{name}-execution-role",
+            name=f"{prefix}-api-execution",
+            description=f"ECS pulls the image, writes logs and reads secrets for {prefix} API tasks",
+            assume_role_policy=account_id.apply(lambda account: json.dumps(ecs_trust_policy(account))),
+            opts=child,
+        )
+        secret_arns = list(args.secrets.values())
+        aws.iam.RolePolicy(
+            f"{name}-execution-policy",
+            role=self.execution_role.id,
+            policy=pulumi.Output.all(
+                image=args.image_ref,
+                log_group_arn=self.log_group.arn,
+                secret_arns=pulumi.Output.all(*secret_arns),
+                secrets_key_arn=args.secrets_kms_key_arn,
+            ).apply(lambda values: json.dumps(execution_policy(region=args.region, **values))),
+            opts=child,
+        )
+        # The API itself calls no AWS API today (ECS injects its secrets), so its role has no
+        # policy: grant here only what new code needs.
+        self.task_role = aws.iam.Role(
+            f"{name}-task-role",
+            name=f"{prefix}-api-task",
+            description=f"Identity of the {prefix} API's code; no permissions",
+            assume_role_policy=account_id.apply(
+                lambda account: json.dumps(
+                    ecs_trust_policy(account, f"arn:aws:ecs:{args.region}:{account}:*")
+                )
+            ),
+            opts=child,
+        )
+
+        definitions = pulumi.Output.all(
+            image=args.image_ref,
+            log_group=self.log_group.name,
+            environment=pulumi.Output.from_input(dict(args.environment_variables)),
+            secrets=pulumi.Output.from_input(dict(args.secrets)),
+        ).apply(lambda values: json.dumps([container_definition(args=args, **values)]))
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            # One family for every deploy: each image becomes a new revision of it.
+            family=f"{prefix}-api",
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(args.cpu),
+            memory=str(args.memory),
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture="X86_64"
+            ),
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)],
+            container_definitions=definitions,
+            # A new revision deregisters the previous one unless it is kept; kept, it stays
+            # ACTIVE for the circuit breaker's rollback and for a manual one.
+            skip_destroy=True,
+            opts=child,
+        )
+
+        self.service = aws.ecs.Service(
+            f"{name}-service",
+            name=f"{prefix}-api",
+            cluster=self.cluster.arn,
+            task_definition=self.task_definition.arn,
+            desired_count=args.desired_count,
+            capacity_provider_strategies=[aws.ecs.ServiceCapacityProviderStrategyArgs(**s) for s in strategy],
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.subnet_ids,
+                security_groups=[args.security_group_id],
+                assign_public_ip=False,
+            ),
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=args.target_group_arn,
+                    container_name=CONTAINER_NAME,
+                    container_port=args.container_port,
+                )
+            ],
+            health_check_grace_period_seconds=args.health_check_grace_seconds,
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
+                enable=True, rollback=True
+            ),
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            enable_execute_command=False,
+            # `pulumi up` returns once ECS accepted the deployment; the circuit breaker, not
+            # Pulumi, decides whether it completes or rolls back.
+            wait_for_steady_state=False,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # A target group must belong to a load balancer (through a listener) before a
+                # service can register into it; the strategy's providers must be attached.
+                depends_on=[args.listener, capacity],
+                # Autoscaling changes the desired count; applying the stack's initial value
+                # again would undo its scaling on every `pulumi up`.
+                ignore_changes=["desiredCount"],
+            ),
+        )
+        self.service_name = self.service.name
+
+        self.scaling_target = aws.appautoscaling.Target(
+            f"{name}-scaling-target",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=pulumi.Output.concat("service/", self.cluster.name, "/", self.service.name),
+            min_capacity=args.min_count,
+            max_capacity=args.max_count,
+            opts=child,
+        )
+        self._target_tracking(
+            name, "cpu", "ECSServiceAverageCPUUtilization", args.cpu_target_percent, None, prefix
+        )
+        self._target_tracking(
+            name,
+            "requests",
+            "ALBRequestCountPerTarget",
+            args.requests_per_target,
+            pulumi.Output.concat(args.alb_arn_suffix, "/", args.target_group_arn_suffix),
+            prefix,
+        )
+
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "serviceName": self.service_name,
+                "logGroupName": self.log_group_name,
+                "taskDefinitionArn": self.task_definition.arn,
+            }
+        )
+
+    def _target_tracking(
+        self,
+        name: str,
+        role: str,
+        metric: str,
+        target: int,
+        resource_label: pulumi.Input[str] | None,
+        prefix: str,
+    ) -> aws.appautoscaling.Policy:
+        target_resource = self.scaling_target
+        return aws.appautoscaling.Policy(
+            f"{name}-scale-on-{role}",
+            name=f"{prefix}-api-{role}",
+            policy_type="TargetTrackingScaling",
+            service_namespace=target_resource.service_namespace,
+            scalable_dimension=target_resource.scalable_dimension,
+            resource_id=target_resource.resource_id,
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=target,
+                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type=metric, resource_label=resource_label
+                ),
+                # Out quickly, in slowly: a flapping count costs more than a spare task.
+                scale_out_cooldown=60,
+                scale_in_cooldown=300,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def _validate(args: ApiServiceArgs) -> None:
+    _validate_sizes(args)
+    _validate_environment(args)
+
+
+def _validate_sizes(args: ApiServiceArgs) -> None:
+    offered = FARGATE_SIZES.get(args.cpu)
+    if offered is None:
+        raise ValueError(f"cpu={args.cpu} is not a Fargate size: use one of {sorted(FARGATE_SIZES)}")
+    if args.memory not in offered:
+        raise ValueError(
+            f"Fargate does not offer cpu={args.cpu} with memory={args.memory}; "
+            f"with that cpu it offers {offered}"
+        )
+    if not 0 <= args.shutdown_grace_seconds <= MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_MARGIN_SECONDS:
+        raise ValueError(
+            f"stopTimeout would be {stop_timeout(args)} s (shutdown_grace_seconds + "
+            f"{STOP_TIMEOUT_MARGIN_SECONDS}); ECS allows at most {MAX_STOP_TIMEOUT_SECONDS}: "
+            f"keep shutdown_grace_seconds within 0..{MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_MARGIN_SECONDS}"
+        )
+    if args.min_count > args.max_count:
+        raise ValueError(f"min_count={args.min_count} is above max_count={args.max_count}")
+    if not args.min_count <= args.desired_count <= args.max_count:
+        raise ValueError(
+            f"desired_count={args.desired_count} must lie between min_count={args.min_count} "
+            f"and max_count={args.max_count}"
+        )
+    if min(args.fargate_base, args.fargate_weight, args.fargate_spot_weight) < 0:
+        raise ValueError("capacity provider base and weights must not be negative")
+    if args.fargate_weight + args.fargate_spot_weight == 0:
+        raise ValueError(
+            "fargate_weight and fargate_spot_weight are both 0: at least one capacity provider needs a weight"
+        )
+    if args.workers < 1:
+        raise ValueError(f"workers must be at least 1, got {args.workers}")
+
+
+def _validate_environment(args: ApiServiceArgs) -> None:
+    reserved = sorted(set(RESERVED_VARIABLES) & set(args.environment_variables))
+    if reserved:
+        raise ValueError(
+            f"{reserved} are set from the service's own arguments: remove them from environment_variables"
+        )
+    both = sorted(set(args.secrets) & set(args.environment_variables))
+    if both:
+        raise ValueError(
+            f"{both} given both as a secret and as a plain environment variable: keep the secret"
+        )
+    plain_secrets = sorted(n for n in args.environment_variables if n.upper().endswith(SECRET_SUFFIXES))
+    if plain_secrets:
+        raise ValueError(
+            f"{plain_secrets} look like secrets but are plain environment variables: store them in "
+            "Secrets Manager and pass their ARNs in `secrets`"
+        )
+    for variable, arn in args.secrets.items():
+        if isinstance(arn, str) and not arn.startswith("arn:"):
+            raise ValueError(f"secrets[{variable!r}] must be a secret ARN, not a value")
