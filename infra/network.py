@@ -278,7 +278,8 @@ class Network(pulumi.ComponentResource):
             return
         self.endpoint_security_group = aws.ec2.SecurityGroup(
             f"{name}-endpoints-sg",
-            name=f"notes-{args.environment}-vpc-endpoints",
+            # A prefix lets a replacement exist beside the group it replaces (see security_groups).
+            name_prefix=f"notes-{args.environment}-vpc-endpoints-",
             description="Interface endpoints of the notes VPC: HTTPS from inside the VPC",
             vpc_id=self.vpc_id,
             tags=_name_tag(args, "vpc-endpoints"),

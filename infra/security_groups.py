@@ -66,8 +66,10 @@ class SecurityGroups(pulumi.ComponentResource):
         def group(role: str, description: str) -> aws.ec2.SecurityGroup:
             return aws.ec2.SecurityGroup(
                 f"{name}-{role}",
-                name=f"{prefix}-{role}",
-                # The description cannot change without replacing the group: keep it stable.
+                # A prefix, not a name: a changed description replaces the group, and the new
+                # one is created (and the ALB, tasks and databases moved to it) before the old
+                # one goes, which a fixed name would forbid.
+                name_prefix=f"{prefix}-{role}-",
                 description=description,
                 vpc_id=args.vpc_id,
                 tags={"Name": f"{prefix}-{role}"},

@@ -299,7 +299,7 @@ def test_interface_endpoints_in_private_subnets_with_private_dns(per_az: Graph) 
 def test_endpoint_security_group_admits_only_https_from_the_vpc(per_az: Graph) -> None:
     # GIVEN interface endpoints / WHEN built / THEN their group admits 443 from the VPC CIDR, nothing else
     group = per_az.one(SECURITY_GROUP)
-    assert group.inputs["name"] == "notes-prod-vpc-endpoints", group.urn
+    assert group.inputs["namePrefix"] == "notes-prod-vpc-endpoints-", group.urn
     assert not group.inputs.get("ingress") and not group.inputs.get("egress"), f"{group.urn} has inline rules"
     (rule,) = per_az.of_type(INGRESS)
     assert _dep(rule, "securityGroupId") == group.urn, rule.urn

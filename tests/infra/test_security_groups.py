@@ -88,7 +88,7 @@ def test_four_groups_in_the_vpc_named_for_the_environment(graph: Graph) -> None:
     groups = _groups(graph)
     assert sorted(groups) == sorted(ROLES), [g.urn for g in groups.values()]
     for role, group in groups.items():
-        assert group.inputs["name"] == f"notes-staging-{role}", group.urn
+        assert group.inputs["namePrefix"] == f"notes-staging-{role}-", group.urn
         assert group.inputs["vpcId"] == VPC_ID, group.urn
         assert group.inputs.get("tags", {}).get("Name") == f"notes-staging-{role}", group.urn
         assert not group.inputs.get("ingress"), f"{group.urn} has inline ingress"
