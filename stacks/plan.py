@@ -7,6 +7,7 @@ resources are sorted by URN, keys are sorted, ids are derived from names.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -73,9 +74,10 @@ def run_plan(stack: str, root: Path = ROOT) -> Plan:
         return pulumi.Output.all(**{name: pulumi.Output.unsecret(o) for name, o in produced.items()})
 
     recorded, resolved = record(program, stack=stack, region=config.region, config=engine_config(values))
+    loop = asyncio.get_event_loop()
     collected = {
-        # The program has finished: every output's secret flag is a settled future.
-        name: "[secret]" if produced[name]._is_secret.result() else normalise(value)
+        # The program has finished, so each output's secret flag resolves at once.
+        name: "[secret]" if loop.run_until_complete(produced[name].is_secret()) else normalise(value)
         for name, value in (resolved or {}).items()
     }
     urns = [r.urn for r in recorded]
