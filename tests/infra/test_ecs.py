@@ -284,6 +284,20 @@ def test_execution_role_reaches_exactly_its_image_logs_secrets_and_key(staging: 
     }, policy.urn
 
 
+def test_without_secrets_the_execution_role_reads_none() -> None:
+    # GIVEN a service given no secrets
+    graph = service_graph(secrets={}, environment_variables={"NOTES_ENV": "production"})
+    [policy] = graph.of_type(ROLE_POLICY)
+    actions = {
+        action
+        for statement in policy_document(policy)["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    # THEN neither Secrets Manager nor KMS appears in its execution policy
+    assert not {a for a in actions if a.startswith(("secretsmanager:", "kms:"))}, policy.urn
+    assert container(graph)["secrets"] == [], graph.one(TASK).urn
+
+
 def test_task_role_has_no_permissions(staging: Graph) -> None:
     _, task_role = roles(staging)
     attached = [p.urn for p in staging.of_type(ROLE_POLICY) if task_role.urn in p.dependencies]
