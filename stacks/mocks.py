@@ -264,6 +264,9 @@ def record(
     """Run ``program()`` under mocks; return what it registered (in order) and its result,
     resolved. Used by the plan and by component tests alike."""
     monitor = RecordingMonitor(AwsMocks(region))
+    # set_mocks creates a root Stack only when none exists: clear the previous run's, or a
+    # second program in this process would hang its resources under the first stack's URN.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
         monitor.mocks, project="notes-platform", stack=stack, preview=False, monitor=monitor
     )
