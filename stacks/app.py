@@ -54,7 +54,8 @@ def git_revision() -> str:
     if override := os.environ.get("NOTES_PLATFORM_REVISION"):
         return override
     try:
-        command = ["git", "rev-parse", "--short=12", "HEAD"]  # git from PATH, fixed arguments
+        # "-dirty" keeps two builds of one commit with local changes from claiming one immutable tag.
+        command = ["git", "describe", "--always", "--abbrev=12", "--dirty", "--exclude=*"]
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
         return result.stdout.strip()
     except (OSError, subprocess.CalledProcessError):

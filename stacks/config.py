@@ -231,7 +231,10 @@ class Dns(Section):
 class Alb(Section):
     deletion_protection: bool = Field(True, description="refuse deletion of the load balancer in AWS")
     idle_timeout_seconds: int = Field(
-        60, ge=1, le=4000, description="connection idle timeout (the API keeps alive 75 s)"
+        60,
+        ge=1,
+        le=74,
+        description="connection idle timeout; below the API's 75 s keep-alive, or the ALB sees 502s",
     )
     access_log_retention_days: int = Field(
         90, ge=1, le=3650, description="days access logs stay in their bucket"

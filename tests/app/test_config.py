@@ -199,8 +199,11 @@ def test_a_wrong_value_names_its_variable(production: pytest.MonkeyPatch, variab
 
 @pytest.mark.parametrize(
     "value",
-    ["https://a.example,https://b.example", " https://a.example , https://b.example ,",
-     '["https://a.example", "https://b.example"]'],
+    [
+        "https://a.example,https://b.example",
+        " https://a.example , https://b.example ,",
+        '["https://a.example", "https://b.example"]',
+    ],
     ids=["comma", "comma-with-spaces", "json"],
 )
 def test_cors_origins_accept_a_comma_list_or_json(production: pytest.MonkeyPatch, value: str) -> None:
@@ -254,8 +257,14 @@ def test_entry_point_exits_2_naming_the_variable(variable: str, value: str) -> N
     # GIVEN production settings with one bad variable
     environ = {**clean_environ(), **PRODUCTION_ENV, "NOTES_ENV": "production", variable: value}
     # WHEN the service is started the way the image starts it
-    proc = subprocess.run([sys.executable, "-m", "notes_api"], env=environ, capture_output=True,
-                          text=True, timeout=30, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "notes_api"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     # THEN it exits 2 before serving, with one line naming the variable and no traceback
     assert proc.returncode == 2, f"{variable}={value!r}: exit {proc.returncode}\n{proc.stderr}"
     assert variable in proc.stderr, f"{variable}={value!r}: stderr does not name it:\n{proc.stderr}"

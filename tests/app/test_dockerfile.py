@@ -78,8 +78,9 @@ def test_hadolint_reports_nothing() -> None:
     # GIVEN the Dockerfile and hadolint from the dev extra
     binary = hadolint_binary()
     # WHEN hadolint lints it
-    result = subprocess.run([binary, "--no-color", str(DOCKERFILE)], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [binary, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60, check=False
+    )
     # THEN there is no finding
     assert result.stdout.strip() == "", result.stdout
     assert result.returncode == 0, result.stderr
@@ -90,6 +91,7 @@ def test_every_lint_suppression_says_why() -> None:
     text = DOCKERFILE.read_text().splitlines()
     hadolint = [(n, line) for n, line in enumerate(text, 1) if "hadolint ignore=" in line]
     checkov = [(n, line) for n, line in enumerate(text, 1) if "checkov:skip=" in line]
+
     # WHEN each is read
     def reason_above(n: int) -> bool:
         return n > 1 and text[n - 2].strip().startswith("#") and "hadolint" not in text[n - 2]
@@ -98,8 +100,11 @@ def test_every_lint_suppression_says_why() -> None:
         f"line {n}: {line.strip()}"
         for n, line in hadolint
         if not (re.search(r"hadolint ignore=\S+\s+\S", line) or reason_above(n))
-    ] + [f"line {n}: {line.strip()}" for n, line in checkov
-         if not re.search(r"checkov:skip=CKV\w*_\d+\s*:\s*\S{3,}", line)]
+    ] + [
+        f"line {n}: {line.strip()}"
+        for n, line in checkov
+        if not re.search(r"checkov:skip=CKV\w*_\d+\s*:\s*\S{3,}", line)
+    ]
     # THEN each carries a reason, on its line or in the comment just above
     assert unexplained == [], f"suppressions without a reason: {unexplained}"
 
@@ -179,8 +184,9 @@ def test_chained_run_commands_stop_at_the_first_failure() -> None:
     # GIVEN the RUN instructions that chain commands with ';'
     chained = [run for run in instructions() if run.keyword == "RUN" and "; " in run.args]
     # WHEN their first command is read
-    lenient = [f"line {run.line}: RUN {run.args[:60]}..." for run in chained
-               if not re.match(r"set -\w*e", run.args)]
+    lenient = [
+        f"line {run.line}: RUN {run.args[:60]}..." for run in chained if not re.match(r"set -\w*e", run.args)
+    ]
     # THEN each starts with `set -e`: otherwise a failed checksum check is followed by a
     # successful command and the step passes
     assert lenient == [], f"chained RUN without set -e: {lenient}"
@@ -215,8 +221,11 @@ def test_documentdb_ca_bundle_is_checksum_verified() -> None:
 
 def test_dockerignore_keeps_the_wheelhouse_and_drops_the_rest() -> None:
     # GIVEN app/.dockerignore
-    patterns = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     # WHEN its patterns are read
     # THEN it excludes everything, then lets in only the service, its lock and the wheelhouse
     assert patterns[0] == "*", patterns

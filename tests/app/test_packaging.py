@@ -21,8 +21,10 @@ SHARED_WITH_INFRA = {"pyyaml"}
 
 def extras() -> dict[str, list[Requirement]]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {name: [Requirement(line) for line in lines]
-            for name, lines in project["optional-dependencies"].items()}
+    return {
+        name: [Requirement(line) for line in lines]
+        for name, lines in project["optional-dependencies"].items()
+    }
 
 
 def lock() -> dict[str, Requirement]:
@@ -47,8 +49,11 @@ def test_every_lock_line_is_an_exact_pin() -> None:
     # GIVEN the image's lock
     pins = lock()
     # WHEN each line's version specifier is read
-    loose = [str(req) for req in pins.values()
-             if len(req.specifier) != 1 or next(iter(req.specifier)).operator != "=="]
+    loose = [
+        str(req)
+        for req in pins.values()
+        if len(req.specifier) != 1 or next(iter(req.specifier)).operator != "=="
+    ]
     # THEN every one is a single ==, so two builds install the same versions
     assert pins, "app/requirements.txt pins nothing"
     assert loose == [], f"app/requirements.txt has non-exact pins: {loose}"
@@ -69,8 +74,7 @@ def test_api_requirement_is_pinned_within_its_pyproject_range(requirement: Requi
     )
 
 
-@pytest.mark.parametrize("requirement", [req for req in extras()["api"] if req.extras],
-                         ids=str)
+@pytest.mark.parametrize("requirement", [req for req in extras()["api"] if req.extras], ids=str)
 def test_extras_of_api_requirements_are_pinned(requirement: Requirement) -> None:
     # GIVEN an api requirement with extras, e.g. uvicorn[standard], as installed in this venv
     try:
@@ -82,7 +86,8 @@ def test_extras_of_api_requirements_are_pinned(requirement: Requirement) -> None
         canonicalize_name(dep.name)
         for dep in map(Requirement, declared)
         for extra in requirement.extras
-        if dep.marker is not None and "extra" in str(dep.marker)
+        if dep.marker is not None
+        and "extra" in str(dep.marker)
         and dep.marker.evaluate({"extra": extra, "sys_platform": "linux", "platform_system": "Linux"})
     }
     # THEN the lock pins every one of them

@@ -51,8 +51,15 @@ class Response:
         return json.loads(self.body)
 
 
-def request(port: int, method: str, path: str, *, headers: dict[str, str] | None = None,
-            body: Any = None, timeout: float = 5.0) -> Response:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: Any = None,
+    timeout: float = 5.0,
+) -> Response:
     """One request on a fresh connection, so that each one is accepted anew (and, with several
     workers, by whichever worker the kernel picks)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -144,30 +151,38 @@ def launch(
         port = free_port()
         workdir = tmp_path_factory.mktemp("server")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTES_", "PROMETHEUS_"))}
-        env.update({
-            "NOTES_ENV": "production",
-            "NOTES_PORT": str(port),
-            "NOTES_MONGODB_URI": mongo_server.uri,
-            "NOTES_MONGODB_DATABASE": f"notes_proc_{uuid.uuid4().hex[:10]}",
-            "NOTES_MONGODB_SERVER_SELECTION_TIMEOUT_MS": "2000",
-            "NOTES_REDIS_URL": redis_with_auth.url,
-            "NOTES_REDIS_AUTH_TOKEN": REDIS_TOKEN,
-            "NOTES_JWT_SIGNING_KEY": SIGNING_KEY,
-            "NOTES_RATE_LIMIT_AUTH": "1000/minute",
-            "NOTES_RATE_LIMIT_API": "100000/minute",
-            "NOTES_SHUTDOWN_GRACE_SECONDS": "5",
-            # the cheapest argon2id cost production accepts: registrations stay quick on 2 cores
-            "NOTES_PASSWORD_HASH_MEMORY_KIB": "19456",
-            "NOTES_PASSWORD_HASH_TIME_COST": "2",
-            "NOTES_PASSWORD_HASH_PARALLELISM": "1",
-        })
+        env.update(
+            {
+                "NOTES_ENV": "production",
+                "NOTES_PORT": str(port),
+                "NOTES_MONGODB_URI": mongo_server.uri,
+                "NOTES_MONGODB_DATABASE": f"notes_proc_{uuid.uuid4().hex[:10]}",
+                "NOTES_MONGODB_SERVER_SELECTION_TIMEOUT_MS": "2000",
+                "NOTES_REDIS_URL": redis_with_auth.url,
+                "NOTES_REDIS_AUTH_TOKEN": REDIS_TOKEN,
+                "NOTES_JWT_SIGNING_KEY": SIGNING_KEY,
+                "NOTES_RATE_LIMIT_AUTH": "1000/minute",
+                "NOTES_RATE_LIMIT_API": "100000/minute",
+                "NOTES_SHUTDOWN_GRACE_SECONDS": "5",
+                # the cheapest argon2id cost production accepts: registrations stay quick on 2 cores
+                "NOTES_PASSWORD_HASH_MEMORY_KIB": "19456",
+                "NOTES_PASSWORD_HASH_TIME_COST": "2",
+                "NOTES_PASSWORD_HASH_PARALLELISM": "1",
+            }
+        )
         env.update(overrides)
         env = {k: v for k, v in env.items() if v != ""}  # "" removes a variable
         log_path = workdir / "server.log"
         with log_path.open("wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "notes_api"], env=env, cwd=workdir,
-                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "notes_api"],
+                env=env,
+                cwd=workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         server = ServerProcess(proc, port, log_path, env)
         started.append(server)
         return server
@@ -330,8 +345,11 @@ def request_count(metrics_text: str, route: str) -> float:
         if family.name != "http_request_duration_seconds":
             continue
         for sample in family.samples:
-            if sample.name.endswith("_count") and sample.labels.get("route") == route \
-                    and sample.labels.get("method") == "GET":
+            if (
+                sample.name.endswith("_count")
+                and sample.labels.get("route") == route
+                and sample.labels.get("method") == "GET"
+            ):
                 total += sample.value
     return total
 
@@ -383,8 +401,11 @@ def wait_for_access_line(server: ServerProcess, request_id: str) -> dict[str, An
     found: list[dict[str, Any]] = []
 
     def logged() -> bool:
-        found[:] = [r for r in server.log_records()
-                    if r["logger"] == "notes_api.access" and r["request_id"] == request_id]
+        found[:] = [
+            r
+            for r in server.log_records()
+            if r["logger"] == "notes_api.access" and r["request_id"] == request_id
+        ]
         return bool(found)
 
     # The access line is written after the response has been sent, so it may trail it a little.
@@ -404,8 +425,9 @@ def test_client_request_id_is_echoed_and_logged(server: ServerProcess) -> None:
     assert line["status"] == 200, line
 
 
-@pytest.mark.parametrize("sent", ["x" * 300, "has spaces in it", "id;rm -rf"],
-                         ids=["300-chars", "spaces", "semicolon"])
+@pytest.mark.parametrize(
+    "sent", ["x" * 300, "has spaces in it", "id;rm -rf"], ids=["300-chars", "spaces", "semicolon"]
+)
 def test_invalid_request_id_is_replaced(server: ServerProcess, sent: str) -> None:
     # GIVEN a client request id that is too long or has characters outside the allowed set
     # WHEN the client calls the service with it
@@ -505,25 +527,31 @@ def test_two_workers_share_metrics_and_stop_together(
     sent = 0
     with ThreadPoolExecutor(8) as pool:
         for _round in range(6):
-            statuses = list(pool.map(lambda _: request(server.port, "GET", "/api/v1/me", headers=auth).status,
-                                     range(24)))
+            statuses = list(
+                pool.map(lambda _: request(server.port, "GET", "/api/v1/me", headers=auth).status, range(24))
+            )
             sent += len(statuses)
             # a worker with its own made-up key would answer 401 to the other's token
             assert statuses == [200] * len(statuses), f"GET /api/v1/me across workers: {statuses}"
-            if all((metrics_dir / f"histogram_{pid}.db").exists() and
-                   worker_request_count(metrics_dir, pid, "/api/v1/me", tmp_path / f"w{pid}") > 0
-                   for pid in workers):
+            if all(
+                (metrics_dir / f"histogram_{pid}.db").exists()
+                and worker_request_count(metrics_dir, pid, "/api/v1/me", tmp_path / f"w{pid}") > 0
+                for pid in workers
+            ):
                 break
 
     # THEN /metrics, whichever worker answers, counts every request of both workers
     def counted_all() -> bool:
-        return all(request_count(server.get("/metrics").body.decode(), "/api/v1/me") == sent
-                   for _ in range(4))
+        return all(
+            request_count(server.get("/metrics").body.decode(), "/api/v1/me") == sent for _ in range(4)
+        )
 
     assert wait_until(counted_all, 3), (
-        f"/metrics count {request_count(server.get('/metrics').body.decode(), '/api/v1/me')} != {sent} sent")
-    per_worker = {pid: worker_request_count(metrics_dir, pid, "/api/v1/me", tmp_path / f"w{pid}")
-                  for pid in workers}
+        f"/metrics count {request_count(server.get('/metrics').body.decode(), '/api/v1/me')} != {sent} sent"
+    )
+    per_worker = {
+        pid: worker_request_count(metrics_dir, pid, "/api/v1/me", tmp_path / f"w{pid}") for pid in workers
+    }
     assert all(per_worker.values()), f"one worker served every request, nothing to sum: {per_worker}"
     assert sum(per_worker.values()) == sent, per_worker
 
@@ -534,6 +562,7 @@ def test_two_workers_share_metrics_and_stop_together(
     assert code == 0, exited_badly(server, code)
     leftover = [pid for pid in workers + helpers if process_state(pid) not in (None, "Z")]
     assert wait_until(lambda: not [p for p in leftover if process_state(p) not in (None, "Z")], 3), (
-        f"processes left after SIGTERM: {leftover}")
+        f"processes left after SIGTERM: {leftover}"
+    )
     assert not metrics_dir.exists(), f"{metrics_dir} left behind"
     server.log_records()  # workers log JSON lines too
