@@ -14,9 +14,9 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "app" / "requirements.txt"
 
-# Shared with the infrastructure's list, but needed by the API too: uvicorn[standard] reads
-# YAML logging configurations.
-SHARED_WITH_INFRA = {"pyyaml"}
+# Declared for the infrastructure or the tests, but also pulled in by the API's own
+# dependencies: uvicorn[standard] reads YAML logging configurations, limits needs packaging.
+SHARED_WITH_INFRA = {"pyyaml", "packaging", "cryptography"}
 
 
 def extras() -> dict[str, list[Requirement]]:
