@@ -16,7 +16,7 @@ LOCK = ROOT / "app" / "requirements.txt"
 
 # Declared for the infrastructure or the tests, but also pulled in by the API's own
 # dependencies: uvicorn[standard] reads YAML logging configurations, limits needs packaging.
-SHARED_WITH_INFRA = {"pyyaml", "packaging", "cryptography"}
+SHARED_WITH_INFRA = {"pyyaml", "packaging"}
 
 
 def extras() -> dict[str, list[Requirement]]:
