@@ -380,7 +380,7 @@ def load(values: dict[str, Any], stack: str) -> StackConfig:
                 raise StackConfigError(f"{source}: {full_key}: expected a list, got {value!r}") from exc
         sections[section][field] = parsed
     try:
-        return StackConfig(region=region or "", **sections)  # type: ignore[arg-type]
+        return StackConfig(region=region or "", **sections)
     except ValidationError as exc:
         raise StackConfigError(_describe(exc, source)) from exc
 

@@ -98,7 +98,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         inputs = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
@@ -273,7 +273,7 @@ def record(
     pulumi.runtime.set_all_config({"aws:region": region, **(config or {})})
     result: dict[str, Any] = {}
 
-    @pulumi.runtime.test  # type: ignore[misc]
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def run() -> Any:
         value = program()
         return pulumi.Output.from_input(value).apply(lambda resolved: result.update(value=resolved))
