@@ -12,16 +12,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-# Fargate's task sizes: cpu units -> memory (MiB) it offers with them.
-FARGATE_SIZES: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-    8192: tuple(range(16384, 61441, 4096)),
-    16384: tuple(range(32768, 122881, 8192)),
-}
+from infra.fargate import FARGATE_SIZES
+
 # ECS's ceiling for a container's stopTimeout on Fargate.
 MAX_STOP_TIMEOUT_SECONDS = 120
 # Time on top of the API's shutdown grace before ECS sends SIGKILL: the process also needs to
