@@ -141,6 +141,13 @@ class AwsMocks(pulumi_mocks.Mocks):
         service = typ.split(":")[1].split("/")[0] if typ.count(":") >= 2 else typ
         outputs.setdefault("name", args.inputs.get("name", name))
         outputs["arn"] = f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{kind.lower()}/{resource_id}"
+        if service == "iam":  # IAM is global: no region in its ARNs
+            outputs["arn"] = (
+                f"arn:aws:iam::{ACCOUNT_ID}:{kind[:1].lower() + kind[1:]}/{args.inputs.get('name', name)}"
+            )
+        elif typ == "aws:secretsmanager/secret:Secret":  # Secrets Manager appends 6 random characters
+            secret = f"{args.inputs.get('name', name)}-{short[:6]}"
+            outputs["arn"] = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{secret}"
         if typ == "aws:ec2/vpc:Vpc":
             resource_id = f"vpc-{short}"
             outputs["defaultSecurityGroupId"] = f"sg-{_hex(name + 'default', 17)}"
