@@ -1,0 +1,1 @@
+"""`make bench`: wrk load figures for the notes API next to a bare-framework ceiling."""
