@@ -197,3 +197,30 @@ def test_refresh_token_is_stored_only_as_a_digest(client: TestClient) -> None:
     services = client.app.state.services  # type: ignore[attr-defined]
     docs = client.portal.call(lambda: services.accounts.db.sessions.find({}).to_list(None))  # type: ignore[union-attr]
     assert docs and all(user["refresh_token"] not in str(doc) for doc in docs)
+
+
+def test_logout_on_another_task_takes_effect_within_the_session_check_window(make_client) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN two tasks of the API sharing the database and Redis, trusting a live session 0.5 s
+    task_a = make_client(session_check_cache_seconds=0.5)
+    task_b = make_client(session_check_cache_seconds=0.5)
+    user = signup(task_a)
+    assert task_b.get("/api/v1/me", headers=user["headers"]).status_code == 200
+    # WHEN the session logs out through task A
+    assert task_a.post("/api/v1/auth/logout", headers=user["headers"]).status_code == 204
+    # THEN task A refuses it at once, and task B within the window
+    assert task_a.get("/api/v1/me", headers=user["headers"]).status_code == 401
+    time.sleep(0.6)
+    assert task_b.get("/api/v1/me", headers=user["headers"]).status_code == 401
+
+
+def test_a_remembered_token_still_expires(make_client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a token verified (and so remembered) while valid
+    client = make_client()
+    user = signup(client)
+    assert client.get("/api/v1/me", headers=user["headers"]).status_code == 200
+    # WHEN its expiry has passed
+    claims = jwt.decode(user["access_token"], SIGNING_KEY, algorithms=["HS256"], audience="notes-api")
+    monkeypatch.setattr("notes_api.core.security.time.time", lambda: claims["exp"] + 60)
+    # THEN it is refused like any expired token
+    response = client.get("/api/v1/me", headers=user["headers"])
+    assert response.status_code == 401 and response.json()["code"] == "invalid_token"

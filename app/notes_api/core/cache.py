@@ -16,7 +16,7 @@ import logging
 import time
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from notes_api.core.config import Settings
@@ -41,8 +41,13 @@ class RedisGate:
         if settings.redis_url:
             kwargs: dict[str, Any] = {
                 "socket_timeout": settings.redis_timeout_seconds,
-                "socket_connect_timeout": settings.redis_timeout_seconds,
+                # A TLS handshake on a busy event loop takes longer than a command: with the
+                # command timeout here, a burst of new connections opened the circuit.
+                "socket_connect_timeout": settings.redis_connect_timeout_seconds,
                 "max_connections": settings.redis_max_connections,
+                # Past max_connections, wait for a free connection instead of failing at once
+                # (which the circuit would take for Redis being down).
+                "timeout": settings.redis_connect_timeout_seconds,
                 "health_check_interval": 30,
             }
             token = settings.secret("redis_auth_token")
@@ -50,7 +55,8 @@ class RedisGate:
                 kwargs["password"] = token
             if settings.redis_ca_file:
                 kwargs["ssl_ca_certs"] = settings.redis_ca_file
-            self.client = Redis.from_url(settings.redis_url, **kwargs)
+            pool = BlockingConnectionPool.from_url(settings.redis_url, **kwargs)
+            self.client = Redis(connection_pool=pool)
 
     @property
     def available(self) -> bool:

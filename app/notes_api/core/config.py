@@ -111,7 +111,10 @@ class Settings(BaseSettings):
     redis_auth_token: SecretStr | None = None
     redis_auth_token_secret_arn: str | None = None
     redis_ca_file: str | None = None
-    redis_timeout_seconds: float = Field(0.25, gt=0, le=10)
+    redis_timeout_seconds: float = Field(0.25, gt=0, le=10, description="per command")
+    redis_connect_timeout_seconds: float = Field(
+        2.0, gt=0, le=30, description="per new connection (TLS handshake) and per wait for a pooled one"
+    )
     redis_max_connections: int = Field(64, ge=1)
     # After a Redis failure, skip Redis for this long instead of paying a timeout per request.
     redis_retry_after_seconds: float = Field(5.0, ge=0, le=300)
@@ -125,6 +128,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "notes-api"
     access_token_ttl_seconds: int = Field(15 * 60, ge=30, le=24 * 3600)
     refresh_token_ttl_seconds: int = Field(7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
+    # How long a task trusts that a session it checked is still live: logout on another task
+    # takes effect here within this time (at once on the task that handled it). 0 = always ask.
+    session_check_cache_seconds: float = Field(2.0, ge=0, le=60)
 
     # --- Password hashing (argon2id). Defaults: RFC 9106's low-memory profile. Production
     # refuses less than OWASP's minimum (19 MiB, 2 passes); tests lower it to stay fast.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 import time
@@ -16,6 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from notes_api.core.config import Settings
 
 ALGORITHM = "HS256"
+LEEWAY_SECONDS = 5
+VERIFIED_TOKENS_CACHED = 4096
 
 
 class TokenError(Exception):
@@ -72,6 +75,8 @@ class TokenService:
         self._audience = settings.jwt_audience
         self.access_ttl = settings.access_token_ttl_seconds
         self.refresh_ttl = settings.refresh_token_ttl_seconds
+        # Per instance, so a new signing key never serves claims verified with the old one.
+        self._verify_cached = functools.lru_cache(maxsize=VERIFIED_TOKENS_CACHED)(self._verify)
 
     def issue_access(self, user_id: str, session_id: str, now: float | None = None) -> tuple[str, int]:
         issued = int(now if now is not None else time.time())
@@ -90,6 +95,15 @@ class TokenService:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), expires
 
     def decode_access(self, token: str) -> AccessClaims:
+        """Verify a token. A token verified once is remembered (bounded LRU) until it expires:
+        its signature cannot change, and verifying it again on every request costs more than
+        the rest of a cached read."""
+        claims = self._verify_cached(token)
+        if claims.expires_at + LEEWAY_SECONDS < time.time():
+            raise TokenError("Signature has expired")
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             claims = jwt.decode(
                 token,
@@ -98,7 +112,7 @@ class TokenService:
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": ["exp", "iat", "sub", "sid", "iss", "aud"]},
-                leeway=5,
+                leeway=LEEWAY_SECONDS,
             )
         except jwt.PyJWTError as exc:
             raise TokenError(str(exc)) from exc

@@ -10,6 +10,7 @@ is unavailable.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,8 @@ from notes_api.core.security import Passwords, TokenService, new_refresh_token, 
 from notes_api.models import TokenPair, UserOut
 
 log = logging.getLogger("notes_api.accounts")
+
+MAX_REMEMBERED_SESSIONS = 50_000
 
 
 def _invalid_credentials() -> APIError:
@@ -62,11 +65,22 @@ def user_out(doc: dict[str, Any]) -> UserOut:
 
 
 class Accounts:
-    def __init__(self, db: Database, gate: RedisGate, tokens: TokenService, passwords: Passwords) -> None:
+    def __init__(
+        self,
+        db: Database,
+        gate: RedisGate,
+        tokens: TokenService,
+        passwords: Passwords,
+        session_check_seconds: float = 0.0,
+    ) -> None:
         self.db = db
         self.gate = gate
         self.tokens = tokens
         self.passwords = passwords
+        # A session found live is not asked about again for this long in this process: a
+        # logout handled by another task takes effect here within it (this task's own at once).
+        self.session_check_seconds = session_check_seconds
+        self._checked_live: dict[str, float] = {}
 
     async def register(self, email: str, password: str) -> UserOut:
         doc = {
@@ -131,6 +145,7 @@ class Accounts:
         await self.revoke_family(principal.session_id)
 
     async def revoke_family(self, family_id: str) -> None:
+        self._checked_live.pop(family_id, None)
         await self.db.sessions.update_many({"family_id": family_id}, {"$set": {"revoked": True}})
         if self.gate.client is not None and self.gate.available:
             try:
@@ -140,6 +155,17 @@ class Accounts:
                 self.gate.failed("revoke_session", exc)
 
     async def is_revoked(self, family_id: str) -> bool:
+        now = time.monotonic()
+        if self._checked_live.get(family_id, 0.0) > now:
+            return False
+        revoked = await self._lookup_revoked(family_id)
+        if not revoked and self.session_check_seconds > 0:
+            if len(self._checked_live) >= MAX_REMEMBERED_SESSIONS:
+                self._checked_live.clear()
+            self._checked_live[family_id] = now + self.session_check_seconds
+        return revoked
+
+    async def _lookup_revoked(self, family_id: str) -> bool:
         if self.gate.client is not None and self.gate.available:
             try:
                 return bool(await self.gate.client.exists(self._revoked_key(family_id)))
