@@ -174,3 +174,22 @@ def test_app_starts_without_a_database_and_becomes_ready_when_it_appears(make_cl
         assert signup(client)["access_token"]
     finally:
         server.close()
+
+
+def test_one_slow_redis_reply_does_not_switch_the_cache_off(make_settings) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN the gate in front of a working Redis
+    from notes_api.core.cache import FAILURES_TO_OPEN, RedisGate  # noqa: PLC0415
+
+    gate = RedisGate(make_settings())
+    error = TimeoutError("slow reply on a busy event loop")
+    # WHEN calls fail now and then, with successes between them
+    for _ in range(5):
+        for _ in range(FAILURES_TO_OPEN - 1):
+            gate.failed("cache_get", error)
+        gate.succeeded()
+    # THEN the circuit stays closed
+    assert gate.available
+    # AND only failures in a row open it
+    for _ in range(FAILURES_TO_OPEN):
+        gate.failed("cache_get", error)
+    assert not gate.available

@@ -1,9 +1,10 @@
 """Redis access for the cache, session revocations and rate limits.
 
-Degradation is deliberate: a Redis error never fails a request. The first error opens a
-short circuit (``redis_retry_after_seconds``) during which Redis is not called at all, so a
-dead cache costs one timeout, not one per request. Every error is logged on the transition
-and counted in ``notes_dependency_errors_total{dependency="redis"}``.
+Degradation is deliberate: a Redis error never fails a request. A few failed calls in a row
+open a short circuit (``redis_retry_after_seconds``) during which Redis is not called at all,
+so a dead cache costs a request or two of timeouts, not one per request; a lone slow reply
+on a busy event loop does not open it. Every error is counted in
+``notes_dependency_errors_total{dependency="redis"}`` and the opening is logged.
 
 Invalidation uses a per-user generation number that is part of every cache key. A write
 bumps the generation after the database write, so a reader that raced the write can only
@@ -24,6 +25,10 @@ from notes_api.core.metrics import CACHE_REQUESTS, DEPENDENCY_ERRORS
 
 log = logging.getLogger("notes_api.cache")
 
+# Failed Redis calls in a row that open the circuit. A dead Redis fails every call, so this
+# costs a request or two; a loaded event loop fails one now and then, and never opens it.
+FAILURES_TO_OPEN = 3
+
 # One round trip for a cached read: the user's generation and the entry stored under it.
 _GET_GENERATIONAL = """
 local gen = redis.call('GET', KEYS[1]) or '0'
@@ -38,6 +43,7 @@ class RedisGate:
         self.client: Redis | None = None
         self._retry_after = settings.redis_retry_after_seconds
         self._open_until = 0.0
+        self._consecutive_failures = 0
         if settings.redis_url:
             kwargs: dict[str, Any] = {
                 "socket_timeout": settings.redis_timeout_seconds,
@@ -63,12 +69,20 @@ class RedisGate:
         return self.client is not None and time.monotonic() >= self._open_until
 
     def failed(self, operation: str, exc: BaseException) -> None:
+        """Count a failed call; open the circuit after several in a row. One slow reply on a
+        saturated event loop is not Redis being down, and must not switch the cache off."""
         DEPENDENCY_ERRORS.labels("redis", operation).inc()
+        self._consecutive_failures += 1
+        if self._consecutive_failures < FAILURES_TO_OPEN:
+            return
         if time.monotonic() >= self._open_until:
             log.warning(
                 "redis unavailable (%s: %s); serving without it for %.1fs", operation, exc, self._retry_after
             )
         self._open_until = time.monotonic() + self._retry_after
+
+    def succeeded(self) -> None:
+        self._consecutive_failures = 0
 
     async def ping(self) -> None:
         if self.client is None:
@@ -110,6 +124,7 @@ class NoteCache:
             self.gate.failed("cache_get", exc)
             CACHE_REQUESTS.labels(cache, "error").inc()
             return None, None
+        self.gate.succeeded()
         generation = gen.decode() if isinstance(gen, bytes) else str(gen)
         if raw is None:
             CACHE_REQUESTS.labels(cache, "miss").inc()

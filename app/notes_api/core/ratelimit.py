@@ -66,6 +66,7 @@ class RateLimiter:
             return Decision(True, item.amount, item.get_expiry())
         try:
             allowed = await self._limiter.hit(item, scope, *identifiers)
+            self.gate.succeeded()
             if allowed and not detailed:
                 return Decision(True, item.amount, item.get_expiry())
             stats = await self._limiter.get_window_stats(item, scope, *identifiers)

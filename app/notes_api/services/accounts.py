@@ -168,7 +168,9 @@ class Accounts:
     async def _lookup_revoked(self, family_id: str) -> bool:
         if self.gate.client is not None and self.gate.available:
             try:
-                return bool(await self.gate.client.exists(self._revoked_key(family_id)))
+                revoked = bool(await self.gate.client.exists(self._revoked_key(family_id)))
+                self.gate.succeeded()
+                return revoked
             except RedisError as exc:
                 self.gate.failed("session_check", exc)
         found = await self.db.sessions.find_one({"family_id": family_id, "revoked": True}, {"_id": 1})
