@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from notes_api.core.config import Settings
-from notes_api.core.errors import APIError
+from notes_api.core.errors import APIError, unauthorized
 from notes_api.core.ratelimit import Decision, RateLimiter
 from notes_api.core.security import TokenError, TokenService
 from notes_api.services.accounts import Accounts, Principal
@@ -37,8 +37,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 _bearer = HTTPBearer(auto_error=False, description="access token from /api/v1/auth/login")
 
 
-def _unauthorized(detail: str) -> APIError:
-    return APIError(401, "invalid_token", detail, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+_EXPIRED_CHALLENGE = 'Bearer error="invalid_token"'  # RFC 6750: the client should refresh
 
 
 def client_ip(request: Request) -> str:
@@ -58,18 +57,13 @@ async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise APIError(
-            401,
-            "not_authenticated",
-            "send Authorization: Bearer <access token>",
-            {"WWW-Authenticate": "Bearer"},
-        )
+        raise unauthorized("not_authenticated", "send Authorization: Bearer <access token>")
     try:
         claims = services.tokens.decode_access(credentials.credentials)
     except TokenError as exc:
-        raise _unauthorized("access token is invalid or expired") from exc
+        raise unauthorized("invalid_token", "access token is invalid or expired", _EXPIRED_CHALLENGE) from exc
     if await services.accounts.is_revoked(claims.session_id):
-        raise _unauthorized("session has ended")
+        raise unauthorized("invalid_token", "session has ended", _EXPIRED_CHALLENGE)
     decision = await services.limiter.hit("api", services.limiter.api_item, claims.user_id, detailed=False)
     raise_if_limited(decision, "api")
     return Principal(claims.user_id, claims.session_id)

@@ -65,6 +65,11 @@ _HEADERS: dict[int, dict[str, Any]] = {
 ETAG_HEADER = {"ETag": _header('the note\'s version, quoted: "3"')}
 
 
+def unauthorized(code: str, detail: str, challenge: str = "Bearer") -> APIError:
+    """A 401 with the WWW-Authenticate challenge every 401 must carry."""
+    return APIError(401, code, detail, {"WWW-Authenticate": challenge})
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries, so the document lists every status a route can answer
     with its headers. 413, 422, 500 and 503 can come from any route that takes a body or

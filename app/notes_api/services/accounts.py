@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from notes_api.core.cache import RedisGate
 from notes_api.core.db import Database
-from notes_api.core.errors import APIError
+from notes_api.core.errors import APIError, unauthorized
 from notes_api.core.security import Passwords, TokenService, new_refresh_token, refresh_digest
 from notes_api.models import TokenPair, UserOut
 
@@ -33,25 +33,10 @@ log = logging.getLogger("notes_api.accounts")
 MAX_REMEMBERED_SESSIONS = 50_000
 
 
-def _invalid_credentials() -> APIError:
-    return APIError(
-        401, "invalid_credentials", "email or password is incorrect", {"WWW-Authenticate": "Bearer"}
-    )
-
-
 def utcnow() -> datetime:
     # MongoDB keeps milliseconds; truncating here makes what we return equal what we stored.
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def _invalid_refresh() -> APIError:
-    return APIError(
-        401,
-        "invalid_refresh_token",
-        "refresh token is invalid, expired or spent",
-        {"WWW-Authenticate": "Bearer"},
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +84,7 @@ class Accounts:
         user = await self.db.users.find_one({"email": email.lower()})
         stored = user["password_hash"] if user else None
         if not await self.passwords.verify(stored, password) or user is None:
-            raise _invalid_credentials()
+            raise unauthorized("invalid_credentials", "email or password is incorrect")
         if stored and self.passwords.needs_rehash(stored):
             await self.db.users.update_one(
                 {"_id": user["_id"]}, {"$set": {"password_hash": await self.passwords.hash(password)}}
@@ -110,10 +95,10 @@ class Accounts:
         try:
             oid = ObjectId(user_id)
         except (InvalidId, TypeError) as exc:
-            raise APIError(401, "invalid_token", "unknown account") from exc
+            raise unauthorized("invalid_token", "unknown account") from exc
         doc = await self.db.users.find_one({"_id": oid}, {"password_hash": 0})
         if doc is None:
-            raise APIError(401, "invalid_token", "unknown account", {"WWW-Authenticate": "Bearer"})
+            raise unauthorized("invalid_token", "unknown account")
         return user_out(doc)
 
     async def refresh(self, token: str) -> TokenPair:
@@ -132,13 +117,13 @@ class Accounts:
                     extra={"user_id": known["user_id"], "family_id": known["family_id"]},
                 )
                 await self.revoke_family(known["family_id"])
-            raise _invalid_refresh()
+            raise unauthorized("invalid_refresh_token", "refresh token is invalid, expired or spent")
         pair = await self._issue(spent["user_id"], spent["family_id"])
         # A reuse detected between our spend and our insert revoked the family without
         # seeing the new token: check once more so it cannot survive the revocation.
         if await self.db.sessions.find_one({"family_id": spent["family_id"], "revoked": True}, {"_id": 1}):
             await self.revoke_family(spent["family_id"])
-            raise _invalid_refresh()
+            raise unauthorized("invalid_refresh_token", "refresh token is invalid, expired or spent")
         return pair
 
     async def logout(self, principal: Principal) -> None:

@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -88,6 +88,14 @@ def _oid(note_id: str) -> ObjectId:
         return ObjectId(note_id)
     except (InvalidId, TypeError) as exc:
         raise _not_found() from exc
+
+
+def _selector(oid: ObjectId, owner: str, versions: list[int] | None) -> dict[str, Any]:
+    """The note, only if it is the owner's and (when versions are given) still at one of them."""
+    selector: dict[str, Any] = {"_id": oid, "owner_id": owner}
+    if versions is not None:
+        selector["version"] = {"$in": versions}
+    return selector
 
 
 def _not_found() -> APIError:
@@ -173,11 +181,8 @@ class NotesService:
     async def update(
         self, owner: str, note_id: str, if_match: str | None, changes: dict[str, Any]
     ) -> Rendered:
-        versions = parse_if_match(if_match)
         oid = _oid(note_id)
-        selector: dict[str, Any] = {"_id": oid, "owner_id": owner}
-        if versions is not None:
-            selector["version"] = {"$in": versions}
+        selector = _selector(oid, owner, parse_if_match(if_match))
         doc = await self.db.notes.find_one_and_update(
             selector,
             {"$set": {**changes, "updated_at": utcnow()}, "$inc": {"version": 1}},
@@ -186,22 +191,18 @@ class NotesService:
         if doc is None:
             await self._raise_missing_or_stale(oid, owner)
         await self.cache.invalidate(owner)
-        assert doc is not None
         return Rendered(_note_out(doc).model_dump_json(), doc["version"])
 
     async def delete(self, owner: str, note_id: str, if_match: str | None) -> None:
         oid = _oid(note_id)
-        selector: dict[str, Any] = {"_id": oid, "owner_id": owner}
-        if if_match is not None:
-            versions = parse_if_match(if_match)
-            if versions is not None:
-                selector["version"] = {"$in": versions}
+        # If-Match is optional on delete: without it, any version goes.
+        selector = _selector(oid, owner, parse_if_match(if_match) if if_match is not None else None)
         result = await self.db.notes.delete_one(selector)
         if result.deleted_count == 0:
             await self._raise_missing_or_stale(oid, owner)
         await self.cache.invalidate(owner)
 
-    async def _raise_missing_or_stale(self, oid: ObjectId, owner: str) -> None:
+    async def _raise_missing_or_stale(self, oid: ObjectId, owner: str) -> NoReturn:
         current = await self.db.notes.find_one({"_id": oid, "owner_id": owner}, {"version": 1})
         if current is None:
             raise _not_found()
