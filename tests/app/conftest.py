@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.localservices import RedisServer, SecantusServer
 from notes_api.core.config import Settings, load_settings
@@ -75,6 +76,16 @@ def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[...
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
+
+
+def metric(client: TestClient, sample: str, **labels: str) -> float:
+    """Sum of the /metrics samples named ``sample`` whose labels include ``labels``."""
+    total = 0.0
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for found in family.samples:
+            if found.name == sample and labels.items() <= found.labels.items():
+                total += found.value
+    return total
 
 
 def unique_email(prefix: str = "user") -> str:

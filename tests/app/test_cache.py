@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import re
-
 import redis
 from fastapi.testclient import TestClient
 
 from devtools.localservices import RedisServer
-from tests.app.conftest import new_note, signup
+from tests.app.conftest import metric, new_note, signup
 
 NOTES = "/api/v1/notes"
-
-
-def _counter(client: TestClient, cache: str, result: str) -> float:
-    text = client.get("/metrics").text
-    match = re.search(rf'^notes_cache_requests_total{{cache="{cache}",result="{result}"}} (\S+)$', text, re.M)
-    return float(match.group(1)) if match else 0.0
 
 
 def test_second_read_of_a_note_is_a_cache_hit(client: TestClient, redis_server: RedisServer) -> None:
     user = signup(client)
     note = new_note(client, user["headers"])
-    hits = _counter(client, "note", "hit")
+    hits = metric(client, "notes_cache_requests_total", cache="note", result="hit")
     first = client.get(f"{NOTES}/{note['id']}", headers=user["headers"])
     second = client.get(f"{NOTES}/{note['id']}", headers=user["headers"])
     # THEN the second answer came from Redis and is identical, ETag included
-    assert _counter(client, "note", "hit") == hits + 1
+    assert metric(client, "notes_cache_requests_total", cache="note", result="hit") == hits + 1
     assert first.json() == second.json() and first.headers["ETag"] == second.headers["ETag"]
     keys = redis.Redis.from_url(redis_server.url).keys(f"notes:{user_id(client, user)}:*")
     assert keys, "nothing was cached for this user"
@@ -76,9 +68,9 @@ def test_one_users_writes_do_not_evict_another_users_cache(client: TestClient) -
     note = new_note(client, alice["headers"])
     client.get(f"{NOTES}/{note['id']}", headers=alice["headers"])
     new_note(client, bob["headers"])
-    hits = _counter(client, "note", "hit")
+    hits = metric(client, "notes_cache_requests_total", cache="note", result="hit")
     client.get(f"{NOTES}/{note['id']}", headers=alice["headers"])
-    assert _counter(client, "note", "hit") == hits + 1
+    assert metric(client, "notes_cache_requests_total", cache="note", result="hit") == hits + 1
 
 
 def test_cached_entries_expire_with_the_configured_ttl(make_client, redis_server: RedisServer) -> None:  # type: ignore[no-untyped-def]
