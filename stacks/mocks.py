@@ -70,6 +70,16 @@ class Recorded:
         }
 
 
+@dataclass
+class RecordedGraph:
+    """What a program registered, with the queries tests and tools share."""
+
+    resources: list[Recorded]
+
+    def of_type(self, type_token: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_token]
+
+
 def normalise(value: Any) -> Any:
     """Wire values as a reviewer should read them: integral floats as ints, secrets masked,
     resource references as their URN."""
@@ -95,7 +105,6 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.recorded: list[Recorded] = []
-        self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]

@@ -17,15 +17,14 @@ from typing import Any
 import pulumi
 
 from stacks.config import PROJECT, ROOT, StackConfig, load, read_stack_file
-from stacks.mocks import Recorded, normalise, record
+from stacks.mocks import Recorded, RecordedGraph, normalise, record
 
 
-@dataclass
-class Plan:
+@dataclass(kw_only=True)
+class Plan(RecordedGraph):
     project: str
     stack: str
     config: StackConfig
-    resources: list[Recorded]
     outputs: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
@@ -38,12 +37,6 @@ class Plan:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-    def by_urn(self) -> dict[str, Recorded]:
-        return {r.urn: r for r in self.resources}
-
-    def of_type(self, type_token: str) -> list[Recorded]:
-        return [r for r in self.resources if r.type == type_token]
 
 
 def engine_config(values: dict[str, Any]) -> dict[str, str]:
@@ -85,7 +78,9 @@ def run_plan(stack: str, root: Path = ROOT) -> Plan:
     if duplicates:
         raise RuntimeError(f"duplicate URNs (the engine would refuse them): {duplicates}")
     resources = sorted(recorded, key=lambda r: r.urn)
-    return Plan(PROJECT, stack, config, resources, dict(sorted(collected.items())))
+    return Plan(
+        resources, project=PROJECT, stack=stack, config=config, outputs=dict(sorted(collected.items()))
+    )
 
 
 def render_tree(plan: Plan) -> str:

@@ -6,16 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.mocks import Recorded, record
+from stacks.mocks import Recorded, RecordedGraph, record
 
 
 @dataclass
-class Graph:
-    resources: list[Recorded]
-    result: Any
-
-    def of_type(self, type_token: str) -> list[Recorded]:
-        return [r for r in self.resources if r.type == type_token]
+class Graph(RecordedGraph):
+    result: Any = None
 
     def one(self, type_token: str, name: str | None = None) -> Recorded:
         found = [r for r in self.of_type(type_token) if name is None or r.name == name]

@@ -80,19 +80,19 @@ def test_encryption_at_rest_everywhere(plans: dict[str, Plan], stack: str) -> No
             c.get("encryptionType") == "KMS" for c in i.get("encryptionConfigurations", [])
         ):
             problems.append(f"{r.urn}: repository not KMS-encrypted")
-    buckets = [r for r in _aws(plan) if r.type in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")]
+    # An encryption configuration names its bucket through the bucket's id (a dependency).
     encrypted = {
-        r.inputs.get("bucket")
-        for r in _aws(plan)
-        if r.type.startswith("aws:s3/bucketServerSideEncryptionConfiguration")
+        urn
+        for r in plan.of_type(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+        )
+        for urn in r.property_dependencies.get("bucket", [])
     }
-    for bucket in buckets:
-        if bucket.inputs.get("bucket") not in encrypted and not any(
-            bucket.urn in r.dependencies
-            for r in plan.resources
-            if r.type.startswith("aws:s3/bucketServerSide")
-        ):
-            problems.append(f"{bucket.urn}: bucket without a server-side encryption configuration")
+    problems += [
+        f"{b.urn}: bucket without a server-side encryption configuration"
+        for b in plan.of_type("aws:s3/bucket:Bucket")
+        if b.urn not in encrypted
+    ]
     assert not problems, "\n".join(problems)
 
 
