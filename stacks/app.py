@@ -182,7 +182,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
             # Relative to the project directory, where `pulumi up` runs: plans stay machine-independent.
             context_path="app",
             digest=config.image.digest,
-            git_revision=git_revision(),
+            # Only a build needs it; a promoted digest is deployed as it is.
+            git_revision=git_revision() if config.image.digest is None else "unknown",
         ),
         opts,
     )
