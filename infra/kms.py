@@ -6,6 +6,7 @@ scheduling the deletion of the cache key cannot make the database unreadable.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 PURPOSES = ("logs", "secrets", "docdb", "cache", "ecr", "sns")
+_ALIAS_SCOPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
 DESCRIPTIONS = {
     "logs": "CloudWatch Logs log groups",
@@ -35,6 +37,12 @@ class KeysArgs:
     deletion_window_days: int = 30
     """Days a scheduled deletion waits before the key material is gone (7-30). Default 30, the
     longest: a deleted key makes everything it encrypted unreadable for good."""
+    purposes: tuple[str, ...] = PURPOSES
+    """The purposes that get a key, a subset of ``PURPOSES``. Default all of them. A second set
+    in another region (the edge's us-east-1 logs and alarm topic) needs only a few."""
+    alias_scope: str | None = None
+    """Extra word in each alias (``alias/notes-<env>-<scope>-<purpose>``). Default none. Aliases
+    are regional, so a second set of keys in the stack's own region would otherwise collide."""
 
 
 def _key_policy(purpose: str, args: KeysArgs) -> pulumi.Output[str]:
@@ -103,14 +111,25 @@ class Keys(pulumi.ComponentResource):
             raise ValueError(
                 f"Keys {name}: deletion_window_days={args.deletion_window_days}; KMS accepts 7 to 30 days"
             )
+        unknown = [p for p in args.purposes if p not in PURPOSES]
+        if unknown or not args.purposes or len(set(args.purposes)) != len(args.purposes):
+            raise ValueError(
+                f"Keys {name}: purposes={list(args.purposes)}; give each purpose once, at least one, "
+                f"from {', '.join(PURPOSES)}"
+            )
+        if args.alias_scope is not None and not _ALIAS_SCOPE.match(args.alias_scope):
+            raise ValueError(
+                f"Keys {name}: alias_scope={args.alias_scope!r}; use lowercase letters, digits and '-'"
+            )
         super().__init__("notes:infra:Keys", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.keys = {}
         self.aliases = {}
-        for purpose in PURPOSES:
+        scope = f"{args.environment}-{args.alias_scope}" if args.alias_scope else args.environment
+        for purpose in args.purposes:
             key = aws.kms.Key(
                 f"{name}-{purpose}",
-                description=f"notes {args.environment}: {DESCRIPTIONS[purpose]}",
+                description=f"notes {scope}: {DESCRIPTIONS[purpose]}",
                 enable_key_rotation=True,
                 deletion_window_in_days=args.deletion_window_days,
                 policy=_key_policy(purpose, args),
@@ -119,7 +138,7 @@ class Keys(pulumi.ComponentResource):
             self.keys[purpose] = key
             self.aliases[purpose] = aws.kms.Alias(
                 f"{name}-{purpose}-alias",
-                name=f"alias/notes-{args.environment}-{purpose}",
+                name=f"alias/notes-{scope}-{purpose}",
                 target_key_id=key.key_id,
                 opts=child,
             )
@@ -129,6 +148,6 @@ class Keys(pulumi.ComponentResource):
         """ARN of the key for ``purpose`` (one of ``PURPOSES``)."""
         key = self.keys.get(purpose)
         if key is None:
-            raise ValueError(f"no KMS key for purpose {purpose!r}; purposes are {', '.join(PURPOSES)}")
+            raise ValueError(f"no KMS key for purpose {purpose!r}; purposes are {', '.join(self.keys)}")
         arn: pulumi.Output[str] = key.arn
         return arn

@@ -151,3 +151,49 @@ def test_deletion_window_outside_what_kms_accepts_is_an_error(days: int) -> None
     # GIVEN a deletion window KMS rejects / WHEN Keys is built / THEN ValueError names the range
     with pytest.raises(ValueError, match=rf"deletion_window_days={days}; KMS accepts 7 to 30"):
         run(lambda: Keys(NAME, _args(deletion_window_days=days)))
+
+
+def test_a_scoped_subset_creates_only_those_keys_with_scoped_aliases() -> None:
+    # GIVEN Keys for the edge: logs and sns only, in us-east-1, aliases scoped "edge"
+    graph = run(
+        lambda: Keys(
+            "staging-edge-keys",
+            _args(region="us-east-1", purposes=("logs", "sns"), alias_scope="edge"),
+        )
+    )
+    # WHEN built / THEN exactly those two keys exist, with aliases that cannot collide with the
+    # stack's own set when the stack also lives in us-east-1
+    keys = {r.name.removeprefix("staging-edge-keys-"): r for r in graph.of_type(KEY)}
+    assert sorted(keys) == ["logs", "sns"], [r.urn for r in keys.values()]
+    aliases = sorted(r.inputs["name"] for r in graph.of_type(ALIAS))
+    assert aliases == ["alias/notes-staging-edge-logs", "alias/notes-staging-edge-sns"], aliases
+    # AND the logs key admits CloudWatch Logs of the keys' own region
+    (statement,) = _service_statements(keys["logs"])
+    assert statement["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}, keys["logs"].urn
+
+
+def test_arn_of_a_purpose_left_out_names_the_purposes_there_are() -> None:
+    # GIVEN Keys with logs and sns only / WHEN asked for the secrets key / THEN the error lists those two
+    holder: dict[str, Keys] = {}
+
+    def program() -> None:
+        holder["keys"] = Keys(NAME, _args(purposes=("logs", "sns")))
+
+    run(program)
+    with pytest.raises(ValueError, match=r"'secrets'; purposes are logs, sns$"):
+        holder["keys"].arn("secrets")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"purposes": ()}, r"purposes=\[\]"),
+        ({"purposes": ("logs", "s3")}, r"purposes=\['logs', 's3'\]"),
+        ({"purposes": ("logs", "logs")}, r"give each purpose once"),
+        ({"alias_scope": "Edge"}, r"alias_scope='Edge'"),
+    ],
+)
+def test_impossible_purposes_or_scope_are_errors(overrides: dict[str, Any], message: str) -> None:
+    # GIVEN purposes or an alias scope KMS or the aliases cannot take / WHEN built / THEN ValueError
+    with pytest.raises(ValueError, match=message):
+        run(lambda: Keys(NAME, _args(**overrides)))
