@@ -86,6 +86,10 @@ class ApiServiceArgs:
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     # Plain environment variables; nothing secret (see SECRET_SUFFIXES). Default none.
     environment_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # CloudWatch alarm names (not ARNs) that fail a deployment and roll it back while they are
+    # in ALARM during the deployment and its bake time (observability.DeploymentAlarms). Default
+    # none: only the circuit breaker judges a deployment.
+    deployment_alarm_names: Sequence[pulumi.Input[str]] = ()
 
 
 def stop_timeout(args: ApiServiceArgs) -> int:
@@ -363,9 +367,16 @@ class ApiService(pulumi.ComponentResource):
                 )
             ],
             health_check_grace_period_seconds=args.health_check_grace_seconds,
+            # The circuit breaker catches tasks that never get healthy; the alarms catch tasks
+            # that are healthy but answer with errors or slowly.
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
                 enable=True, rollback=True
             ),
+            alarms=aws.ecs.ServiceAlarmsArgs(
+                alarm_names=list(args.deployment_alarm_names), enable=True, rollback=True
+            )
+            if args.deployment_alarm_names
+            else None,
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             propagate_tags="SERVICE",
@@ -449,6 +460,7 @@ class ApiService(pulumi.ComponentResource):
 def _validate(args: ApiServiceArgs) -> None:
     _validate_sizes(args)
     _validate_environment(args)
+    _validate_deployment_alarms(args)
 
 
 def _validate_sizes(args: ApiServiceArgs) -> None:
@@ -481,6 +493,15 @@ def _validate_sizes(args: ApiServiceArgs) -> None:
         )
     if args.workers < 1:
         raise ValueError(f"workers must be at least 1, got {args.workers}")
+
+
+def _validate_deployment_alarms(args: ApiServiceArgs) -> None:
+    names = [n for n in args.deployment_alarm_names if isinstance(n, str)]
+    arns = [n for n in names if n.startswith("arn:")]
+    if arns:
+        raise ValueError(f"deployment_alarm_names takes alarm names, not ARNs: {arns}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"deployment_alarm_names lists an alarm twice: {sorted(names)}")
 
 
 def _validate_environment(args: ApiServiceArgs) -> None:

@@ -1,0 +1,375 @@
+"""The body of an environment's CloudWatch dashboard, built as plain data.
+
+``dashboard_body`` takes resolved values (no Pulumi outputs), so tests read the exact JSON
+CloudWatch receives. Every metric comes from ``infra.metrics_catalog``: a widget cannot name a
+metric AWS does not publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.metrics_catalog import (
+    ALB,
+    CLOUDFRONT,
+    CONTAINER_INSIGHTS,
+    DOCDB,
+    ECS,
+    ELASTICACHE,
+    GLOBAL_REGION,
+    WAF,
+    check,
+    error_rate_expression,
+)
+
+GRID_WIDTH = 24  # CloudWatch dashboards are 24 columns wide
+WIDGET_HEIGHT = 6
+# An alarm status widget shows at most 100 alarms.
+MAX_ALARMS_PER_WIDGET = 100
+# Requests per period below which the dashboard's 5xx rate reads 0, as the alarm's does.
+DEFAULT_MIN_REQUESTS = 50
+# Dimension value of every CloudFront metric.
+CLOUDFRONT_REGION_DIMENSION = "Global"
+# WAF's rule name for the totals of a whole web ACL.
+WAF_ALL_RULES = "ALL"
+
+
+def dashboard_name(environment: str) -> str:
+    return f"notes-{environment}"
+
+
+def dashboard_url(region: str, name: str) -> str:
+    """Console address of a dashboard."""
+    return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={name}"
+
+
+@dataclass(frozen=True)
+class DashboardValues:
+    """What the dashboard shows, as plain values."""
+
+    environment: str
+    region: str
+    alb_arn_suffix: str
+    target_group_arn_suffix: str
+    cluster_name: str
+    service_name: str
+    # DocumentDB instance identifiers, writer first.
+    docdb_instance_ids: Sequence[str]
+    # ElastiCache member cluster ids of the replication group (<group id>-001, -002, ...).
+    cache_cluster_ids: Sequence[str]
+    # ARNs of the alarms the status widget lists. Default none.
+    alarm_arns: Sequence[str] = field(default_factory=tuple)
+    # Web ACL (CLOUDFRONT scope) whose blocks are charted. Default None: no WAF widget.
+    web_acl_name: str | None = None
+    # CloudFront distribution in front of the ALB. Default None: no CloudFront widget.
+    distribution_id: str | None = None
+    # Requests per minute below which the 5xx rate reads 0. Default 50.
+    min_requests: int = DEFAULT_MIN_REQUESTS
+
+
+def metric(
+    namespace: str,
+    name: str,
+    dimensions: Mapping[str, str],
+    **options: Any,
+) -> list[Any]:
+    """One metric line of a widget: [namespace, name, dim, value, ..., {options}]."""
+    check(namespace, name, frozenset(dimensions))
+    line: list[Any] = [namespace, name]
+    for key, value in dimensions.items():
+        line += [key, value]
+    if options:
+        line.append(options)
+    return line
+
+
+def _graph(
+    title: str,
+    region: str,
+    metrics: list[list[Any]],
+    *,
+    stat: str = "Average",
+    period: int = 60,
+    y_label: str | None = None,
+) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "title": title,
+        "region": region,
+        "view": "timeSeries",
+        "stacked": False,
+        "stat": stat,
+        "period": period,
+        "metrics": metrics,
+    }
+    if y_label:
+        properties["yAxis"] = {"left": {"label": y_label, "showUnits": False}}
+    return {"type": "metric", "properties": properties}
+
+
+def _traffic(v: DashboardValues) -> list[dict[str, Any]]:
+    lb = {"LoadBalancer": v.alb_arn_suffix}
+    widgets = [
+        _graph(
+            "Traffic: requests per minute (ALB)",
+            v.region,
+            [metric(ALB, "RequestCount", lb, label="requests")],
+            stat="Sum",
+        )
+    ]
+    if v.distribution_id:
+        distribution = {"DistributionId": v.distribution_id, "Region": CLOUDFRONT_REGION_DIMENSION}
+        widgets.append(
+            _graph(
+                "Traffic: CloudFront requests and 5xx rate",
+                GLOBAL_REGION,
+                [
+                    metric(CLOUDFRONT, "Requests", distribution, stat="Sum", label="requests"),
+                    metric(
+                        CLOUDFRONT, "5xxErrorRate", distribution, stat="Average", label="5xx %", yAxis="right"
+                    ),
+                ],
+            )
+        )
+    return widgets
+
+
+def _errors(v: DashboardValues) -> list[dict[str, Any]]:
+    lb = {"LoadBalancer": v.alb_arn_suffix}
+    rate = error_rate_expression(
+        requests="requests", target_5xx="target5xx", elb_5xx="elb5xx", min_requests=v.min_requests
+    )
+    return [
+        _graph(
+            "Errors: 5xx rate, % of requests",
+            v.region,
+            [
+                [{"expression": rate, "label": "5xx rate %", "id": "rate"}],
+                metric(ALB, "RequestCount", lb, id="requests", visible=False),
+                metric(ALB, "HTTPCode_Target_5XX_Count", lb, id="target5xx", visible=False),
+                metric(ALB, "HTTPCode_ELB_5XX_Count", lb, id="elb5xx", visible=False),
+            ],
+            stat="Sum",
+            y_label="%",
+        ),
+        _graph(
+            "Errors: responses by origin",
+            v.region,
+            [
+                metric(ALB, "HTTPCode_Target_5XX_Count", lb, label="5xx from tasks"),
+                metric(ALB, "HTTPCode_ELB_5XX_Count", lb, label="5xx from the ALB"),
+                metric(ALB, "HTTPCode_Target_4XX_Count", lb, label="4xx from tasks"),
+                metric(ALB, "HTTPCode_ELB_4XX_Count", lb, label="4xx from the ALB"),
+            ],
+            stat="Sum",
+        ),
+    ]
+
+
+def _latency(v: DashboardValues) -> list[dict[str, Any]]:
+    target = {"LoadBalancer": v.alb_arn_suffix, "TargetGroup": v.target_group_arn_suffix}
+    return [
+        _graph(
+            "Latency: target response time percentiles",
+            v.region,
+            [
+                metric(ALB, "TargetResponseTime", target, stat=stat, label=stat)
+                for stat in ("p50", "p90", "p99", "p99.9")
+            ],
+            y_label="seconds",
+        ),
+        _graph(
+            "Service: healthy and unhealthy targets",
+            v.region,
+            [
+                metric(ALB, "HealthyHostCount", target, stat="Minimum", label="healthy"),
+                metric(ALB, "UnHealthyHostCount", target, stat="Maximum", label="unhealthy"),
+            ],
+        ),
+    ]
+
+
+def _service(v: DashboardValues) -> list[dict[str, Any]]:
+    service = {"ClusterName": v.cluster_name, "ServiceName": v.service_name}
+    return [
+        _graph(
+            "Service saturation: CPU and memory, %",
+            v.region,
+            [
+                metric(ECS, "CPUUtilization", service, stat="Average", label="CPU average"),
+                metric(ECS, "CPUUtilization", service, stat="Maximum", label="CPU busiest task"),
+                metric(ECS, "MemoryUtilization", service, stat="Average", label="memory average"),
+                metric(ECS, "MemoryUtilization", service, stat="Maximum", label="memory fullest task"),
+            ],
+            y_label="%",
+        ),
+        _graph(
+            "Service: tasks running, desired and pending",
+            v.region,
+            [
+                metric(CONTAINER_INSIGHTS, "DesiredTaskCount", service, label="desired"),
+                metric(CONTAINER_INSIGHTS, "RunningTaskCount", service, label="running"),
+                metric(CONTAINER_INSIGHTS, "PendingTaskCount", service, label="pending"),
+            ],
+        ),
+    ]
+
+
+def _per_instance(
+    namespace: str, name: str, key: str, ids: Sequence[str], stat: str, **extra: str
+) -> list[list[Any]]:
+    return [metric(namespace, name, {key: i, **extra}, stat=stat, label=i) for i in ids]
+
+
+def _database(v: DashboardValues) -> list[dict[str, Any]]:
+    ids = v.docdb_instance_ids
+    key = "DBInstanceIdentifier"
+    widgets = [
+        _graph(
+            "Database saturation: CPU, %",
+            v.region,
+            _per_instance(DOCDB, "CPUUtilization", key, ids, "Average"),
+        ),
+        _graph(
+            "Database: freeable memory",
+            v.region,
+            _per_instance(DOCDB, "FreeableMemory", key, ids, "Minimum"),
+            y_label="bytes",
+        ),
+        _graph(
+            "Database: connections",
+            v.region,
+            _per_instance(DOCDB, "DatabaseConnections", key, ids, "Maximum"),
+        ),
+    ]
+    if len(ids) > 1:
+        widgets.append(
+            _graph(
+                "Database: replica lag",
+                v.region,
+                _per_instance(DOCDB, "DBInstanceReplicaLag", key, ids, "Maximum"),
+                y_label="ms",
+            )
+        )
+    return widgets
+
+
+def _cache(v: DashboardValues) -> list[dict[str, Any]]:
+    ids = v.cache_cluster_ids
+    key = "CacheClusterId"
+    widgets = [
+        _graph(
+            "Cache saturation: engine CPU, %",
+            v.region,
+            _per_instance(ELASTICACHE, "EngineCPUUtilization", key, ids, "Maximum"),
+            y_label="%",
+        ),
+        _graph(
+            "Cache saturation: host CPU, %",
+            v.region,
+            _per_instance(ELASTICACHE, "CPUUtilization", key, ids, "Maximum"),
+            y_label="%",
+        ),
+        _graph(
+            "Cache: memory used, %",
+            v.region,
+            _per_instance(ELASTICACHE, "DatabaseMemoryUsagePercentage", key, ids, "Maximum"),
+            y_label="%",
+        ),
+        _graph(
+            "Cache: evictions",
+            v.region,
+            _per_instance(ELASTICACHE, "Evictions", key, ids, "Sum"),
+            stat="Sum",
+        ),
+        _graph(
+            "Cache: hits and misses",
+            v.region,
+            [
+                metric(ELASTICACHE, name, {key: i}, label=f"{i} {name.removeprefix('Cache').lower()}")
+                for i in ids
+                for name in ("CacheHits", "CacheMisses")
+            ],
+            stat="Sum",
+        ),
+    ]
+    if len(ids) > 1:
+        widgets.append(
+            _graph(
+                "Cache: replication lag",
+                v.region,
+                _per_instance(ELASTICACHE, "ReplicationLag", key, ids, "Maximum"),
+                y_label="seconds",
+            )
+        )
+    return widgets
+
+
+def _edge(v: DashboardValues) -> list[dict[str, Any]]:
+    if not v.web_acl_name:
+        return []
+    acl = {"WebACL": v.web_acl_name, "Rule": WAF_ALL_RULES}
+    return [
+        _graph(
+            "WAF: blocked and allowed requests",
+            GLOBAL_REGION,
+            [
+                metric(WAF, "BlockedRequests", acl, label="blocked"),
+                metric(WAF, "AllowedRequests", acl, label="allowed"),
+            ],
+            stat="Sum",
+        )
+    ]
+
+
+def _alarms(v: DashboardValues) -> list[dict[str, Any]]:
+    if not v.alarm_arns:
+        return []
+    return [
+        {
+            "type": "alarm",
+            "properties": {
+                "title": "Alarms",
+                "alarms": sorted(v.alarm_arns),
+                "sortBy": "stateUpdatedTimestamp",
+            },
+        }
+    ]
+
+
+def _layout(rows: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Place each row's widgets side by side, the rows one under another."""
+    placed: list[dict[str, Any]] = []
+    y = 0
+    for row in rows:
+        if not row:
+            continue
+        width = GRID_WIDTH // len(row)
+        for index, widget in enumerate(row):
+            placed.append({**widget, "x": index * width, "y": y, "width": width, "height": WIDGET_HEIGHT})
+        y += WIDGET_HEIGHT
+    return placed
+
+
+def dashboard_body(v: DashboardValues) -> dict[str, Any]:
+    """The dashboard: alarm states; traffic, errors and latency; saturation of the service,
+    the database and the cache; what WAF blocks at the edge."""
+    if len(v.alarm_arns) > MAX_ALARMS_PER_WIDGET:
+        raise ValueError(
+            f"{len(v.alarm_arns)} alarms: an alarm status widget shows at most {MAX_ALARMS_PER_WIDGET}"
+        )
+    if not v.docdb_instance_ids or not v.cache_cluster_ids:
+        raise ValueError("docdb_instance_ids and cache_cluster_ids must each name at least one")
+    cache = _cache(v)
+    rows = [
+        _alarms(v),
+        _traffic(v) + _edge(v),
+        _errors(v),
+        _latency(v),
+        _service(v),
+        _database(v),
+        cache[:3],
+        cache[3:],
+    ]
+    return {"start": "-PT6H", "periodOverride": "inherit", "widgets": _layout(rows)}

@@ -1,0 +1,146 @@
+"""The CloudWatch metrics this stack alarms on and charts, as AWS publishes them.
+
+An alarm on a metric name or a dimension set that AWS never publishes is accepted by
+CloudWatch and then sits in INSUFFICIENT_DATA (or, worse, OK under ``notBreaching``) for ever:
+nobody is told. Every alarm and dashboard widget is built from this one table, and the tests
+check every metric they reference against it.
+
+Sources, per namespace: the CloudWatch metrics pages of Elastic Load Balancing (Application
+Load Balancers), ECS (service metrics and Container Insights), DocumentDB, ElastiCache (host
+level and Redis OSS), CloudFront and WAF.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+ALB = "AWS/ApplicationELB"
+ECS = "AWS/ECS"
+CONTAINER_INSIGHTS = "ECS/ContainerInsights"
+DOCDB = "AWS/DocDB"
+ELASTICACHE = "AWS/ElastiCache"
+CLOUDFRONT = "AWS/CloudFront"
+WAF = "AWS/WAFV2"
+
+# CloudFront publishes its metrics, and WAF those of web ACLs in the CLOUDFRONT scope, in
+# us-east-1 only, whatever region the rest of the stack lives in.
+GLOBAL_REGION = "us-east-1"
+
+DimensionSet = frozenset[str]
+
+
+def _sets(*sets: tuple[str, ...]) -> frozenset[DimensionSet]:
+    return frozenset(frozenset(names) for names in sets)
+
+
+# ALB metrics about requests exist per load balancer, per target group and per AZ.
+_ALB_REQUEST_DIMENSIONS = _sets(
+    ("LoadBalancer",),
+    ("AvailabilityZone", "LoadBalancer"),
+    ("TargetGroup",),
+    ("LoadBalancer", "TargetGroup"),
+    ("AvailabilityZone", "LoadBalancer", "TargetGroup"),
+)
+# Responses the load balancer generates itself belong to no target group.
+_ALB_OWN_DIMENSIONS = _sets(("LoadBalancer",), ("AvailabilityZone", "LoadBalancer"))
+# Health counts exist only for a target group of a load balancer.
+_ALB_HEALTH_DIMENSIONS = _sets(
+    ("LoadBalancer", "TargetGroup"), ("AvailabilityZone", "LoadBalancer", "TargetGroup")
+)
+_ECS_SERVICE_DIMENSIONS = _sets(("ClusterName",), ("ClusterName", "ServiceName"))
+_INSIGHTS_SERVICE_DIMENSIONS = _sets(("ClusterName", "ServiceName"))
+# Instance metrics are published per instance, per cluster and per cluster role (WRITER/READER).
+_DOCDB_INSTANCE_DIMENSIONS = _sets(
+    ("DBInstanceIdentifier",), ("DBClusterIdentifier",), ("DBClusterIdentifier", "Role")
+)
+# Every ElastiCache metric is measured per node; a Redis OSS cluster-mode-disabled member
+# cluster has exactly one node ("0001"), so its cluster id alone names it too.
+_ELASTICACHE_NODE_DIMENSIONS = _sets(("CacheClusterId",), ("CacheClusterId", "CacheNodeId"))
+# CloudFront's metrics carry Region=Global; WAF's CLOUDFRONT-scope ACLs have no Region.
+_CLOUDFRONT_DIMENSIONS = _sets(("DistributionId", "Region"))
+_WAF_DIMENSIONS = _sets(("WebACL", "Rule"), ("Region", "WebACL", "Rule"))
+
+CATALOG: Mapping[str, Mapping[str, frozenset[DimensionSet]]] = {
+    ALB: {
+        "RequestCount": _ALB_REQUEST_DIMENSIONS,
+        "HTTPCode_Target_2XX_Count": _ALB_REQUEST_DIMENSIONS,
+        "HTTPCode_Target_4XX_Count": _ALB_REQUEST_DIMENSIONS,
+        "HTTPCode_Target_5XX_Count": _ALB_REQUEST_DIMENSIONS,
+        "TargetResponseTime": _ALB_REQUEST_DIMENSIONS,
+        "HTTPCode_ELB_5XX_Count": _ALB_OWN_DIMENSIONS,
+        "HTTPCode_ELB_4XX_Count": _ALB_OWN_DIMENSIONS,
+        "ActiveConnectionCount": _ALB_OWN_DIMENSIONS,
+        "HealthyHostCount": _ALB_HEALTH_DIMENSIONS,
+        "UnHealthyHostCount": _ALB_HEALTH_DIMENSIONS,
+    },
+    ECS: {
+        "CPUUtilization": _ECS_SERVICE_DIMENSIONS,
+        "MemoryUtilization": _ECS_SERVICE_DIMENSIONS,
+    },
+    # Published only with Container Insights on the cluster (infra/ecs.py turns it on).
+    CONTAINER_INSIGHTS: {
+        "RunningTaskCount": _INSIGHTS_SERVICE_DIMENSIONS,
+        "DesiredTaskCount": _INSIGHTS_SERVICE_DIMENSIONS,
+        "PendingTaskCount": _INSIGHTS_SERVICE_DIMENSIONS,
+    },
+    DOCDB: {
+        "CPUUtilization": _DOCDB_INSTANCE_DIMENSIONS,
+        "FreeableMemory": _DOCDB_INSTANCE_DIMENSIONS,
+        "DatabaseConnections": _DOCDB_INSTANCE_DIMENSIONS,
+        # Reported by each replica about itself; the writer reports none.
+        "DBInstanceReplicaLag": _sets(("DBInstanceIdentifier",)),
+        # Reported by the writer about its replicas, for the cluster as a whole.
+        "DBClusterReplicaLagMaximum": _sets(("DBClusterIdentifier",)),
+    },
+    ELASTICACHE: {
+        "CPUUtilization": _ELASTICACHE_NODE_DIMENSIONS,
+        "EngineCPUUtilization": _ELASTICACHE_NODE_DIMENSIONS,
+        "DatabaseMemoryUsagePercentage": _ELASTICACHE_NODE_DIMENSIONS,
+        "Evictions": _ELASTICACHE_NODE_DIMENSIONS,
+        "CurrConnections": _ELASTICACHE_NODE_DIMENSIONS,
+        "CacheHits": _ELASTICACHE_NODE_DIMENSIONS,
+        "CacheMisses": _ELASTICACHE_NODE_DIMENSIONS,
+        # Reported by replicas only.
+        "ReplicationLag": _ELASTICACHE_NODE_DIMENSIONS,
+    },
+    CLOUDFRONT: {
+        "Requests": _CLOUDFRONT_DIMENSIONS,
+        "4xxErrorRate": _CLOUDFRONT_DIMENSIONS,
+        "5xxErrorRate": _CLOUDFRONT_DIMENSIONS,
+    },
+    WAF: {
+        "AllowedRequests": _WAF_DIMENSIONS,
+        "BlockedRequests": _WAF_DIMENSIONS,
+    },
+}
+
+
+def error_rate_expression(*, requests: str, target_5xx: str, elb_5xx: str, min_requests: int) -> str:
+    """Percent of requests answered with a 5xx, by the tasks or by the load balancer itself
+    (502/503/504 when no healthy task answers). Below ``min_requests`` in a period the rate
+    says little (one error in three requests is 33 %), so it reads 0; gaps in the error counts
+    are periods without errors."""
+    return (
+        f"IF(FILL({requests}, 0) >= {min_requests}, "
+        f"100 * (FILL({target_5xx}, 0) + FILL({elb_5xx}, 0)) / FILL({requests}, 0), 0)"
+    )
+
+
+def published(namespace: str, name: str, dimensions: DimensionSet) -> bool:
+    """Whether AWS publishes ``name`` in ``namespace`` with exactly these dimension names."""
+    return frozenset(dimensions) in CATALOG.get(namespace, {}).get(name, frozenset())
+
+
+def check(namespace: str, name: str, dimensions: DimensionSet) -> None:
+    """Refuse a metric AWS does not publish, saying what it does publish instead."""
+    metrics = CATALOG.get(namespace)
+    if metrics is None:
+        raise ValueError(f"namespace {namespace!r} is not in the metrics catalog: add it with its source")
+    allowed = metrics.get(name)
+    if allowed is None:
+        raise ValueError(f"{namespace} publishes no metric {name!r} this stack knows: {sorted(metrics)}")
+    if frozenset(dimensions) not in allowed:
+        raise ValueError(
+            f"{namespace} {name} is not published with dimensions {sorted(dimensions)}; "
+            f"it is with {sorted(sorted(s) for s in allowed)}"
+        )
