@@ -1,9 +1,18 @@
-"""The public entry point of the API: an internet-facing ALB with a TLS 1.3 HTTPS listener,
-its certificate, the target group the ECS tasks join, and a bucket for its access logs."""
+"""The origin of the API behind CloudFront: an internet-facing ALB with a TLS 1.3 HTTPS listener,
+its certificate and DNS name, the target group the ECS tasks join, and a bucket for its access
+logs.
+
+Origin lock: the security group admits only CloudFront's origin-facing addresses, but those are
+shared by every CloudFront distribution, anyone's included. So the HTTPS listener answers 403 by
+default and forwards only requests whose origin header (added by our distribution, see
+``infra/edge.py``) carries one of the accepted secret values. Two values are accepted while the
+secret rotates: the new one CloudFront is switching to, and the previous one it still sends
+from edge locations the change has not reached yet."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +24,59 @@ import pulumi_aws as aws
 # stay below it, or the API closes connections the ALB still reuses and clients see 502s.
 API_KEEP_ALIVE_SECONDS = 75
 TLS13_POLICY_PREFIX = "ELBSecurityPolicy-TLS13-"
+DEFAULT_ORIGIN_HEADER_NAME = "X-Origin-Verify"
+# One new value and the one it replaces: a listener rule's conditions hold five values at most,
+# and a third accepted value would be a secret nobody rotated away.
+MAX_ORIGIN_SECRET_VALUES = 2
+# Listener rules are evaluated by priority, lowest first; the origin rule must come first so no
+# later rule can forward a request that lacks the header.
+ORIGIN_RULE_PRIORITY = 1
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
+# CloudFront refuses to add these as origin custom headers (or overwrites them), so the ALB
+# would never see our value in them.
+_RESERVED_HEADER_PREFIXES = ("x-amz-", "x-amzn-", "x-edge-", "cloudfront-")
+_RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "cache-control",
+        "connection",
+        "content-length",
+        "cookie",
+        "host",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "if-range",
+        "if-unmodified-since",
+        "max-forwards",
+        "pragma",
+        "proxy-authorization",
+        "proxy-connection",
+        "range",
+        "request-range",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-real-ip",
+    }
+)
+
+
+def origin_header_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot carry the origin secret, or None when it can."""
+    if not _HEADER_NAME.match(name):
+        return f"{name!r} is not a header name of letters, digits and '-' (at most 40 characters)"
+    lowered = name.lower()
+    if lowered in _RESERVED_HEADERS or lowered.startswith(_RESERVED_HEADER_PREFIXES):
+        return (
+            f"{name!r} is a header CloudFront reserves or overwrites; use a custom one such as "
+            f"{DEFAULT_ORIGIN_HEADER_NAME}"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -32,8 +94,13 @@ class LoadBalancerArgs:
     security_group_id: pulumi.Input[str]
     # Route 53 zone that holds the certificate's DNS validation record.
     zone_id: pulumi.Input[str]
-    # DNS name of the origin: the certificate's only domain.
+    # DNS name of the origin: the certificate's only domain, and an alias record to the ALB.
     origin_name: str
+    # Values of the origin header the ALB forwards: the current one first and, while a rotation
+    # is under way, the previous one (1 or 2 values). Everything else gets a fixed 403.
+    origin_secret_values: Sequence[pulumi.Input[str]]
+    # Header CloudFront adds with the secret value. Default "X-Origin-Verify".
+    origin_header_name: str = DEFAULT_ORIGIN_HEADER_NAME
     # HTTPS listener policy; TLS 1.3 policies only. Default: ELBSecurityPolicy-TLS13-1-2-2021-06.
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     # Refuse deletion of the ALB in AWS. Default True.
@@ -63,7 +130,9 @@ class LoadBalancer(pulumi.ComponentResource):
     target_group: aws.lb.TargetGroup
     target_group_arn_suffix: pulumi.Output[str]
     https_listener: aws.lb.Listener
+    origin_rule: aws.lb.ListenerRule
     http_listener: aws.lb.Listener
+    origin_record: aws.route53.Record
     certificate: aws.acm.Certificate
     certificate_validation: aws.acm.CertificateValidation
     logs_bucket: aws.s3.Bucket
@@ -100,6 +169,20 @@ class LoadBalancer(pulumi.ComponentResource):
         self.dns_name = self.alb.dns_name
         self.zone_id = self.alb.zone_id
         self.arn_suffix = self.alb.arn_suffix
+        # CloudFront connects to the origin by this name and checks the ALB's certificate
+        # against it, so it must resolve to the ALB and match the certificate.
+        self.origin_record = aws.route53.Record(
+            f"{name}-origin-record",
+            zone_id=args.zone_id,
+            name=args.origin_name,
+            type="A",
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=self.alb.dns_name, zone_id=self.alb.zone_id, evaluate_target_health=True
+                )
+            ],
+            opts=child,
+        )
 
         self.certificate = aws.acm.Certificate(
             f"{name}-certificate",
@@ -166,6 +249,24 @@ class LoadBalancer(pulumi.ComponentResource):
             default_actions=self._https_default_actions(),
             opts=child,
         )
+        self.origin_rule = aws.lb.ListenerRule(
+            f"{name}-https-origin",
+            listener_arn=self.https_listener.arn,
+            priority=ORIGIN_RULE_PRIORITY,
+            conditions=[
+                aws.lb.ListenerRuleConditionArgs(
+                    # The ALB compares header values case-insensitively and reads * and ? as
+                    # wildcards: the generated values (infra/edge.py) are 64 letters and digits,
+                    # which still leaves over 300 bits once case is ignored.
+                    http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
+                        http_header_name=args.origin_header_name,
+                        values=[pulumi.Output.secret(v) for v in args.origin_secret_values],
+                    )
+                )
+            ],
+            actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=self.target_group.arn)],
+            opts=child,
+        )
         self.http_listener = aws.lb.Listener(
             f"{name}-http",
             load_balancer_arn=self.alb.arn,
@@ -188,13 +289,22 @@ class LoadBalancer(pulumi.ComponentResource):
                 "arnSuffix": self.arn_suffix,
                 "targetGroupArn": self.target_group.arn,
                 "httpsListenerArn": self.https_listener.arn,
+                "originRuleArn": self.origin_rule.arn,
                 "logsBucket": self.logs_bucket.id,
             }
         )
 
     def _https_default_actions(self) -> list[aws.lb.ListenerDefaultActionArgs]:
-        """What the HTTPS listener does with a request no rule matched: forward to the API."""
-        return [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=self.target_group.arn)]
+        """What the HTTPS listener does with a request no rule matched, i.e. one that did not
+        come through our CloudFront distribution: a fixed 403 that never reaches the API."""
+        return [
+            aws.lb.ListenerDefaultActionArgs(
+                type="fixed-response",
+                fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                    status_code="403", content_type="text/plain", message_body="Forbidden"
+                ),
+            )
+        ]
 
     def _logs_bucket(self, name: str, args: LoadBalancerArgs) -> aws.s3.BucketPolicy:
         """The access-log bucket and its settings; returns the policy the ALB must wait for."""
@@ -332,3 +442,13 @@ def _validate(args: LoadBalancerArgs) -> None:
         )
     if not args.health_check_path.startswith("/"):
         raise ValueError(f"health_check_path must start with '/', got {args.health_check_path!r}")
+    if isinstance(args.origin_secret_values, str | pulumi.Output):
+        raise ValueError("origin_secret_values must be a list of values, not one value")
+    if not 1 <= len(args.origin_secret_values) <= MAX_ORIGIN_SECRET_VALUES:
+        raise ValueError(
+            f"origin_secret_values has {len(args.origin_secret_values)} values; give the current one "
+            f"and, during a rotation, the previous one (1 to {MAX_ORIGIN_SECRET_VALUES})"
+        )
+    problem = origin_header_name_problem(args.origin_header_name)
+    if problem:
+        raise ValueError(f"origin_header_name: {problem}")

@@ -1,4 +1,5 @@
-"""LoadBalancer under mocks: TLS 1.3 with a validated certificate, logs that cannot leak."""
+"""LoadBalancer under mocks: TLS 1.3 with a validated certificate, logs that cannot leak, and an
+origin lock that forwards only requests carrying CloudFront's secret header."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from infra.alb import LoadBalancer, LoadBalancerArgs
+from infra.alb import DEFAULT_ORIGIN_HEADER_NAME, LoadBalancer, LoadBalancerArgs
 from stacks.mocks import ACCOUNT_ID, ELB_LOG_ACCOUNTS
 from tests.infra.harness import Graph, run
 
@@ -20,8 +21,11 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 CERTIFICATE = "aws:acm/certificate:Certificate"
 VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
 RECORD = "aws:route53/record:Record"
+RULE = "aws:lb/listenerRule:ListenerRule"
 ORIGIN = "origin.staging.notes.example.com"
 ZONE = "Z0STAGINGEXAMPLE01"
+CURRENT = "current-origin-secret-value"
+PREVIOUS = "previous-origin-secret-value"
 
 
 def args(**overrides: Any) -> LoadBalancerArgs:
@@ -33,6 +37,7 @@ def args(**overrides: Any) -> LoadBalancerArgs:
         "security_group_id": "sg-alb",
         "zone_id": ZONE,
         "origin_name": ORIGIN,
+        "origin_secret_values": [pulumi.Output.secret(CURRENT), pulumi.Output.secret(PREVIOUS)],
         "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
         "deletion_protection": False,
         "idle_timeout_seconds": 60,
@@ -53,6 +58,8 @@ def graph() -> Graph:
             tg_suffix=lb.target_group_arn_suffix,
             bucket=lb.logs_bucket.id,
             bucket_arn=lb.logs_bucket.arn,
+            alb_zone=lb.zone_id,
+            tg_arn=lb.target_group.arn,
         )
 
     return run(build)
@@ -149,18 +156,77 @@ def test_https_listener_uses_tls13_and_the_validated_certificate(graph: Graph) -
     # AND the certificate arrives through its validation, so the listener waits for issuance
     assert validation.urn in https.property_dependencies["certificateArn"], https.urn
     assert https.inputs["certificateArn"] == validation.inputs["certificateArn"], https.urn
-    # AND requests are forwarded to the target group
+    # AND the listener itself forwards nothing: the target group is reached only through a rule
     [action] = https.inputs["defaultActions"]
-    assert action["type"] == "forward", https.urn
-    assert target_group.urn in https.property_dependencies["defaultActions"], https.urn
+    assert action["type"] != "forward", https.urn
+    assert target_group.urn not in https.property_dependencies["defaultActions"], https.urn
     # AND the certificate covers the origin name, validated by DNS in the zone
     assert certificate.inputs["domainName"] == ORIGIN, certificate.urn
     assert certificate.inputs["validationMethod"] == "DNS", certificate.urn
-    record = graph.one(RECORD)
+    record = graph.named("staging-alb-certificate-validation-record")
     assert record.inputs["zoneId"] == ZONE, record.urn
     assert record.inputs["type"] == "CNAME", record.urn
     assert record.inputs["name"].endswith(f".{ORIGIN}."), record.urn
     assert validation.inputs["validationRecordFqdns"] == [record.inputs["name"].rstrip(".")], validation.urn
+
+
+def test_requests_without_the_origin_header_get_a_fixed_403(graph: Graph) -> None:
+    # GIVEN the ALB / WHEN a request matches no rule (it did not come through our distribution)
+    https = listener(graph, 443)
+    # THEN the listener answers 403 itself, without forwarding anything
+    assert https.inputs["defaultActions"] == [
+        {
+            "type": "fixed-response",
+            "fixedResponse": {"statusCode": "403", "contentType": "text/plain", "messageBody": "Forbidden"},
+        }
+    ], https.urn
+
+
+def test_only_the_origin_header_rule_forwards_and_it_accepts_current_and_previous(graph: Graph) -> None:
+    # GIVEN the ALB with a current and a previous origin secret (a rotation under way)
+    https = listener(graph, 443)
+    target_group = graph.one(TARGET_GROUP)
+    # WHEN the rules of the HTTPS listener are read
+    rules = graph.of_type(RULE)
+    # THEN there is exactly one, on the HTTPS listener, evaluated first
+    assert len(rules) == 1, [r.urn for r in rules]
+    [rule] = rules
+    assert https.urn in rule.property_dependencies["listenerArn"], rule.urn
+    assert rule.inputs["priority"] == 1, rule.urn
+    # AND it forwards to the target group only when the origin header carries an accepted value
+    assert rule.inputs["actions"] == [{"type": "forward", "targetGroupArn": graph.result["tg_arn"]}], rule.urn
+    assert target_group.urn in rule.property_dependencies["actions"], rule.urn
+    [condition] = rule.inputs["conditions"]
+    assert set(condition) == {"httpHeader"}, f"{rule.urn}: {condition}"
+    header = condition["httpHeader"]
+    assert header["httpHeaderName"] == DEFAULT_ORIGIN_HEADER_NAME, rule.urn
+    # AND both values are there, and neither reaches the state in clear
+    assert header["values"] == ["[secret]", "[secret]"], f"{rule.urn}: {header}"
+
+
+def test_accepted_values_are_the_ones_given_in_order() -> None:
+    # GIVEN a current and a previous value / WHEN the ALB is built / THEN the rule carries exactly
+    # those, current first
+    def build() -> Any:
+        lb = LoadBalancer("two-alb", args(origin_secret_values=[CURRENT, PREVIOUS]))
+        return lb.origin_rule.conditions.apply(lambda conditions: [c.http_header.values for c in conditions])
+
+    graph = run(build)
+    assert graph.result == [[CURRENT, PREVIOUS]], graph.result
+
+
+def test_origin_name_resolves_to_the_alb(graph: Graph) -> None:
+    # GIVEN the ALB / WHEN built / THEN origin_name is an alias A record to the ALB in the zone, so
+    # CloudFront reaches the ALB by the name its certificate carries
+    record = graph.named("staging-alb-origin-record")
+    alb = graph.one(LB)
+    assert record.inputs["zoneId"] == ZONE, record.urn
+    assert (record.inputs["name"], record.inputs["type"]) == (ORIGIN, "A"), record.urn
+    [alias] = record.inputs["aliases"]
+    assert alias["name"] == graph.result["dns"], record.urn
+    assert alias["zoneId"] == graph.result["alb_zone"], record.urn
+    assert alias["evaluateTargetHealth"] is True, record.urn
+    assert alb.urn in record.property_dependencies["aliases"], record.urn
 
 
 def test_http_listener_only_redirects_to_https(graph: Graph) -> None:
@@ -210,6 +276,12 @@ def test_outputs_and_children(graph: Graph) -> None:
         ({"deregistration_delay_seconds": 3601}, "deregistration_delay_seconds"),
         ({"access_log_retention_days": 0}, "access_log_retention_days"),
         ({"health_check_path": "health"}, "health_check_path"),
+        ({"origin_secret_values": []}, r"origin_secret_values has 0 values"),
+        ({"origin_secret_values": ["a", "b", "c"]}, r"origin_secret_values has 3 values"),
+        ({"origin_secret_values": "one-string"}, r"a list of values, not one value"),
+        ({"origin_header_name": "Host"}, r"origin_header_name: 'Host' is a header CloudFront reserves"),
+        ({"origin_header_name": "X-Amz-Secret"}, r"origin_header_name: 'X-Amz-Secret'"),
+        ({"origin_header_name": "X Origin"}, r"origin_header_name: 'X Origin' is not a header name"),
     ],
 )
 def test_impossible_args_fail_in_the_constructor(overrides: dict[str, Any], message: str) -> None:
