@@ -140,23 +140,31 @@ class AwsMocks(pulumi_mocks.Mocks):
 
     def __init__(self, region: str) -> None:
         self.region = region
+        # Region of each explicit AWS provider, by the id the mock gave it: resources registered
+        # with a provider for another region (the edge's us-east-1) get ARNs in that region.
+        self._provider_regions: dict[str, str] = {}
+
+    def _region_of(self, provider: str | None) -> str:
+        provider_id = (provider or "").rsplit("::", 1)[-1]
+        return self._provider_regions.get(provider_id, self.region)
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         typ, name = args.typ, args.name
+        region = self._region_of(args.provider)
         outputs: dict[str, Any] = dict(args.inputs)
         short = _hex(f"{typ}/{name}", 17)
         resource_id = f"{name}-{short[:8]}"
         kind = typ.split(":")[-1]
         service = typ.split(":")[1].split("/")[0] if typ.count(":") >= 2 else typ
         outputs.setdefault("name", args.inputs.get("name", name))
-        outputs["arn"] = f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{kind.lower()}/{resource_id}"
+        outputs["arn"] = f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{kind.lower()}/{resource_id}"
         if service == "iam":  # IAM is global: no region in its ARNs
             outputs["arn"] = (
                 f"arn:aws:iam::{ACCOUNT_ID}:{kind[:1].lower() + kind[1:]}/{args.inputs.get('name', name)}"
             )
         elif typ == "aws:secretsmanager/secret:Secret":  # Secrets Manager appends 6 random characters
             secret = f"{args.inputs.get('name', name)}-{short[:6]}"
-            outputs["arn"] = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{secret}"
+            outputs["arn"] = f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{secret}"
         if typ == "aws:ec2/vpc:Vpc":
             resource_id = f"vpc-{short}"
             outputs["defaultSecurityGroupId"] = f"sg-{_hex(name + 'default', 17)}"
@@ -177,14 +185,14 @@ class AwsMocks(pulumi_mocks.Mocks):
             if kind == "Eip":
                 outputs["allocationId"] = resource_id
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
-            outputs["dnsName"] = f"{name}-{short[:10]}.{self.region}.elb.amazonaws.com"
+            outputs["dnsName"] = f"{name}-{short[:10]}.{region}.elb.amazonaws.com"
             outputs["zoneId"] = "Z32O12XQLNTSW2"
             outputs["arnSuffix"] = f"app/{name}/{short}"
         elif typ == "aws:lb/targetGroup:TargetGroup":
             outputs["arnSuffix"] = f"targetgroup/{name}/{short}"
         elif typ == "aws:docdb/cluster:Cluster":
-            outputs["endpoint"] = f"{name}.cluster-{short[:12]}.{self.region}.docdb.amazonaws.com"
-            outputs["readerEndpoint"] = f"{name}.cluster-ro-{short[:12]}.{self.region}.docdb.amazonaws.com"
+            outputs["endpoint"] = f"{name}.cluster-{short[:12]}.{region}.docdb.amazonaws.com"
+            outputs["readerEndpoint"] = f"{name}.cluster-ro-{short[:12]}.{region}.docdb.amazonaws.com"
             outputs["port"] = 27017
             outputs["clusterResourceId"] = f"cluster-{short.upper()}"
         elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
@@ -193,30 +201,44 @@ class AwsMocks(pulumi_mocks.Mocks):
             outputs["port"] = 6379
         elif typ == "aws:ecr/repository:Repository":
             outputs["repositoryUrl"] = (
-                f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{args.inputs.get('name', name)}"
+                f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{args.inputs.get('name', name)}"
             )
         elif typ.startswith("docker-build:index:Image"):
             outputs["digest"] = "sha256:" + _hex(f"image/{name}", 64)
             outputs["ref"] = f"{(args.inputs.get('tags') or ['image'])[0]}@{outputs['digest']}"
         elif typ == "aws:acm/certificate:Certificate":
             domain = args.inputs.get("domainName", "example.com")
+            # One option per name: the domain first, then each subject alternative name.
+            sans = [d for d in args.inputs.get("subjectAlternativeNames") or [] if d != domain]
+            tokens = [short[:12], *(_hex(f"{typ}/{name}/{d}", 12) for d in sans)]
             outputs["domainValidationOptions"] = [
                 {
-                    "domainName": domain,
-                    "resourceRecordName": f"_{short[:12]}.{domain}.",
+                    "domainName": d,
+                    "resourceRecordName": f"_{token}.{d}.",
                     "resourceRecordType": "CNAME",
-                    "resourceRecordValue": f"_{short[:12]}.acm-validations.aws.",
+                    "resourceRecordValue": f"_{token}.acm-validations.aws.",
                 }
+                for d, token in zip([domain, *sans], tokens, strict=True)
             ]
+        elif typ == "aws:cloudfront/distribution:Distribution":
+            # CloudFront is global: no region in its ARNs; every distribution's alias target
+            # lives in CloudFront's own hosted zone.
+            resource_id = f"E{short[:13].upper()}"
+            outputs["arn"] = f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{resource_id}"
+            outputs["domainName"] = f"d{short[:13]}.cloudfront.net"
+            outputs["hostedZoneId"] = "Z2FDTNDATAQYW2"
+            outputs["status"] = "Deployed"
+        elif typ == "aws:wafv2/webAcl:WebAcl":
+            scope = "global" if args.inputs.get("scope") == "CLOUDFRONT" else "regional"
+            acl = args.inputs.get("name", name)
+            outputs["arn"] = f"arn:aws:wafv2:{region}:{ACCOUNT_ID}:{scope}/webacl/{acl}/{short}"
         elif typ == "aws:kms/key:Key":
             resource_id = f"{short[:8]}-{short[8:12]}-4{short[12:15]}-8{short[15:17]}0-000000000000"
             outputs["keyId"] = resource_id
         elif typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = pulumi.Output.secret(_hex(f"password/{name}", 32))
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
-            outputs["arn"] = (
-                f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{args.inputs.get('name', name)}"
-            )
+            outputs["arn"] = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{args.inputs.get('name', name)}"
         elif typ in {"aws:ecs/cluster:Cluster", "aws:ecs/service:Service"}:
             outputs["name"] = args.inputs.get("name", name)
         elif typ == "aws:s3/bucket:Bucket":
@@ -226,6 +248,8 @@ class AwsMocks(pulumi_mocks.Mocks):
             outputs["arn"] = f"arn:aws:s3:::{resource_id}"
         elif typ == "aws:route53/record:Record":
             outputs["fqdn"] = str(args.inputs.get("name", name)).rstrip(".")
+        if typ == "pulumi:providers:aws" and args.inputs.get("region"):
+            self._provider_regions[resource_id] = str(args.inputs["region"])
         outputs["id"] = resource_id
         return resource_id, outputs
 
