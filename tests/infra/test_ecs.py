@@ -13,6 +13,7 @@ import pulumi_aws as aws
 import pytest
 
 from infra.ecs import ApiService, ApiServiceArgs
+from infra.observability import DeploymentAlarms, DeploymentAlarmsArgs
 from stacks.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
 
@@ -355,6 +356,46 @@ def test_service_leaves_the_count_to_autoscaling_and_waits_for_listener_and_prov
     assert staging.one(CAPACITY).urn in service.dependencies, service.urn
 
 
+def test_without_deployment_alarms_only_the_circuit_breaker_judges_a_deployment(staging: Graph) -> None:
+    service = staging.one(SERVICE)
+    assert "alarms" not in service.inputs, service.urn
+
+
+def test_service_rolls_back_on_its_deployment_alarms() -> None:
+    # GIVEN the composition's order: deployment alarms first, then the service that names them
+    def build() -> pulumi.Output[Any]:
+        listener = aws.lb.Listener(
+            LISTENER_NAME, load_balancer_arn="arn:aws:elasticloadbalancing:lb", port=443, default_actions=[]
+        )
+        args = staging_args(listener)
+        alarms = DeploymentAlarms(
+            "staging-deployment-alarms",
+            DeploymentAlarmsArgs(
+                environment="staging",
+                topic_arn=f"arn:aws:sns:eu-west-1:{ACCOUNT_ID}:notes-staging-alarms",
+                alb_arn_suffix=args.alb_arn_suffix,
+                target_group_arn_suffix=args.target_group_arn_suffix,
+            ),
+        )
+        service = ApiService("staging-api", replace(args, deployment_alarm_names=alarms.alarm_names))
+        return service.service_name
+
+    graph = run(build)
+    service = graph.one(SERVICE)
+    # THEN ECS watches the 5xx-rate and latency alarms and rolls back when one goes off
+    assert service.inputs["alarms"] == {
+        "alarmNames": ["notes-staging-api-5xx-rate", "notes-staging-api-p99-latency"],
+        "enable": True,
+        "rollback": True,
+    }, service.urn
+    # AND the alarms exist before the service is created or updated
+    alarm_urns = {a.urn for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert len(alarm_urns) == 2
+    assert alarm_urns <= set(service.dependencies), service.urn
+    # AND the circuit breaker still catches tasks that never become healthy
+    assert service.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}, service.urn
+
+
 def strategy(resource: Recorded, key: str) -> dict[str, tuple[int, int]]:
     return {s["capacityProvider"]: (s.get("base", 0), s["weight"]) for s in resource.inputs[key]}
 
@@ -465,6 +506,11 @@ def base_args() -> ApiServiceArgs:
         ({"environment_variables": {"NOTES_API_KEY": "k"}}, r"look like secrets"),
         ({"environment_variables": {"NOTES_PORT": "9000"}}, r"set from the service's own arguments"),
         ({"secrets": {"NOTES_JWT_SIGNING_KEY": "plain-value"}}, r"must be a secret ARN"),
+        (
+            {"deployment_alarm_names": ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:notes-staging-x"]},
+            r"alarm names, not ARNs",
+        ),
+        ({"deployment_alarm_names": ["notes-staging-x", "notes-staging-x"]}, r"lists an alarm twice"),
     ],
 )
 def test_impossible_args_fail_in_the_constructor(
