@@ -285,6 +285,8 @@ class AlarmTopic(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # E-mail and https subscriptions stay pending until their owner confirms them; SNS
+        # drops an unconfirmed one after three days, and nothing can delete it before.
         self.subscriptions = [
             aws.sns.TopicSubscription(
                 # Named after the endpoint, not its position: reordering the list must not
@@ -357,6 +359,8 @@ class _AlarmFactory:
     def create(self, a: _Alarm) -> aws.cloudwatch.MetricAlarm:
         if a.treat_missing_data not in TREAT_MISSING_DATA:
             raise ValueError(f"{a.what}: treat_missing_data={a.treat_missing_data!r}")
+        if (a.metric is None) == (a.expression is None) or bool(a.inputs) != (a.expression is not None):
+            raise ValueError(f"{a.what}: give either one metric, or metric math inputs and an expression")
         single: dict[str, Any] = {}
         queries: list[aws.cloudwatch.MetricAlarmMetricQueryArgs] | None = None
         if a.metric is not None:
