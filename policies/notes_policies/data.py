@@ -1,0 +1,338 @@
+"""Data: DocumentDB, ElastiCache and S3 encrypted at rest and in transit, backed up, and hard to delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pulumi_policy import (
+    Policy,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+
+from . import resource_types as t
+from .common import (
+    Settings,
+    as_list,
+    current_stack,
+    document,
+    is_false,
+    is_true,
+    mapping,
+    number,
+    of_type,
+    references,
+    resource_rule,
+    sequence,
+    stack_rule,
+    stacks_setting,
+    text,
+)
+
+CUSTOMER_KEY = {
+    "requireCustomerKey": {
+        "type": "boolean",
+        "default": True,
+        "description": "require a customer-managed KMS key (kmsKeyId), not the AWS-owned one",
+    }
+}
+
+
+def minimum_days(default: int, what: str) -> dict[str, Any]:
+    return {"minimumDays": {"type": "integer", "minimum": 0, "default": default, "description": what}}
+
+
+# DocumentDB
+
+
+@resource_rule(
+    "docdb-storage-encrypted",
+    "DocumentDB encrypts its storage, snapshots and backups with a customer-managed KMS key.",
+    types={t.DOCDB_CLUSTER},
+    config=CUSTOMER_KEY,
+)
+def docdb_storage_encrypted(
+    args: ResourceValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    if not is_true(args.props.get("storageEncrypted")):
+        report("DocumentDB clusters must encrypt storage at rest.", None)
+    elif settings.flag("requireCustomerKey") and not text(args.props.get("kmsKeyId")):
+        report("DocumentDB clusters must encrypt storage with a customer-managed KMS key.", None)
+
+
+@resource_rule(
+    "docdb-backup-retention",
+    "DocumentDB keeps automated backups long enough to restore from a mistake found late.",
+    types={t.DOCDB_CLUSTER},
+    config=minimum_days(7, "fewest days of automated backups"),
+)
+def docdb_backup_retention(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
+    days = settings.integer("minimumDays")
+    # AWS keeps one day when the program says nothing.
+    if number(args.props.get("backupRetentionPeriod"), 1) < days:
+        report(f"DocumentDB clusters must keep backups for at least {days} days.", None)
+
+
+@resource_rule(
+    "docdb-final-snapshot",
+    "Deleting a DocumentDB cluster leaves a named final snapshot.",
+    types={t.DOCDB_CLUSTER},
+)
+def docdb_final_snapshot(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    if not is_false(args.props.get("skipFinalSnapshot")):
+        report("DocumentDB clusters must take a final snapshot on deletion.", None)
+    elif not text(args.props.get("finalSnapshotIdentifier")):
+        # Without a name the provider cannot take it, and the delete fails half-way.
+        report("DocumentDB clusters must name their final snapshot.", None)
+
+
+def _named(resource: PolicyResource) -> Callable[[Any], bool]:
+    name = text(resource.props.get("name"))
+    return lambda value: bool(name) and value == name
+
+
+def _parameter_group(cluster: PolicyResource, groups: list[PolicyResource]) -> PolicyResource | None:
+    found = [g for g in groups if references(cluster, "dbClusterParameterGroupName", g, _named(g))]
+    return found[0] if found else None
+
+
+def _parameter(group: PolicyResource, key: str) -> str:
+    values = {
+        mapping(p).get("name"): mapping(p).get("value") for p in sequence(group.props.get("parameters"))
+    }
+    return text(values.get(key))
+
+
+@stack_rule(
+    "docdb-tls-required",
+    "DocumentDB refuses unencrypted connections: the cluster's parameter group (in this stack) sets tls.",
+)
+def docdb_tls_required(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    groups = of_type(args, t.DOCDB_PARAMETER_GROUP)
+    for cluster in of_type(args, t.DOCDB_CLUSTER):
+        group = _parameter_group(cluster, groups)
+        # "enabled", "tls1.2+", "tls1.3+" and "fips-140-3" all refuse plaintext.
+        if group is None or _parameter(group, "tls") in ("", "disabled"):
+            report("DocumentDB clusters must require TLS in their parameter group.", cluster.urn)
+
+
+@stack_rule(
+    "docdb-audit-logs",
+    "DocumentDB records authentication and DDL events (audit_logs on) and exports them to CloudWatch.",
+)
+def docdb_audit_logs(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    groups = of_type(args, t.DOCDB_PARAMETER_GROUP)
+    for cluster in of_type(args, t.DOCDB_CLUSTER):
+        group = _parameter_group(cluster, groups)
+        exported = "audit" in sequence(cluster.props.get("enabledCloudwatchLogsExports"))
+        recorded = group is not None and _parameter(group, "audit_logs") not in ("", "disabled", "none")
+        if not (exported and recorded):
+            report("DocumentDB clusters must record and export audit logs.", cluster.urn)
+
+
+# ElastiCache
+
+
+@resource_rule(
+    "elasticache-encrypted-at-rest",
+    "ElastiCache encrypts its data and snapshots at rest with a customer-managed KMS key.",
+    types={t.REPLICATION_GROUP},
+    config=CUSTOMER_KEY,
+)
+def elasticache_encrypted_at_rest(
+    args: ResourceValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    if not is_true(args.props.get("atRestEncryptionEnabled")):
+        report("ElastiCache replication groups must encrypt data at rest.", None)
+    elif settings.flag("requireCustomerKey") and not text(args.props.get("kmsKeyId")):
+        report("ElastiCache replication groups must encrypt data with a customer-managed KMS key.", None)
+
+
+@resource_rule(
+    "elasticache-encrypted-in-transit",
+    "ElastiCache accepts TLS connections only.",
+    types={t.REPLICATION_GROUP},
+)
+def elasticache_encrypted_in_transit(
+    args: ResourceValidationArgs, report: ReportViolation, _: Settings
+) -> None:
+    if not is_true(args.props.get("transitEncryptionEnabled")):
+        report("ElastiCache replication groups must encrypt traffic in transit.", None)
+    elif args.props.get("transitEncryptionMode") == "preferred":
+        # "preferred" is the migration mode: it still accepts plaintext clients.
+        report("ElastiCache replication groups must require TLS (transitEncryptionMode required).", None)
+
+
+@resource_rule(
+    "elasticache-auth-required",
+    "Clients authenticate to Redis: an AUTH token or RBAC user groups.",
+    types={t.REPLICATION_GROUP},
+)
+def elasticache_auth_required(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    if not (args.props.get("authToken") or sequence(args.props.get("userGroupIds"))):
+        report("ElastiCache replication groups must require authentication.", None)
+
+
+@resource_rule(
+    "elasticache-snapshot-retention",
+    "ElastiCache keeps daily snapshots.",
+    types={t.REPLICATION_GROUP},
+    config=minimum_days(1, "fewest days of daily snapshots"),
+)
+def elasticache_snapshot_retention(
+    args: ResourceValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    days = settings.integer("minimumDays")
+    if number(args.props.get("snapshotRetentionLimit"), 0) < days:
+        report(f"ElastiCache replication groups must keep snapshots for at least {days} days.", None)
+
+
+# S3
+
+
+def bucket_matcher(bucket: PolicyResource) -> Callable[[Any], bool]:
+    """Whether a value names ``bucket``: its name, ARN or S3 domain, or (before the provider
+    picked the name) anything under its prefix."""
+    name, prefix = text(bucket.props.get("bucket")), text(bucket.props.get("bucketPrefix"))
+
+    def matches(value: Any) -> bool:
+        named = text(value).removeprefix("arn:aws:s3:::").split("/", 1)[0].split(".s3.", 1)[0]
+        return bool(named) and (named == name or (bool(prefix) and named.startswith(prefix)))
+
+    return matches
+
+
+def _configured(bucket: PolicyResource, configurations: list[PolicyResource]) -> list[PolicyResource]:
+    matches = bucket_matcher(bucket)
+    return [c for c in configurations if references(c, "bucket", bucket, matches)]
+
+
+@stack_rule(
+    "s3-bucket-encrypted",
+    "Every bucket has an explicit default encryption configuration.",
+    config={
+        "allowedAlgorithms": {
+            "type": "array",
+            "items": {"type": "string"},
+            # ALB access logs can only be written to SSE-S3 (AES256) buckets.
+            "default": ["AES256", "aws:kms", "aws:kms:dsse"],
+            "description": "server-side encryption algorithms accepted",
+        }
+    },
+)
+def s3_bucket_encrypted(args: StackValidationArgs, report: ReportViolation, settings: Settings) -> None:
+    allowed = settings.strings("allowedAlgorithms")
+    configurations = of_type(args, t.BUCKET_ENCRYPTION)
+    for bucket in of_type(args, t.BUCKETS):
+        inline = [mapping(mapping(bucket.props.get("serverSideEncryptionConfiguration")).get("rule"))]
+        rules = inline + [
+            mapping(r) for c in _configured(bucket, configurations) for r in sequence(c.props.get("rules"))
+        ]
+        algorithms = {mapping(r.get("applyServerSideEncryptionByDefault")).get("sseAlgorithm") for r in rules}
+        if not algorithms & set(allowed):
+            report("S3 buckets must have a default encryption configuration.", bucket.urn)
+
+
+@stack_rule(
+    "s3-bucket-public-access-blocked", "Every bucket blocks public ACLs and public policies, all four ways."
+)
+def s3_bucket_public_access_blocked(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    blocks = of_type(args, t.BUCKET_PUBLIC_ACCESS_BLOCK)
+    switches = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    for bucket in of_type(args, t.BUCKETS):
+        if not any(all(is_true(b.props.get(s)) for s in switches) for b in _configured(bucket, blocks)):
+            report("S3 buckets must block all public access.", bucket.urn)
+
+
+def _denies_plaintext(statement: Mapping[str, Any]) -> bool:
+    condition = mapping(mapping(statement.get("Condition")).get("Bool"))
+    insecure = condition.get("aws:SecureTransport")
+    return statement.get("Effect") == "Deny" and any(is_false(v) for v in as_list(insecure))
+
+
+@stack_rule("s3-bucket-tls-only", "Every bucket's policy denies requests that do not use TLS.")
+def s3_bucket_tls_only(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    policies = of_type(args, t.BUCKET_POLICY)
+    for bucket in of_type(args, t.BUCKETS):
+        statements = [
+            mapping(s)
+            for p in _configured(bucket, policies)
+            for s in as_list(mapping(document(p.props.get("policy"))).get("Statement"))
+        ]
+        if not any(_denies_plaintext(s) for s in statements):
+            report("S3 buckets must deny requests without TLS.", bucket.urn)
+
+
+def _bucket_field(value: Any) -> Any:
+    return mapping(value).get("bucket")
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _through(pick: Callable[[Any], Any], matches: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: matches(pick(value))
+
+
+def _log_buckets(args: StackValidationArgs) -> set[str]:
+    """Buckets that only receive logs: access logs are kept by lifecycle, not by protection."""
+    writers = [
+        *((lb, "accessLogs", _bucket_field) for lb in of_type(args, t.LOAD_BALANCERS)),
+        *((d, "loggingConfig", _bucket_field) for d in of_type(args, t.DISTRIBUTION)),
+        *((g, "targetBucket", _same) for g in of_type(args, t.BUCKET_LOGGING)),
+    ]
+    return {
+        bucket.urn
+        for bucket in of_type(args, t.BUCKETS)
+        for writer, prop, pick in writers
+        if references(writer, prop, bucket, _through(pick, bucket_matcher(bucket)))
+    }
+
+
+@stack_rule(
+    "stateful-resources-protected",
+    "In prod, what holds data survives a mistaken destroy: pulumi protect, plus the service's own "
+    "deletion protection where it has one (ElastiCache has none).",
+    config={"stacks": stacks_setting("stacks whose stateful resources must be protected")},
+)
+def stateful_resources_protected(
+    args: StackValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    stack = current_stack(args)
+    if stack not in settings.strings("stacks"):
+        return
+    for cluster in of_type(args, t.DOCDB_CLUSTER):
+        if not cluster.opts.protect:
+            report(f"DocumentDB clusters must be protected in {stack}.", cluster.urn)
+        if not is_true(cluster.props.get("deletionProtection")):
+            report(f"DocumentDB clusters must have deletion protection in {stack}.", cluster.urn)
+    for group in of_type(args, t.REPLICATION_GROUP):
+        if not group.opts.protect:
+            report(f"ElastiCache replication groups must be protected in {stack}.", group.urn)
+    log_buckets = _log_buckets(args)
+    for bucket in of_type(args, t.BUCKETS):
+        if is_true(bucket.props.get("forceDestroy")):
+            report(f"S3 buckets must not be force-destroyable in {stack}.", bucket.urn)
+        if bucket.urn not in log_buckets and not bucket.opts.protect:
+            report(f"S3 buckets holding data must be protected in {stack}.", bucket.urn)
+
+
+POLICIES: list[Policy] = [
+    docdb_storage_encrypted,
+    docdb_backup_retention,
+    docdb_final_snapshot,
+    docdb_tls_required,
+    docdb_audit_logs,
+    elasticache_encrypted_at_rest,
+    elasticache_encrypted_in_transit,
+    elasticache_auth_required,
+    elasticache_snapshot_retention,
+    s3_bucket_encrypted,
+    s3_bucket_public_access_blocked,
+    s3_bucket_tls_only,
+    stateful_resources_protected,
+]

@@ -1,0 +1,203 @@
+"""Observability: logs kept and encrypted, alarms that notify someone, and an alarm on everything critical."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from pulumi_policy import (
+    Policy,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+
+from . import resource_types as t
+from .common import (
+    ADVISORY,
+    Settings,
+    is_false,
+    mapping,
+    number,
+    of_type,
+    resource_rule,
+    sequence,
+    stack_rule,
+    text,
+)
+
+
+@resource_rule(
+    "log-group-retention",
+    "Log groups keep logs for a set period: long enough to investigate, never forever by accident.",
+    types={t.LOG_GROUP},
+    config={
+        "minimumDays": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 14,
+            "description": "fewest days a log group keeps its events",
+        }
+    },
+)
+def log_group_retention(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
+    days, retention = settings.integer("minimumDays"), number(args.props.get("retentionInDays"), 0)
+    # Absent or 0 means "never expire": unbounded cost, and no decision anyone made.
+    if retention <= 0:
+        report("Log groups must set a retention period.", None)
+    elif retention < days:
+        report(f"Log groups must keep logs for at least {days} days.", None)
+
+
+@resource_rule(
+    "log-group-kms-encrypted",
+    "Log groups are encrypted with a customer-managed KMS key (logs carry request data).",
+    types={t.LOG_GROUP},
+)
+def log_group_kms_encrypted(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    if not text(args.props.get("kmsKeyId")):
+        report("Log groups must be encrypted with a KMS key.", None)
+
+
+@resource_rule(
+    "sns-topic-encrypted",
+    "SNS topics are encrypted with a customer-managed key; CloudWatch cannot publish under alias/aws/sns.",
+    types={t.SNS_TOPIC},
+)
+def sns_topic_encrypted(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    key = text(args.props.get("kmsMasterKeyId"))
+    if not key or key.endswith("alias/aws/sns"):
+        report("SNS topics must be encrypted with a customer-managed KMS key.", None)
+
+
+@resource_rule(
+    "alarm-actions-configured",
+    "An alarm notifies someone: actions enabled and at least one alarm action.",
+    types={t.METRIC_ALARM},
+    config={
+        "requireOkActions": {
+            "type": "boolean",
+            "default": False,
+            "description": "also require okActions, so recoveries are announced",
+        }
+    },
+)
+def alarm_actions_configured(
+    args: ResourceValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    if is_false(args.props.get("actionsEnabled")):
+        report("Metric alarms must not disable their actions.", None)
+    if not sequence(args.props.get("alarmActions")):
+        report("Metric alarms must have alarm actions.", None)
+    if settings.flag("requireOkActions") and not sequence(args.props.get("okActions")):
+        report("Metric alarms must have OK actions.", None)
+
+
+@resource_rule(
+    "ecs-container-insights",
+    "ECS clusters publish Container Insights metrics (task-level CPU, memory and restarts).",
+    types={t.ECS_CLUSTER},
+)
+def ecs_container_insights(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
+    settings = {mapping(s).get("name"): mapping(s).get("value") for s in sequence(args.props.get("settings"))}
+    if settings.get("containerInsights") not in ("enabled", "enhanced"):
+        report("ECS clusters must enable Container Insights.", None)
+
+
+# What each critical resource is called in its metrics' dimensions. Identifiers that AWS
+# assigns (CloudFront's distribution id, the ALB's ARN suffix) are outputs, unknown to a plan:
+# those resources are recognised through the engine's dependency record instead.
+def _equals(*keys: str) -> Callable[[PolicyResource, str, str], bool]:
+    def match(resource: PolicyResource, dimension: str, value: str) -> bool:
+        names = {text(resource.props.get(k)) for k in keys} - {""}
+        return value in names
+
+    return match
+
+
+def _cache(resource: PolicyResource, dimension: str, value: str) -> bool:
+    group = text(resource.props.get("replicationGroupId"))
+    # Node metrics name the node: <group id>-001, -002, ...
+    return bool(group) and (value == group or re.fullmatch(rf"{re.escape(group)}-\d{{3}}", value) is not None)
+
+
+def _arn_suffix(kind: str) -> Callable[[PolicyResource, str, str], bool]:
+    def match(resource: PolicyResource, dimension: str, value: str) -> bool:
+        # app/<name>/<hash>, targetgroup/<name>/<hash>; the name as the program set it or,
+        # when the provider chose it, as the engine named the resource.
+        names = {text(resource.props.get("name")), resource.name} - {""}
+        parts = value.split("/")
+        return len(parts) == 3 and parts[0] == kind and parts[1] in names
+
+    return match
+
+
+CRITICAL: dict[str, tuple[str, Callable[[PolicyResource, str, str], bool]]] = {
+    t.DOCDB_CLUSTER: ("DocumentDB clusters", _equals("clusterIdentifier", "id")),
+    t.REPLICATION_GROUP: ("ElastiCache replication groups", _cache),
+    **{lb: ("Load balancers", _arn_suffix("app")) for lb in t.LOAD_BALANCERS},
+    t.ECS_SERVICE: ("ECS services", _equals("name")),
+    t.DISTRIBUTION: ("CloudFront distributions", _equals("id")),
+}
+
+
+def _dimensions(alarm: PolicyResource) -> Iterator[tuple[str, str]]:
+    maps = [alarm.props.get("dimensions")] + [
+        mapping(mapping(q).get("metric")).get("dimensions")
+        for q in sequence(alarm.props.get("metricQueries"))
+    ]
+    for dimensions in maps:
+        for key, value in mapping(dimensions).items():
+            yield str(key), text(value)
+
+
+def _fed_by(alarm: PolicyResource) -> set[str]:
+    """Resources an alarm's metric was computed from. With the engine's per-property record
+    that is exact; without it, any dependency of the alarm counts (its other inputs are
+    actions, and a topic is never critical)."""
+    recorded = alarm.property_dependencies
+    if recorded:
+        return {d.urn for key in ("dimensions", "metricQueries") for d in recorded.get(key, [])}
+    return {d.urn for d in alarm.dependencies}
+
+
+def covers(alarm: PolicyResource, resource: PolicyResource) -> bool:
+    if resource.urn in _fed_by(alarm):
+        return True
+    _, match = CRITICAL[resource.resource_type]
+    return any(match(resource, key, value) for key, value in _dimensions(alarm))
+
+
+@stack_rule(
+    "critical-resources-alarmed",
+    "Every critical resource (database, cache, load balancer, service, distribution) has an alarm.",
+    enforcement=ADVISORY,
+    config={
+        "types": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": sorted(CRITICAL),
+            "description": "resource types that need at least one metric alarm",
+        }
+    },
+)
+def critical_resources_alarmed(
+    args: StackValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    alarms = of_type(args, t.METRIC_ALARM)
+    wanted = [typ for typ in settings.strings("types") if typ in CRITICAL]
+    for resource in of_type(args, wanted):
+        if not any(covers(alarm, resource) for alarm in alarms):
+            kind, _ = CRITICAL[resource.resource_type]
+            report(f"{kind} must have at least one CloudWatch alarm.", resource.urn)
+
+
+POLICIES: list[Policy] = [
+    log_group_retention,
+    log_group_kms_encrypted,
+    sns_topic_encrypted,
+    alarm_actions_configured,
+    ecs_container_insights,
+    critical_resources_alarmed,
+]
