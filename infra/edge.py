@@ -691,7 +691,7 @@ class Edge(pulumi.ComponentResource):
             f"{name}-5xx-error-rate",
             name=f"{prefix}-cloudfront-5xx-error-rate",
             alarm_description=(
-                f"More than {args.error_rate_threshold_percent}% of viewer requests answered 5xx "
+                f"More than {args.error_rate_threshold_percent:g}% of viewer requests answered 5xx "
                 "in 3 of the last 5 minutes (CloudFront, all edge locations)"
             ),
             namespace="AWS/CloudFront",
