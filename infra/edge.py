@@ -17,20 +17,22 @@ Construction order in a stack::
                                              origin_secret_values=origin.accepted_values))
     edge = Edge(f"{env}-edge", EdgeArgs(..., origin_secret=origin, origin_ready=[alb.origin_rule]))
 
-Rotating the origin secret, two deployments, each a config change:
+Rotating the origin secret: two deployments, each a config change to ``OriginSecretArgs``
+(``generation`` and ``previous_generation``, from the stack's config):
 
-1. Set ``origin_secret_generation`` to N+1 and ``previous_origin_secret_generation`` to N, and
-   deploy. A new value is generated and stored in Secrets Manager next to the old one. The
-   ALB's origin rule is updated first to accept both values (the distribution depends on the
-   rule), then CloudFront starts sending the new value; the deployment returns only when the
-   distribution is deployed at every edge location. Requests in flight with the old value are
-   still accepted throughout.
-2. Once step 1 has finished, set ``previous_origin_secret_generation`` back to null and deploy.
-   The ALB accepts only the new value; the old secret is scheduled for deletion (recovery window).
+1. Set ``generation`` to N+1 and ``previous_generation`` to N, and deploy. A new value is
+   generated and stored in Secrets Manager next to the old one. The ALB's origin rule is
+   updated first to accept both values (the distribution depends on the rule), then CloudFront
+   starts sending the new value; the deployment returns only once the distribution is deployed
+   at every edge location. Requests carrying the old value are accepted throughout.
+2. After step 1 has finished, remove ``previous_generation`` (back to null) and deploy. The ALB
+   accepts only the new value; the old generation's secret is scheduled for deletion (recovery
+   window).
 
-Never bump the generation without naming the previous one: the ALB would stop accepting the old
-value while edge locations still send it, and viewers would get 403s until CloudFront caught up.
-Generations only go up: a deleted generation's secret name stays reserved for its recovery window.
+Never bump ``generation`` without setting ``previous_generation``: the ALB would stop accepting
+the old value while edge locations still send it, and viewers would get 403s until CloudFront
+caught up. Generations only go up: a retired generation's secret name stays reserved for its
+recovery window.
 """
 
 from __future__ import annotations
