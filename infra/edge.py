@@ -60,8 +60,8 @@ ALL_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE")
 ORIGIN_ID = "alb"
 # Longer than the API's slowest request, short enough that a stuck origin frees the viewer.
 ORIGIN_READ_TIMEOUT_SECONDS = 30
-# CloudFront must close idle origin connections before the ALB does (ALB idle timeout >= 60 s
-# in this project), or it reuses connections the ALB has dropped and viewers see 502s.
+# CloudFront must close idle origin connections before the ALB does (its idle timeout is 60 s
+# by default), or it reuses connections the ALB has dropped and viewers see 502s.
 ORIGIN_KEEPALIVE_SECONDS = 5
 HSTS_MAX_AGE_SECONDS = 63_072_000  # two years, what the HSTS preload list asks for
 
