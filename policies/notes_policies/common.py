@@ -201,10 +201,14 @@ def number(value: Any, default: float) -> float:
 
 
 def as_list(value: Any) -> list[Any]:
-    """IAM's "one or many": a lone string is a list of one."""
-    if isinstance(value, str):
+    """IAM's "one or many": a lone string or statement is a list of one."""
+    if isinstance(value, str | Mapping):
         return [value]
     return list(sequence(value))
+
+
+def days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
 
 
 def stack_of(urn: str) -> str:

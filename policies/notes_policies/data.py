@@ -18,6 +18,7 @@ from .common import (
     Settings,
     as_list,
     current_stack,
+    days,
     document,
     is_false,
     is_true,
@@ -70,10 +71,10 @@ def docdb_storage_encrypted(
     config=minimum_days(7, "fewest days of automated backups"),
 )
 def docdb_backup_retention(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
-    days = settings.integer("minimumDays")
+    minimum = settings.integer("minimumDays")
     # AWS keeps one day when the program says nothing.
-    if number(args.props.get("backupRetentionPeriod"), 1) < days:
-        report(f"DocumentDB clusters must keep backups for at least {days} days.", None)
+    if number(args.props.get("backupRetentionPeriod"), 1) < minimum:
+        report(f"DocumentDB clusters must keep backups for at least {days(minimum)}.", None)
 
 
 @resource_rule(
@@ -185,9 +186,9 @@ def elasticache_auth_required(args: ResourceValidationArgs, report: ReportViolat
 def elasticache_snapshot_retention(
     args: ResourceValidationArgs, report: ReportViolation, settings: Settings
 ) -> None:
-    days = settings.integer("minimumDays")
-    if number(args.props.get("snapshotRetentionLimit"), 0) < days:
-        report(f"ElastiCache replication groups must keep snapshots for at least {days} days.", None)
+    minimum = settings.integer("minimumDays")
+    if number(args.props.get("snapshotRetentionLimit"), 0) < minimum:
+        report(f"ElastiCache replication groups must keep snapshots for at least {days(minimum)}.", None)
 
 
 # S3

@@ -17,6 +17,7 @@ from . import resource_types as t
 from .common import (
     ADVISORY,
     Settings,
+    days,
     is_false,
     mapping,
     number,
@@ -42,12 +43,12 @@ from .common import (
     },
 )
 def log_group_retention(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
-    days, retention = settings.integer("minimumDays"), number(args.props.get("retentionInDays"), 0)
+    minimum, retention = settings.integer("minimumDays"), number(args.props.get("retentionInDays"), 0)
     # Absent or 0 means "never expire": unbounded cost, and no decision anyone made.
     if retention <= 0:
         report("Log groups must set a retention period.", None)
-    elif retention < days:
-        report(f"Log groups must keep logs for at least {days} days.", None)
+    elif retention < minimum:
+        report(f"Log groups must keep logs for at least {days(minimum)}.", None)
 
 
 @resource_rule(

@@ -12,6 +12,7 @@ from . import resource_types as t
 from .common import (
     Settings,
     as_list,
+    days,
     document,
     is_true,
     mapping,
@@ -46,7 +47,7 @@ def kms_key_rotation(args: ResourceValidationArgs, report: ReportViolation, sett
     if not is_true(args.props.get("enableKeyRotation")):
         report("KMS keys must enable automatic rotation.", None)
     elif number(args.props.get("rotationPeriodInDays"), 365) > settings.integer("maximumRotationDays"):
-        report(f"KMS keys must rotate at least every {settings.integer('maximumRotationDays')} days.", None)
+        report(f"KMS keys must rotate at least every {days(settings.integer('maximumRotationDays'))}.", None)
 
 
 @resource_rule(
@@ -64,10 +65,10 @@ def kms_key_rotation(args: ResourceValidationArgs, report: ReportViolation, sett
     },
 )
 def kms_deletion_window(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
-    days = settings.integer("minimumDays")
+    minimum = settings.integer("minimumDays")
     # AWS waits 30 days when the program says nothing.
-    if number(args.props.get("deletionWindowInDays"), 30) < days:
-        report(f"KMS keys must have a deletion window of at least {days} days.", None)
+    if number(args.props.get("deletionWindowInDays"), 30) < minimum:
+        report(f"KMS keys must have a deletion window of at least {days(minimum)}.", None)
 
 
 @resource_rule(
@@ -96,10 +97,10 @@ def secret_kms_encrypted(args: ResourceValidationArgs, report: ReportViolation, 
     },
 )
 def secret_recovery_window(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
-    days = settings.integer("minimumDays")
+    minimum = settings.integer("minimumDays")
     # 0 deletes at once; AWS's default is 30.
-    if number(args.props.get("recoveryWindowInDays"), 30) < days:
-        report(f"Secrets must stay recoverable for at least {days} days after deletion.", None)
+    if number(args.props.get("recoveryWindowInDays"), 30) < minimum:
+        report(f"Secrets must stay recoverable for at least {days(minimum)} after deletion.", None)
 
 
 def _policy_documents(args: ResourceValidationArgs) -> Iterator[Mapping[str, Any]]:

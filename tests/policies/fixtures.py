@@ -1,0 +1,364 @@
+"""Happy-path resources: from the committed prod plan where the program makes them, written out
+in the same wire shape where it does not yet (CloudFront, WAF, alarms, topics, IAM variants)."""
+
+from __future__ import annotations
+
+from policies.notes_policies import resource_types as t
+from tests.policies.harness import (
+    ACCOUNT,
+    Resource,
+    from_snapshot,
+    resource,
+    snapshot,
+    urn,
+    us_east_1_provider,
+)
+
+ACL_NAME = "notes-prod-edge"
+ACL_ARN = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/{ACL_NAME}/0f1e2d3c"
+TOPIC_ARN = f"arn:aws:sns:eu-west-1:{ACCOUNT}:notes-prod-alarms"
+EDGE_CERTIFICATE = urn("prod", "Edge", t.ACM_CERTIFICATE, "prod-edge-certificate")
+DISTRIBUTION_URN = urn("prod", "Edge", t.DISTRIBUTION, "prod-edge-cdn")
+WEB_ACL_URN = urn("prod", "Edge", t.WEB_ACL, "prod-edge-waf")
+
+
+# From the committed plan
+
+
+def docdb_cluster() -> Resource:
+    return from_snapshot("prod", "prod-docdb-cluster")
+
+
+def replication_group() -> Resource:
+    return from_snapshot("prod", "prod-redis-group")
+
+
+def task_definition() -> Resource:
+    return from_snapshot("prod", "prod-api-task")
+
+
+def ecs_service() -> Resource:
+    return from_snapshot("prod", "prod-api-service")
+
+
+def ecs_cluster() -> Resource:
+    return from_snapshot("prod", "prod-api-cluster")
+
+
+def ecr_repository() -> Resource:
+    return from_snapshot("prod", "prod-image-repository")
+
+
+def load_balancer() -> Resource:
+    return from_snapshot("prod", "prod-alb-lb")
+
+
+def https_listener() -> Resource:
+    return from_snapshot("prod", "prod-alb-https")
+
+
+def http_listener() -> Resource:
+    return from_snapshot("prod", "prod-alb-http")
+
+
+def ingress_rule() -> Resource:
+    return from_snapshot("prod", "prod-network-endpoints-in-https-vpc")
+
+
+def default_security_group() -> Resource:
+    return from_snapshot("prod", "prod-network-default-sg")
+
+
+def public_subnet() -> Resource:
+    return from_snapshot("prod", "prod-network-public-eu-west-1a")
+
+
+def flow_log() -> Resource:
+    return from_snapshot("prod", "prod-network-flow-log")
+
+
+def kms_key() -> Resource:
+    return from_snapshot("prod", "prod-keys-docdb")
+
+
+def secret() -> Resource:
+    return from_snapshot("prod", "prod-docdb-uri-secret")
+
+
+def role_policy() -> Resource:
+    return from_snapshot("prod", "prod-api-execution-policy")
+
+
+def role() -> Resource:
+    return from_snapshot("prod", "prod-api-task-role")
+
+
+def log_group() -> Resource:
+    return from_snapshot("prod", "prod-api-logs")
+
+
+def vpc() -> Resource:
+    return from_snapshot("prod", "prod-network-vpc")
+
+
+# Not in the plans yet
+
+
+def security_group_with_inline_rules() -> Resource:
+    return resource(
+        t.SECURITY_GROUP,
+        "prod-sg-inline",
+        {
+            "description": "inline rules, the older style",
+            "vpcId": "vpc-96bc8300618660e3b",
+            "ingress": [
+                {"cidrBlocks": ["10.30.0.0/16"], "fromPort": 443, "protocol": "tcp", "toPort": 443},
+                {"ipv6CidrBlocks": ["2001:db8::/56"], "fromPort": 443, "protocol": "tcp", "toPort": 443},
+            ],
+        },
+        component="SecurityGroups",
+    )
+
+
+def security_group_rule() -> Resource:
+    return resource(
+        t.SECURITY_GROUP_RULE,
+        "prod-sg-rule",
+        {
+            "type": "ingress",
+            "cidrBlocks": ["10.30.0.0/16"],
+            "fromPort": 443,
+            "toPort": 443,
+            "protocol": "tcp",
+            "securityGroupId": "sg-0c7dbb8d301332e8d",
+        },
+        component="SecurityGroups",
+    )
+
+
+def distribution() -> Resource:
+    return resource(
+        t.DISTRIBUTION,
+        "prod-edge-cdn",
+        {
+            "aliases": ["notes.example.com"],
+            "enabled": True,
+            "isIpv6Enabled": True,
+            "defaultCacheBehavior": {
+                "allowedMethods": ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"],
+                "cachedMethods": ["GET", "HEAD"],
+                "targetOriginId": "alb",
+                "viewerProtocolPolicy": "redirect-to-https",
+            },
+            "orderedCacheBehaviors": [
+                {
+                    "pathPattern": "/health",
+                    "allowedMethods": ["GET", "HEAD"],
+                    "cachedMethods": ["GET", "HEAD"],
+                    "targetOriginId": "alb",
+                    "viewerProtocolPolicy": "https-only",
+                }
+            ],
+            "origins": [
+                {
+                    "domainName": "origin.notes.example.com",
+                    "originId": "alb",
+                    "customOriginConfig": {
+                        "httpPort": 80,
+                        "httpsPort": 443,
+                        "originProtocolPolicy": "https-only",
+                        "originSslProtocols": ["TLSv1.2"],
+                    },
+                }
+            ],
+            "viewerCertificate": {
+                "acmCertificateArn": f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/prod-edge-certificate-1",
+                "minimumProtocolVersion": "TLSv1.2_2021",
+                "sslSupportMethod": "sni-only",
+            },
+            "webAclId": ACL_ARN,
+            "loggingConfig": {"bucket": "notes-prod-cdn-logs.s3.amazonaws.com", "prefix": "cdn/"},
+            "restrictions": {"geoRestriction": {"restrictionType": "none"}},
+        },
+        dependencies=[EDGE_CERTIFICATE, WEB_ACL_URN],
+    )
+
+
+def edge_certificate() -> Resource:
+    return resource(
+        t.ACM_CERTIFICATE,
+        "prod-edge-certificate",
+        {"domainName": "notes.example.com", "validationMethod": "DNS"},
+        provider="aws-us-east-1",
+    )
+
+
+def web_acl() -> Resource:
+    def visibility(metric: str) -> dict[str, object]:
+        return {"cloudwatchMetricsEnabled": True, "metricName": metric, "sampledRequestsEnabled": True}
+
+    return resource(
+        t.WEB_ACL,
+        "prod-edge-waf",
+        {
+            "name": ACL_NAME,
+            "scope": "CLOUDFRONT",
+            "defaultAction": {"allow": {}},
+            "visibilityConfig": visibility("notes-prod-edge"),
+            "rules": [
+                {
+                    "name": "aws-common",
+                    "priority": 0,
+                    "overrideAction": {"none": {}},
+                    "statement": {
+                        "managedRuleGroupStatement": {
+                            "name": "AWSManagedRulesCommonRuleSet",
+                            "vendorName": "AWS",
+                        }
+                    },
+                    "visibilityConfig": visibility("aws-common"),
+                },
+                {
+                    "name": "rate-limit",
+                    "priority": 1,
+                    "action": {"block": {}},
+                    "statement": {"rateBasedStatement": {"aggregateKeyType": "IP", "limit": 2000}},
+                    "visibilityConfig": visibility("rate-limit"),
+                },
+            ],
+        },
+        provider="aws-us-east-1",
+    )
+
+
+def web_acl_logging() -> Resource:
+    return resource(
+        t.WEB_ACL_LOGGING,
+        "prod-edge-waf-logging",
+        {
+            "resourceArn": ACL_ARN,
+            "logDestinationConfigs": [f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:aws-waf-logs-notes-prod"],
+        },
+        provider="aws-us-east-1",
+        dependencies=[WEB_ACL_URN],
+    )
+
+
+def topic() -> Resource:
+    return resource(
+        t.SNS_TOPIC,
+        "prod-alarms-topic",
+        {"name": "notes-prod-alarms", "kmsMasterKeyId": f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/prod-keys-sns"},
+        component="Alarms",
+    )
+
+
+def alarm(name: str, namespace: str, metric: str, dimensions: dict[str, str], **extra: object) -> Resource:
+    inputs: dict[str, object] = {
+        "name": f"notes-{name}",
+        "namespace": namespace,
+        "metricName": metric,
+        "dimensions": dimensions,
+        "statistic": "Average",
+        "period": 60,
+        "evaluationPeriods": 5,
+        "threshold": 80,
+        "comparisonOperator": "GreaterThanThreshold",
+        "alarmActions": [TOPIC_ARN],
+        "okActions": [TOPIC_ARN],
+    }
+    return resource(t.METRIC_ALARM, name, inputs, component="Alarms", **extra)
+
+
+def docdb_alarm() -> Resource:
+    return alarm(
+        "prod-alarm-docdb-cpu", "AWS/DocDB", "CPUUtilization", {"DBClusterIdentifier": "notes-prod-docdb"}
+    )
+
+
+def alarms() -> list[Resource]:
+    """One alarm per critical resource, each recognised a different way: by the name in its
+    dimensions, by a node of the group, by the ARN suffix, or (CloudFront's id being an output)
+    by its dependency on the distribution."""
+    return [
+        docdb_alarm(),
+        alarm(
+            "prod-alarm-redis-memory",
+            "AWS/ElastiCache",
+            "DatabaseMemoryUsagePercentage",
+            {
+                "CacheClusterId": "notes-prod-redis-001",
+            },
+        ),
+        alarm(
+            "prod-alarm-alb-5xx",
+            "AWS/ApplicationELB",
+            "HTTPCode_Target_5XX_Count",
+            {
+                "LoadBalancer": "app/notes-prod/48a879fa31",
+            },
+        ),
+        alarm(
+            "prod-alarm-api-cpu",
+            "AWS/ECS",
+            "CPUUtilization",
+            {
+                "ClusterName": "notes-prod",
+                "ServiceName": "notes-prod-api",
+            },
+        ),
+        alarm(
+            "prod-alarm-cdn-5xx",
+            "AWS/CloudFront",
+            "5xxErrorRate",
+            {"DistributionId": "E2EXAMPLE00000", "Region": "Global"},
+            dependencies=[DISTRIBUTION_URN],
+        ),
+    ]
+
+
+def iam_policy() -> Resource:
+    return resource(
+        "aws:iam/policy:Policy",
+        "prod-deploy-policy",
+        {
+            "name": "notes-prod-deploy",
+            "policy": (
+                '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": '
+                '["ecs:UpdateService", "ecs:DescribeServices"], "Resource": "*"}]}'
+            ),
+        },
+        component="Deploy",
+    )
+
+
+def role_with_inline_policy() -> Resource:
+    base = role()
+    base["inputs"]["inlinePolicies"] = [
+        {"name": "read-notes", "policy": '{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]}'}
+    ]
+    base["inputs"]["managedPolicyArns"] = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    return base
+
+
+def policy_attachment() -> Resource:
+    return resource(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "prod-api-read-only",
+        {"role": "notes-prod-api-task", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+        component="ApiService",
+    )
+
+
+def prod_graph() -> list[Resource]:
+    """The committed prod plan with the edge and the alarms it is about to gain."""
+    return [
+        *snapshot("prod"),
+        us_east_1_provider(),
+        edge_certificate(),
+        distribution(),
+        web_acl(),
+        web_acl_logging(),
+        topic(),
+        *alarms(),
+    ]

@@ -1,0 +1,278 @@
+"""Run one policy the way the engine would, on resources shaped like the committed plans.
+
+Happy-path resources come from tests/snapshots/*.json where the program already makes them;
+the edge and alarm resources it does not make yet are written here in the same wire shape
+(camelCase inputs, provider URNs), from the pulumi_aws schema.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pulumi_policy import Policy, ResourceValidationPolicy, StackValidationPolicy
+
+from policies.offline import load_graph, resource_args, stack_args
+
+SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
+ACCOUNT = "123456789012"
+STACK_ROOT = "urn:pulumi:{stack}::notes-platform::pulumi:pulumi:Stack"
+
+Resource = dict[str, Any]
+Change = Callable[[Resource], None]
+
+
+@functools.cache
+def _snapshot(stack: str) -> tuple[Resource, ...]:
+    return tuple(load_graph(SNAPSHOTS / f"{stack}.json"))
+
+
+def snapshot(stack: str) -> list[Resource]:
+    """A private copy of a committed plan's resources."""
+    return copy.deepcopy(list(_snapshot(stack)))
+
+
+def from_snapshot(stack: str, name: str) -> Resource:
+    found = [r for r in snapshot(stack) if r["name"] == name]
+    assert len(found) == 1, f"{name} is not one resource of the {stack} snapshot"
+    return found[0]
+
+
+def named(graph: list[Resource], name: str) -> Resource:
+    found = [r for r in graph if r["name"] == name]
+    assert len(found) == 1, f"{name} is not one resource of the graph"
+    return found[0]
+
+
+def urn(stack: str, component: str, type_token: str, name: str) -> str:
+    return f"urn:pulumi:{stack}::notes-platform::notes:infra:{component}${type_token}::{name}"
+
+
+def provider_urn(stack: str, name: str = "aws") -> str:
+    return f"{STACK_ROOT.format(stack=stack)}$pulumi:providers:aws::{name}"
+
+
+def resource(
+    type_token: str,
+    name: str,
+    inputs: dict[str, Any],
+    *,
+    stack: str = "prod",
+    component: str = "Edge",
+    provider: str = "aws",
+    dependencies: Iterable[str] = (),
+    protect: bool = False,
+    **extra: Any,
+) -> Resource:
+    """A resource as `notes-platform plan --json` writes one."""
+    return {
+        "urn": urn(stack, component, type_token, name),
+        "type": type_token,
+        "name": name,
+        "custom": True,
+        "parent": f"{STACK_ROOT.format(stack=stack)}$notes:infra:{component}::{stack}-{component.lower()}",
+        "provider": provider_urn(stack, provider),
+        "dependencies": sorted(dependencies),
+        "protect": protect,
+        "inputs": inputs,
+        **extra,
+    }
+
+
+def us_east_1_provider(stack: str = "prod") -> Resource:
+    """The second AWS provider CloudFront's certificate and web ACL need."""
+    default = named(snapshot(stack), "aws")
+    return {**default, "urn": provider_urn(stack, "aws-us-east-1"), "name": "aws-us-east-1"} | {
+        "inputs": {**default["inputs"], "region": "us-east-1"}
+    }
+
+
+# Changes a test applies to a copy of the happy-path resource.
+
+
+def setting(path: str, value: Any) -> Change:
+    """Set ``inputs.<path>`` (dots between keys, digits index lists)."""
+
+    def change(target: Resource) -> None:
+        *parents, last = path.split(".")
+        node: Any = target["inputs"]
+        for key in parents:
+            node = node[int(key)] if key.isdigit() else node[key]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return change
+
+
+def removing(path: str) -> Change:
+    def change(target: Resource) -> None:
+        *parents, last = path.split(".")
+        node: Any = target["inputs"]
+        for key in parents:
+            node = node[int(key)] if key.isdigit() else node[key]
+        del node[last]
+
+    return change
+
+
+def option(key: str, value: Any) -> Change:
+    """Change a resource option or record field (``protect``, ``provider``, ``dependencies``)."""
+
+    def change(target: Resource) -> None:
+        target[key] = value
+
+    return change
+
+
+def container(key: str, value: Any) -> Change:
+    """Change the first container of a task definition (its definitions travel as JSON)."""
+
+    def change(target: Resource) -> None:
+        definitions = json.loads(target["inputs"]["containerDefinitions"])
+        if value is None:
+            definitions[0].pop(key, None)
+        else:
+            definitions[0][key] = value
+        target["inputs"]["containerDefinitions"] = json.dumps(definitions)
+
+    return change
+
+
+def together(*changes: Change) -> Change:
+    def change(target: Resource) -> None:
+        for one in changes:
+            one(target)
+
+    return change
+
+
+def applied(base: Resource, *changes: Change) -> Resource:
+    target = copy.deepcopy(base)
+    for change in changes:
+        change(target)
+    return target
+
+
+# Running a policy
+
+
+def check(
+    policy: Policy, target: Resource, graph: Iterable[Resource] = (), settings: dict[str, Any] | None = None
+) -> list[str]:
+    """The messages ``policy`` reports on ``target``, validated as the engine would."""
+    assert isinstance(policy, ResourceValidationPolicy), f"{policy.name} is not a resource policy"
+    providers = [*[r for r in snapshot("prod") if r["name"] == "aws"], us_east_1_provider(), *graph]
+    messages: list[str] = []
+    policy.validate(
+        resource_args(target, providers, settings),
+        lambda message, _urn=None: messages.append(message),
+    )
+    return messages
+
+
+def check_stack(
+    policy: Policy, graph: Iterable[Resource], settings: dict[str, Any] | None = None
+) -> list[tuple[str, str]]:
+    """``(message, urn)`` for everything ``policy`` reports on the whole graph."""
+    assert isinstance(policy, StackValidationPolicy), f"{policy.name} is not a stack policy"
+    found: list[tuple[str, str]] = []
+    policy.validate(
+        stack_args(list(graph), settings),
+        lambda message, blamed=None: found.append((message, blamed or "")),
+    )
+    return found
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One change to a happy-path resource and the one message it must produce."""
+
+    policy: Policy
+    base: Callable[[], Resource]
+    change: Change
+    message: str
+    what: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.policy.name}: {self.what}"
+
+
+GraphChange = Callable[[list[Resource]], None]
+
+
+def on(name: str, *changes: Change) -> GraphChange:
+    """Apply resource changes to the resource called ``name`` in a graph."""
+
+    def change(graph: list[Resource]) -> None:
+        target = named(graph, name)
+        for one in changes:
+            one(target)
+
+    return change
+
+
+def in_order(*changes: GraphChange) -> GraphChange:
+    def change(graph: list[Resource]) -> None:
+        for one in changes:
+            one(graph)
+
+    return change
+
+
+def without(*names: str) -> GraphChange:
+    def change(graph: list[Resource]) -> None:
+        for name in names:
+            graph.remove(named(graph, name))
+
+    return change
+
+
+def adding(*extra: Resource) -> GraphChange:
+    def change(graph: list[Resource]) -> None:
+        graph.extend(copy.deepcopy(list(extra)))
+
+    return change
+
+
+@dataclass(frozen=True)
+class StackMutation:
+    """One change to a happy-path graph and what the stack policy must report, with URNs."""
+
+    policy: Policy
+    change: GraphChange
+    expected: list[tuple[str, str]]
+    what: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.policy.name}: {self.what}"
+
+
+def assert_passes(policy: Policy, target: Resource, settings: dict[str, Any] | None = None) -> None:
+    messages = check(policy, target, settings=settings)
+    assert messages == [], f"{policy.name} reported on {target['urn']}: {messages}"
+
+
+def assert_reports(mutation: Mutation, settings: dict[str, Any] | None = None) -> None:
+    target = applied(mutation.base(), mutation.change)
+    messages = check(mutation.policy, target, settings=settings)
+    assert messages == [mutation.message], (
+        f"{mutation.policy.name} on {target['urn']} ({mutation.what}): "
+        f"expected [{mutation.message!r}], got {messages}"
+    )
+
+
+def assert_stack_reports(mutation: StackMutation, graph: list[Resource]) -> None:
+    mutation.change(graph)
+    found = check_stack(mutation.policy, graph)
+    assert sorted(found) == sorted(mutation.expected), (
+        f"{mutation.policy.name} ({mutation.what}): expected {mutation.expected}, got {found}"
+    )
