@@ -1,4 +1,5 @@
-"""The ceiling: a bare FastAPI hello endpoint served exactly like the API.
+"""The ceiling: a bare FastAPI hello endpoint served exactly like the API
+(same uvicorn options, same FastAPI telemetry switches).
 
 ``python -m bench.hello_app`` reads the same NOTES_* variables as ``python -m notes_api`` and
 takes its uvicorn options from ``notes_api.server.uvicorn_options``, so worker count, event
@@ -14,9 +15,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from notes_api.core.config import Settings
+from notes_api.main import telemetry_options
 from notes_api.server import uvicorn_options
 
-app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+# The API's framework options too (FastAPI's native telemetry), read from the same NOTES_*.
+app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, telemetry=telemetry_options(Settings()))
 
 
 @app.get("/hello", response_model=None)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -52,21 +55,48 @@ def raise_if_limited(decision: Decision, scope: str) -> None:
         raise APIError(429, "rate_limited", f"too many requests ({scope}); retry later", headers)
 
 
-async def current_principal(
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+# Set by the fast path (api/fastpath.py) when it authenticated a request and then handed it
+# on: the dependency below must not verify, check and count the same request twice.
+_authenticated: ContextVar[Principal | APIError | None] = ContextVar("notes_authenticated", default=None)
+
+
+@contextlib.contextmanager
+def authenticated_as(outcome: Principal | APIError) -> Iterator[None]:
+    token = _authenticated.set(outcome)
+    try:
+        yield
+    finally:
+        _authenticated.reset(token)
+
+
+async def authenticate(services: Services, scheme: str | None, token: str | None) -> Principal:
+    """The bearer token checked, its session live, the user's API rate limit counted."""
+    if token is None or scheme is None or scheme.lower() != "bearer":
         raise unauthorized("not_authenticated", "send Authorization: Bearer <access token>")
     try:
-        claims = services.tokens.decode_access(credentials.credentials)
+        claims = services.tokens.decode_access(token)
     except TokenError as exc:
         raise unauthorized("invalid_token", "access token is invalid or expired", _EXPIRED_CHALLENGE) from exc
     if await services.accounts.is_revoked(claims.session_id):
         raise unauthorized("invalid_token", "session has ended", _EXPIRED_CHALLENGE)
-    decision = await services.limiter.hit("api", services.limiter.api_item, claims.user_id, detailed=False)
+    limiter = services.limiter
+    decision = await limiter.hit_leased("api", limiter.api_item, limiter.api_lease, claims.user_id)
     raise_if_limited(decision, "api")
     return Principal(claims.user_id, claims.session_id)
+
+
+async def current_principal(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    outcome = _authenticated.get()
+    if isinstance(outcome, APIError):
+        raise outcome
+    if outcome is not None:
+        return outcome
+    if credentials is None:
+        return await authenticate(services, None, None)
+    return await authenticate(services, credentials.scheme, credentials.credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -13,8 +13,11 @@ store its stale copy under the old generation, which nobody reads again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -94,6 +97,11 @@ class RedisGate:
             await self.client.aclose()
 
 
+# A miss already looked up in this request (owner, name, generation): the read that follows
+# it must neither ask Redis again nor count a second miss.
+_known_miss: ContextVar[tuple[str, str, str | None] | None] = ContextVar("notes_known_miss", default=None)
+
+
 class NoteCache:
     def __init__(self, gate: RedisGate, ttl_seconds: int, enabled: bool = True) -> None:
         self.gate = gate
@@ -110,6 +118,9 @@ class NoteCache:
 
     async def get(self, cache: str, owner: str, name: str) -> tuple[str | None, str | None]:
         """Return (generation, cached text). generation None means "do not store anything"."""
+        known = _known_miss.get()
+        if known is not None and known[0] == owner and known[1] == name:
+            return known[2], None
         if (
             not self.enabled
             or not self.gate.available
@@ -131,6 +142,16 @@ class NoteCache:
             return generation, None
         CACHE_REQUESTS.labels(cache, "hit").inc()
         return generation, raw.decode() if isinstance(raw, bytes) else str(raw)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def miss_known(owner: str, name: str, generation: str | None) -> Iterator[None]:
+        """Within the block, ``get(owner, name)`` answers this miss without asking again."""
+        token = _known_miss.set((owner, name, generation))
+        try:
+            yield
+        finally:
+            _known_miss.reset(token)
 
     async def put(self, owner: str, generation: str | None, name: str, value: str) -> None:
         if generation is None or self.gate.client is None or not self.gate.available:

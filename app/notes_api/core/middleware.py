@@ -8,8 +8,8 @@ import re
 import time
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notes_api.core.logging import request_id_var
@@ -18,6 +18,15 @@ from notes_api.core.metrics import REQUEST_DURATION
 access_log = logging.getLogger("notes_api.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# Headers this middleware owns: whatever the application set is replaced.
+# Scope key of the route template for a request answered before routing (api/fastpath.py).
+ROUTE_TEMPLATE = "notes.route_template"
+_REPLACED = frozenset({b"x-request-id"})
+_REPLACED_API = frozenset({b"x-request-id", b"cache-control"})
+
+
+def _raw(*pairs: tuple[str, str]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs)
 
 
 class RequestContextMiddleware:
@@ -26,13 +35,17 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, hsts_max_age: int, access_log_enabled: bool = True) -> None:
         self.app = app
         self.access_log_enabled = access_log_enabled
-        self.common_headers = [
-            ("Strict-Transport-Security", f"max-age={hsts_max_age}; includeSubDomains"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("X-Frame-Options", "DENY"),
-            ("Referrer-Policy", "no-referrer"),
-            ("Cross-Origin-Resource-Policy", "same-origin"),
-        ]
+        # Raw (lower-case bytes) header pairs, added unless the response set its own: this
+        # runs on every response, and building a Headers object per response cost more.
+        self.common_headers = _raw(
+            ("strict-transport-security", f"max-age={hsts_max_age}; includeSubDomains"),
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "no-referrer"),
+            ("cross-origin-resource-policy", "same-origin"),
+        )
+        self.api_headers = _raw(("content-security-policy", "default-src 'none'; frame-ancestors 'none'"))
+        self._durations: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,16 +63,16 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                for name, value in self.common_headers:
-                    headers.setdefault(name, value)
+                replaced = _REPLACED_API if is_api else _REPLACED
+                headers = [pair for pair in message.get("headers", ()) if pair[0].lower() not in replaced]
+                present = {name.lower() for name, _ in headers}
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
                 if is_api:
                     # Notes are private: no shared cache (CDN, proxy) may keep a copy.
-                    headers["Cache-Control"] = "no-store"
-                    headers.setdefault(
-                        "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
-                    )
+                    headers.append((b"cache-control", b"no-store"))
+                    headers.extend(pair for pair in self.api_headers if pair[0] not in present)
+                headers.extend(pair for pair in self.common_headers if pair[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         try:
@@ -67,8 +80,13 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            REQUEST_DURATION.labels(template, scope["method"], str(status)).observe(elapsed)
+            template = getattr(route, "path", None) or scope.get(ROUTE_TEMPLATE) or "unmatched"
+            key = (template, scope["method"], status)
+            histogram = self._durations.get(key)
+            if histogram is None:
+                # Label lookups take a lock and build a tuple; the children never change.
+                histogram = self._durations[key] = REQUEST_DURATION.labels(template, key[1], str(status))
+            histogram.observe(elapsed)
             if self.access_log_enabled:
                 access_log.info(
                     "request",

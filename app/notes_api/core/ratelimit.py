@@ -20,6 +20,21 @@ from notes_api.core.metrics import RATE_LIMIT_FAIL_OPEN, RATE_LIMITED
 
 log = logging.getLogger("notes_api.ratelimit")
 
+# A lease is spent within this time or given up: hits counted in one window must not be
+# spent in the next, where Redis no longer counts them.
+LEASE_SECONDS = 1.0
+# Leasing only where the limit dwarfs the lease; small limits are counted one by one.
+LEASE_LIMIT_FACTOR = 20
+MAX_LEASES = 10_000
+
+
+@dataclass(slots=True)
+class _Lease:
+    remaining: int
+    expires: float
+    # The limiter refused a whole lease: the user is near the limit, so count one by one.
+    refused: bool = False
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -47,6 +62,9 @@ class RateLimiter:
         self.gate = gate
         self.auth_item: RateLimitItem = parse(settings.rate_limit_auth)
         self.api_item: RateLimitItem = parse(settings.rate_limit_api)
+        lease = settings.rate_limit_api_lease
+        self.api_lease = lease if self.api_item.amount >= LEASE_LIMIT_FACTOR * lease else 1
+        self._leases: dict[tuple[str, ...], _Lease] = {}
         self._limiter: SlidingWindowCounterRateLimiter | None = None
         if self.enabled and gate.client is not None and settings.redis_url:
             # Share the service's Redis connection pool (and its TLS/AUTH) rather than open
@@ -71,11 +89,66 @@ class RateLimiter:
                 return Decision(True, item.amount, item.get_expiry())
             stats = await self._limiter.get_window_stats(item, scope, *identifiers)
         except (RedisError, OSError) as exc:
-            self.gate.failed("rate_limit", exc)
-            RATE_LIMIT_FAIL_OPEN.inc()
-            log.warning("rate limit not enforced for %s: redis unavailable", scope)
-            return Decision(True, item.amount, item.get_expiry())
+            return self._fail_open(scope, item, exc)
         reset = max(1, math.ceil(stats.reset_time - time.time()))
         if not allowed:
             RATE_LIMITED.labels(scope).inc()
         return Decision(allowed, item.amount, item.get_expiry(), stats.remaining, reset)
+
+    async def hit_leased(self, scope: str, item: RateLimitItem, lease: int, *identifiers: str) -> Decision:
+        """Like ``hit`` (not detailed), but takes ``lease`` hits from Redis at once and spends
+        them here: the limit is never exceeded, since every hit is counted before it is
+        spent, and Redis is asked once per ``lease`` requests instead of on every one."""
+        if lease <= 1 or self._limiter is None:
+            return await self.hit(scope, item, *identifiers, detailed=False)
+        key = (scope, *identifiers)
+        now = time.monotonic()
+        held = self._leases.get(key)
+        if held is not None and held.expires > now and held.remaining > 0:
+            held.remaining -= 1
+            return Decision(True, item.amount, item.get_expiry())
+        if held is None or held.expires <= now or not held.refused:
+            taken = await self._take_lease(self._limiter, key, item, lease, now)
+            if taken is not None:
+                return taken
+        # Near the limit (a whole lease did not fit): count one by one.
+        return await self.hit(scope, item, *identifiers, detailed=False)
+
+    async def _take_lease(
+        self,
+        limiter: SlidingWindowCounterRateLimiter,
+        key: tuple[str, ...],
+        item: RateLimitItem,
+        lease: int,
+        now: float,
+    ) -> Decision | None:
+        """Count ``lease`` hits in Redis; None when they do not fit under the limit."""
+        if not self.gate.available:
+            RATE_LIMIT_FAIL_OPEN.inc()
+            return Decision(True, item.amount, item.get_expiry())
+        try:
+            # The limiter's script refuses a cost that does not fit without counting any of it.
+            allowed = await limiter.hit(item, *key, cost=lease)
+            self.gate.succeeded()
+        except (RedisError, OSError) as exc:
+            return self._fail_open(key[0], item, exc)
+        if len(self._leases) >= MAX_LEASES:
+            self._leases.clear()
+        held = self._leases.get(key)
+        if not allowed:
+            self._leases[key] = _Lease(0, now + LEASE_SECONDS, refused=True)
+            return None
+        # Concurrent requests of one user refill at the same time: add up what each counted
+        # in Redis instead of letting the last one overwrite (and waste) the rest.
+        if held is not None and held.expires > now and not held.refused:
+            held.remaining += lease - 1
+            held.expires = now + LEASE_SECONDS
+        else:
+            self._leases[key] = _Lease(lease - 1, now + LEASE_SECONDS)
+        return Decision(True, item.amount, item.get_expiry())
+
+    def _fail_open(self, scope: str, item: RateLimitItem, exc: BaseException) -> Decision:
+        self.gate.failed("rate_limit", exc)
+        RATE_LIMIT_FAIL_OPEN.inc()
+        log.warning("rate limit not enforced for %s: redis unavailable", scope)
+        return Decision(True, item.amount, item.get_expiry())

@@ -132,6 +132,22 @@ class NotesService:
         await self.cache.invalidate(owner)
         return Rendered(_note_out(doc).model_dump_json(), 1, str(doc["_id"]))
 
+    async def cached_note(self, owner: str, note_id: str) -> tuple[Rendered | None, str, str | None]:
+        """(the note from the cache or None, its cache name, the generation) without the
+        database; the fast path of a read (see ``api/fastpath.py``)."""
+        name = f"note:{_oid(note_id)}"
+        generation, cached = await self.cache.get("note", owner, name)
+        if cached is None:
+            return None, name, generation
+        version, _, body = cached.partition("|")
+        return Rendered(body, int(version)), name, generation
+
+    async def cached_first_page(self, owner: str) -> tuple[Rendered | None, str, str | None]:
+        """The default first page (no filters, default limit) from the cache, like ``cached_note``."""
+        name = f"list:{ListQuery().fingerprint()}"
+        generation, cached = await self.cache.get("list", owner, name)
+        return (Rendered(cached) if cached is not None else None), name, generation
+
     async def get(self, owner: str, note_id: str) -> Rendered:
         oid = _oid(note_id)
         generation, cached = await self.cache.get("note", owner, f"note:{oid}")
