@@ -238,18 +238,19 @@ def references(
 ) -> bool:
     """Whether ``source.props[prop]`` points at ``target``.
 
-    The engine records which resources fed each property; that answer is exact. Without it
-    (a graph read back from JSON) a dependency on ``target`` counts when the value also
-    agrees with ``matches`` (a dependency alone could have come from another property), and a
-    literal value counts when it matches ``target``'s name.
+    The engine records which resources fed each property; that answer is exact. Without it (a
+    graph read back from JSON) a dependency on ``target`` counts: the resources asked about
+    here reach a target of that type through that one property. A value typed into the
+    program instead counts when ``matches`` recognises ``target``'s name in it. Values are not
+    compared when there is a dependency, since provider-assigned ids differ from the names the
+    program chose (and, in a plan, from what AWS will assign).
     """
     fed_by = source.property_dependencies.get(prop)
     if fed_by:
         return any(d.urn == target.urn for d in fed_by)
-    value = source.props.get(prop)
     if any(d.urn == target.urn for d in source.dependencies):
-        return matches is None or matches(value)
-    return matches is not None and matches(value)
+        return True
+    return matches is not None and matches(source.props.get(prop))
 
 
 def region_of(props: Mapping[str, Any], provider_props: Mapping[str, Any] | None) -> str:

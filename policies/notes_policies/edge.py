@@ -181,11 +181,12 @@ def cloudfront_access_logs(args: StackValidationArgs, report: ReportViolation, _
 )
 def cloudfront_certificate_us_east_1(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
     certificates = of_type(args, t.ACM_CERTIFICATE)
+    validations = of_type(args, t.ACM_CERTIFICATE_VALIDATION)
     for distribution in of_type(args, t.DISTRIBUTION):
         arn = text(mapping(distribution.props.get("viewerCertificate")).get("acmCertificateArn"))
         if not arn:
             continue
-        source = _certificate_behind(distribution, certificates)
+        source = _certificate_behind(distribution, certificates, validations)
         # A certificate made in this stack: ask its provider (under mocks its ARN names the
         # stack's region whatever the provider). A certificate from elsewhere: read its ARN.
         region = _region(source) if source else (arn.split(":")[3] if arn.count(":") >= 5 else "")
@@ -194,12 +195,19 @@ def cloudfront_certificate_us_east_1(args: StackValidationArgs, report: ReportVi
 
 
 def _certificate_behind(
-    distribution: PolicyResource, certificates: list[PolicyResource]
+    distribution: PolicyResource, certificates: list[PolicyResource], validations: list[PolicyResource]
 ) -> PolicyResource | None:
+    """The certificate the distribution serves: named directly, or through the validation it
+    waits for (whose certificate ARN is the certificate's)."""
     fed_by = {d.urn for d in distribution.property_dependencies.get("viewerCertificate", [])}
     fed_by = fed_by or {d.urn for d in distribution.dependencies}
-    found = [c for c in certificates if c.urn in fed_by]
-    return found[0] if len(found) == 1 else None
+    waited = [v for v in validations if v.urn in fed_by]
+    found = {
+        c.urn: c
+        for c in certificates
+        if c.urn in fed_by or any(references(v, "certificateArn", c) for v in waited)
+    }
+    return next(iter(found.values())) if len(found) == 1 else None
 
 
 def _region(resource: PolicyResource) -> str:

@@ -22,6 +22,7 @@ from .common import (
     mapping,
     number,
     of_type,
+    references,
     resource_rule,
     sequence,
     stack_rule,
@@ -106,51 +107,65 @@ def ecs_container_insights(args: ResourceValidationArgs, report: ReportViolation
         report("ECS clusters must enable Container Insights.", None)
 
 
-# What each critical resource is called in its metrics' dimensions. Identifiers that AWS
-# assigns (CloudFront's distribution id, the ALB's ARN suffix) are outputs, unknown to a plan:
-# those resources are recognised through the engine's dependency record instead.
-def _equals(*keys: str) -> Callable[[PolicyResource, str, str], bool]:
-    def match(resource: PolicyResource, dimension: str, value: str) -> bool:
-        names = {text(resource.props.get(k)) for k in keys} - {""}
-        return value in names
+# How a critical resource (or a part of it) is named in its metrics' dimensions. Identifiers
+# AWS assigns (CloudFront's distribution id, the ALB's ARN suffix) are outputs a plan cannot
+# know: alarms on those are recognised through the engine's dependency record instead.
+Matcher = Callable[[PolicyResource, str], bool]
+
+
+def _equals(*keys: str) -> Matcher:
+    def match(resource: PolicyResource, value: str) -> bool:
+        return value in {text(resource.props.get(k)) for k in keys} - {""}
 
     return match
 
 
-def _cache(resource: PolicyResource, dimension: str, value: str) -> bool:
+def _cache(resource: PolicyResource, value: str) -> bool:
     group = text(resource.props.get("replicationGroupId"))
     # Node metrics name the node: <group id>-001, -002, ...
     return bool(group) and (value == group or re.fullmatch(rf"{re.escape(group)}-\d{{3}}", value) is not None)
 
 
-def _arn_suffix(kind: str) -> Callable[[PolicyResource, str, str], bool]:
-    def match(resource: PolicyResource, dimension: str, value: str) -> bool:
-        # app/<name>/<hash>, targetgroup/<name>/<hash>; the name as the program set it or,
-        # when the provider chose it, as the engine named the resource.
-        names = {text(resource.props.get("name")), resource.name} - {""}
-        parts = value.split("/")
-        return len(parts) == 3 and parts[0] == kind and parts[1] in names
-
-    return match
+def _load_balancer(resource: PolicyResource, value: str) -> bool:
+    # app/<name>/<hash>: the name the program set or, when the provider chose it, the
+    # resource's own name.
+    parts = value.split("/")
+    names = {text(resource.props.get("name")), resource.name} - {""}
+    return len(parts) == 3 and parts[0] == "app" and parts[1] in names
 
 
-CRITICAL: dict[str, tuple[str, Callable[[PolicyResource, str, str], bool]]] = {
-    t.DOCDB_CLUSTER: ("DocumentDB clusters", _equals("clusterIdentifier", "id")),
-    t.REPLICATION_GROUP: ("ElastiCache replication groups", _cache),
-    **{lb: ("Load balancers", _arn_suffix("app")) for lb in t.LOAD_BALANCERS},
-    t.ECS_SERVICE: ("ECS services", _equals("name")),
-    t.DISTRIBUTION: ("CloudFront distributions", _equals("id")),
+CRITICAL: dict[str, str] = {
+    t.DOCDB_CLUSTER: "DocumentDB clusters",
+    t.REPLICATION_GROUP: "ElastiCache replication groups",
+    **dict.fromkeys(t.LOAD_BALANCERS, "Load balancers"),
+    t.ECS_SERVICE: "ECS services",
+    t.DISTRIBUTION: "CloudFront distributions",
+}
+MATCHERS: dict[str, Matcher] = {
+    t.DOCDB_CLUSTER: _equals("clusterIdentifier", "id"),
+    t.DOCDB_INSTANCE: _equals("identifier", "id"),
+    t.REPLICATION_GROUP: _cache,
+    **dict.fromkeys(t.LOAD_BALANCERS, _load_balancer),
+    t.ECS_SERVICE: _equals("name"),
+    t.DISTRIBUTION: _equals("id"),
 }
 
 
-def _dimensions(alarm: PolicyResource) -> Iterator[tuple[str, str]]:
+def _parts(resource: PolicyResource, args: StackValidationArgs) -> list[PolicyResource]:
+    """What else stands for a resource in metrics: DocumentDB publishes CPU, memory and
+    connections per instance, so an alarm on an instance watches its cluster."""
+    if resource.resource_type != t.DOCDB_CLUSTER:
+        return []
+    return [i for i in of_type(args, t.DOCDB_INSTANCE) if references(i, "clusterIdentifier", resource)]
+
+
+def _dimension_values(alarm: PolicyResource) -> Iterator[str]:
     maps = [alarm.props.get("dimensions")] + [
         mapping(mapping(q).get("metric")).get("dimensions")
         for q in sequence(alarm.props.get("metricQueries"))
     ]
     for dimensions in maps:
-        for key, value in mapping(dimensions).items():
-            yield str(key), text(value)
+        yield from map(text, mapping(dimensions).values())
 
 
 def _fed_by(alarm: PolicyResource) -> set[str]:
@@ -163,11 +178,11 @@ def _fed_by(alarm: PolicyResource) -> set[str]:
     return {d.urn for d in alarm.dependencies}
 
 
-def covers(alarm: PolicyResource, resource: PolicyResource) -> bool:
-    if resource.urn in _fed_by(alarm):
+def covers(alarm: PolicyResource, target: PolicyResource) -> bool:
+    if target.urn in _fed_by(alarm):
         return True
-    _, match = CRITICAL[resource.resource_type]
-    return any(match(resource, key, value) for key, value in _dimensions(alarm))
+    match = MATCHERS[target.resource_type]
+    return any(match(target, value) for value in _dimension_values(alarm))
 
 
 @stack_rule(
@@ -189,9 +204,11 @@ def critical_resources_alarmed(
     alarms = of_type(args, t.METRIC_ALARM)
     wanted = [typ for typ in settings.strings("types") if typ in CRITICAL]
     for resource in of_type(args, wanted):
-        if not any(covers(alarm, resource) for alarm in alarms):
-            kind, _ = CRITICAL[resource.resource_type]
-            report(f"{kind} must have at least one CloudWatch alarm.", resource.urn)
+        watched = [resource, *_parts(resource, args)]
+        if not any(covers(alarm, target) for alarm in alarms for target in watched):
+            report(
+                f"{CRITICAL[resource.resource_type]} must have at least one CloudWatch alarm.", resource.urn
+            )
 
 
 POLICIES: list[Policy] = [

@@ -23,6 +23,7 @@ LISTENERS = frozenset({"aws:lb/listener:Listener", "aws:alb/listener:Listener"})
 TARGET_GROUPS = frozenset({"aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup"})
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 ACM_CERTIFICATE = "aws:acm/certificate:Certificate"
+ACM_CERTIFICATE_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
@@ -35,6 +36,7 @@ ECR_REPOSITORY = "aws:ecr/repository:Repository"
 
 # data
 DOCDB_CLUSTER = "aws:docdb/cluster:Cluster"
+DOCDB_INSTANCE = "aws:docdb/clusterInstance:ClusterInstance"
 DOCDB_PARAMETER_GROUP = "aws:docdb/clusterParameterGroup:ClusterParameterGroup"
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 BUCKETS = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
@@ -100,6 +102,8 @@ TAGGABLE = frozenset(
         "aws:wafv2/ipSet:IpSet",
         "aws:wafv2/ruleGroup:RuleGroup",
         LOG_DELIVERY_SOURCE,
+        "aws:cloudwatch/logDelivery:LogDelivery",
+        "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination",
         "aws:route53/healthCheck:HealthCheck",
         ECS_CLUSTER,
         ECS_SERVICE,
@@ -107,7 +111,7 @@ TAGGABLE = frozenset(
         ECR_REPOSITORY,
         "aws:appautoscaling/target:Target",
         DOCDB_CLUSTER,
-        "aws:docdb/clusterInstance:ClusterInstance",
+        DOCDB_INSTANCE,
         DOCDB_PARAMETER_GROUP,
         "aws:docdb/subnetGroup:SubnetGroup",
         REPLICATION_GROUP,

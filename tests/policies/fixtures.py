@@ -18,6 +18,8 @@ ACL_NAME = "notes-prod-edge"
 ACL_ARN = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/{ACL_NAME}/0f1e2d3c"
 TOPIC_ARN = f"arn:aws:sns:eu-west-1:{ACCOUNT}:notes-prod-alarms"
 EDGE_CERTIFICATE = urn("prod", "Edge", t.ACM_CERTIFICATE, "prod-edge-certificate")
+EDGE_VALIDATION = urn("prod", "Edge", t.ACM_CERTIFICATE_VALIDATION, "prod-edge-certificate-validation")
+DOCDB_INSTANCE = urn("prod", "DocumentDb", t.DOCDB_INSTANCE, "prod-docdb-instance-1")
 DISTRIBUTION_URN = urn("prod", "Edge", t.DISTRIBUTION, "prod-edge-cdn")
 WEB_ACL_URN = urn("prod", "Edge", t.WEB_ACL, "prod-edge-waf")
 
@@ -180,7 +182,8 @@ def distribution() -> Resource:
             "loggingConfig": {"bucket": "notes-prod-cdn-logs.s3.amazonaws.com", "prefix": "cdn/"},
             "restrictions": {"geoRestriction": {"restrictionType": "none"}},
         },
-        dependencies=[EDGE_CERTIFICATE, WEB_ACL_URN],
+        # The distribution waits for the certificate's validation, as the edge component has it.
+        dependencies=[EDGE_VALIDATION, WEB_ACL_URN],
     )
 
 
@@ -190,6 +193,19 @@ def edge_certificate() -> Resource:
         "prod-edge-certificate",
         {"domainName": "notes.example.com", "validationMethod": "DNS"},
         provider="aws-us-east-1",
+    )
+
+
+def edge_certificate_validation() -> Resource:
+    return resource(
+        t.ACM_CERTIFICATE_VALIDATION,
+        "prod-edge-certificate-validation",
+        {
+            "certificateArn": f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/prod-edge-certificate-1",
+            "validationRecordFqdns": ["_0a1b2c3d4e5f.notes.example.com"],
+        },
+        provider="aws-us-east-1",
+        dependencies=[EDGE_CERTIFICATE],
     )
 
 
@@ -271,15 +287,20 @@ def alarm(name: str, namespace: str, metric: str, dimensions: dict[str, str], **
 
 
 def docdb_alarm() -> Resource:
+    # DocumentDB publishes CPU per instance; the identifier is the instance's output.
     return alarm(
-        "prod-alarm-docdb-cpu", "AWS/DocDB", "CPUUtilization", {"DBClusterIdentifier": "notes-prod-docdb"}
+        "prod-alarm-docdb-cpu",
+        "AWS/DocDB",
+        "CPUUtilization",
+        {"DBInstanceIdentifier": "notes-prod-docdb-1"},
+        dependencies=[DOCDB_INSTANCE],
     )
 
 
 def alarms() -> list[Resource]:
-    """One alarm per critical resource, each recognised a different way: by the name in its
-    dimensions, by a node of the group, by the ARN suffix, or (CloudFront's id being an output)
-    by its dependency on the distribution."""
+    """One alarm per critical resource, each recognised a different way: through an instance of
+    the cluster, by a node of the group, by the ARN suffix, by the service's name, or
+    (CloudFront's id being an output) by its dependency on the distribution."""
     return [
         docdb_alarm(),
         alarm(
@@ -356,6 +377,7 @@ def prod_graph() -> list[Resource]:
         *snapshot("prod"),
         us_east_1_provider(),
         edge_certificate(),
+        edge_certificate_validation(),
         distribution(),
         web_acl(),
         web_acl_logging(),

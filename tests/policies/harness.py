@@ -131,6 +131,15 @@ def option(key: str, value: Any) -> Change:
     return change
 
 
+def undepending(urn: str) -> Change:
+    """Drop a dependency, as when the program stops passing one resource's output to another."""
+
+    def change(target: Resource) -> None:
+        target["dependencies"] = [d for d in target["dependencies"] if d != urn]
+
+    return change
+
+
 def container(key: str, value: Any) -> Change:
     """Change the first container of a task definition (its definitions travel as JSON)."""
 

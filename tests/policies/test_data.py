@@ -29,6 +29,7 @@ from tests.policies.harness import (
     resource,
     setting,
     snapshot,
+    undepending,
     without,
 )
 
@@ -132,6 +133,10 @@ MUTATIONS = [
 CLUSTER = f.docdb_cluster()["urn"]
 REDIS = f.replication_group()["urn"]
 LOGS_BUCKET = "urn:pulumi:prod::notes-platform::notes:infra:LoadBalancer$aws:s3/bucket:Bucket::prod-alb-logs"
+PARAMETERS = (
+    "urn:pulumi:prod::notes-platform::notes:infra:DocumentDb"
+    "$aws:docdb/clusterParameterGroup:ClusterParameterGroup::prod-docdb-parameters"
+)
 ONLY_ALLOW = json.dumps(
     {
         "Version": "2012-10-17",
@@ -170,7 +175,11 @@ STACK_MUTATIONS = [
     ),
     StackMutation(
         data.docdb_tls_required,
-        on("prod-docdb-cluster", setting("dbClusterParameterGroupName", "default.docdb5.0")),
+        on(
+            "prod-docdb-cluster",
+            setting("dbClusterParameterGroupName", "default.docdb5.0"),
+            undepending(PARAMETERS),
+        ),
         [(TLS, CLUSTER)],
         "a parameter group from outside the stack",
     ),
@@ -245,7 +254,7 @@ STACK_MUTATIONS = [
     ),
     StackMutation(
         data.stateful_resources_protected,
-        on("prod-alb-lb", removing("accessLogs")),
+        on("prod-alb-lb", removing("accessLogs"), undepending(LOGS_BUCKET)),
         [("S3 buckets holding data must be protected in prod.", LOGS_BUCKET)],
         "the bucket no longer only receives logs",
     ),

@@ -198,6 +198,15 @@ def test_the_engines_property_dependencies_decide_coverage() -> None:
     ]
 
 
+def test_a_cluster_level_alarm_covers_its_cluster_by_name() -> None:
+    # GIVEN the instance alarm replaced by one on the cluster's identifier, typed in the program
+    graph = f.prod_graph()
+    alarm = named(graph, "prod-alarm-docdb-cpu")
+    alarm["inputs"]["dimensions"] = {"DBClusterIdentifier": "notes-prod-docdb"}
+    alarm["dependencies"] = []
+    assert check_stack(ALARMED, graph) == []
+
+
 def test_metric_math_alarms_cover_through_their_queries() -> None:
     graph = f.prod_graph()
     alarm = named(graph, "prod-alarm-api-cpu")

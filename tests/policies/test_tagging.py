@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -73,6 +75,33 @@ def test_untaggable_types_are_not_asked() -> None:
 @pytest.mark.parametrize("type_token", sorted(t.TAGGABLE))
 def test_every_type_listed_as_taggable_takes_tags(type_token: str) -> None:
     assert accepts_tags(type_token), f"{type_token} takes no tags in pulumi_aws: drop it from TAGGABLE"
+
+
+def _constructed_in_the_program() -> set[str]:
+    """Type tokens of the pulumi_aws resources the program's source constructs."""
+    root = Path(__file__).resolve().parents[2]
+    calls = {
+        match
+        for folder in ("infra", "stacks")
+        for path in (root / folder).rglob("*.py")
+        for match in re.findall(r"\baws\.(\w+)\.([A-Z]\w*)\(", path.read_text())
+    }
+    tokens = set()
+    for module, kind in calls:
+        cls = getattr(importlib.import_module(f"pulumi_aws.{module}"), kind, None)
+        if inspect.isclass(cls) and hasattr(cls, "_internal_init"):
+            # The token is the first argument the class passes to CustomResource.
+            found = re.search(r"super\(\w+, __self__\).__init__\(\s*'([^']+)'", inspect.getsource(cls))
+            if found:
+                tokens.add(found.group(1))
+    return tokens
+
+
+def test_every_taggable_type_the_program_constructs_is_listed() -> None:
+    constructed = _constructed_in_the_program()
+    assert {"aws:ec2/vpc:Vpc", "aws:cloudfront/distribution:Distribution"} <= constructed, constructed
+    unlisted = sorted(typ for typ in constructed - t.TAGGABLE if accepts_tags(typ))
+    assert unlisted == [], f"add to resource_types.TAGGABLE: {unlisted}"
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
