@@ -37,6 +37,11 @@ def snapshot(stack: str) -> list[Resource]:
     return copy.deepcopy(list(_snapshot(stack)))
 
 
+def without_alarms(graph: list[Resource]) -> list[Resource]:
+    """A plan as it was before it had alarms: what the alarm-coverage policy exists to catch."""
+    return [r for r in graph if r["type"] != "aws:cloudwatch/metricAlarm:MetricAlarm"]
+
+
 def from_snapshot(stack: str, name: str) -> Resource:
     found = [r for r in snapshot(stack) if r["name"] == name]
     assert len(found) == 1, f"{name} is not one resource of the {stack} snapshot"

@@ -21,48 +21,36 @@ from policies.offline import (
 )
 from stacks.mocks import Recorded
 from tests.policies import fixtures as f
-from tests.policies.harness import named, snapshot
+from tests.policies.harness import named, snapshot, without_alarms
 
-# Today's plans have no alarms yet (the edge and its alarms are being added): in prod, where the
-# CI config makes every policy mandatory, these are the only violations, and they block.
-KNOWN_PROD_GAPS = {
-    (
-        "critical-resources-alarmed",
-        "DocumentDB clusters must have at least one CloudWatch alarm.",
-        "prod-docdb-cluster",
-    ),
-    (
-        "critical-resources-alarmed",
-        "ElastiCache replication groups must have at least one CloudWatch alarm.",
-        "prod-redis-group",
-    ),
-    ("critical-resources-alarmed", "Load balancers must have at least one CloudWatch alarm.", "prod-alb-lb"),
-    (
-        "critical-resources-alarmed",
-        "ECS services must have at least one CloudWatch alarm.",
-        "prod-api-service",
-    ),
-}
-
-
-def _short(violations: list[Violation]) -> set[tuple[str, str, str]]:
-    return {(v.policy, v.message, v.urn.rsplit("::", 1)[-1]) for v in violations}
+ALARM_COVERAGE = "critical-resources-alarmed"
+# The prod plan's critical resources: before the program had alarms, each one was the single
+# kind of mandatory violation prod's config (everything mandatory) reported.
+CRITICAL_IN_PROD = {"prod-docdb-cluster", "prod-redis-group", "prod-alb-lb", "prod-api-service"}
 
 
 def test_staging_has_no_mandatory_violation() -> None:
     # GIVEN the committed staging plan WHEN evaluated with config/staging.json
     violations = evaluate(snapshot("staging"), "staging")
-    # THEN nothing blocks; the missing alarms are advisory there
+    # THEN nothing blocks; missing alarms would be advisory there
     assert blocking(violations) == [], render(violations)
-    assert {v.policy for v in violations} <= {"critical-resources-alarmed"}
+    assert {v.policy for v in violations} <= {ALARM_COVERAGE}
 
 
-def test_prod_blocks_only_on_the_known_missing_alarms() -> None:
+def test_prod_has_no_mandatory_violation_but_missing_alarms() -> None:
     # GIVEN the committed prod plan WHEN evaluated with config/prod.json (all mandatory)
     violations = evaluate(snapshot("prod"), "prod")
-    # THEN the only violations are the alarms it does not have yet
-    assert all(v.mandatory for v in violations), render(violations)
-    assert _short(violations) == KNOWN_PROD_GAPS, render(violations)
+    # THEN nothing blocks but, while the plan has none, the missing alarms
+    assert {v.policy for v in blocking(violations)} <= {ALARM_COVERAGE}, render(violations)
+
+
+def test_prod_without_alarms_blocks_on_each_critical_resource() -> None:
+    # GIVEN the committed prod plan without its alarms WHEN evaluated for prod
+    violations = evaluate(without_alarms(snapshot("prod")), "prod")
+    # THEN each critical resource blocks, and nothing else does
+    assert {v.policy for v in violations} == {ALARM_COVERAGE}, render(violations)
+    assert all(v.mandatory for v in violations)
+    assert {v.urn.rsplit("::", 1)[1] for v in violations} >= CRITICAL_IN_PROD
 
 
 def test_prod_with_its_edge_and_alarms_has_no_violation_at_all() -> None:
@@ -109,16 +97,20 @@ def test_resources_of_another_stack_are_refused() -> None:
 
 
 def test_a_policy_can_be_disabled_or_made_advisory() -> None:
-    graph = snapshot("prod")
-    config = PackConfig({"all": "mandatory", "critical-resources-alarmed": "disabled"})
+    # GIVEN a plan whose only violations are missing alarms
+    graph = without_alarms(snapshot("prod"))
+    # WHEN the policy is disabled THEN nothing is reported; WHEN advisory THEN nothing blocks
+    config = PackConfig({"all": "mandatory", ALARM_COVERAGE: "disabled"})
     assert evaluate(graph, "prod", config) == []
-    config = PackConfig({"all": "mandatory", "critical-resources-alarmed": {"enforcementLevel": "advisory"}})
-    assert blocking(evaluate(graph, "prod", config)) == []
+    config = PackConfig({"all": "mandatory", ALARM_COVERAGE: {"enforcementLevel": "advisory"}})
+    reported = evaluate(graph, "prod", config)
+    assert reported and blocking(reported) == []
 
 
 def test_remediate_is_reported_as_mandatory_like_the_engine_does() -> None:
-    config = PackConfig({"critical-resources-alarmed": "remediate"})
-    assert all(v.mandatory for v in evaluate(snapshot("staging"), "staging", config))
+    config = PackConfig({ALARM_COVERAGE: "remediate"})
+    reported = evaluate(without_alarms(snapshot("staging")), "staging", config)
+    assert reported and all(v.mandatory for v in reported)
 
 
 def test_settings_fall_back_to_the_schema_defaults() -> None:
@@ -199,10 +191,14 @@ def test_the_report_groups_by_policy_with_the_urns() -> None:
     assert render([]) == "policy pack notes-platform: no violations\n"
 
 
-def test_the_report_of_todays_prod_plan_names_every_blamed_urn() -> None:
-    report = render(evaluate(snapshot("prod"), "prod"))
-    assert report.startswith("policy pack notes-platform: 4 violations (4 mandatory, 0 advisory)")
-    for _, _, name in KNOWN_PROD_GAPS:
+def test_the_report_of_a_plan_without_alarms_names_every_blamed_urn() -> None:
+    violations = evaluate(without_alarms(snapshot("prod")), "prod")
+    report = render(violations)
+    assert report.startswith(
+        f"policy pack notes-platform: {len(violations)} violations ({len(violations)} mandatory"
+    )
+    assert f"mandatory  {ALARM_COVERAGE} ({len(violations)})" in report
+    for name in CRITICAL_IN_PROD:
         assert f"::{name}\n" in report, report
 
 

@@ -32,7 +32,7 @@ def _taggable_in(stack: str) -> list[Resource]:
 
 @pytest.mark.parametrize("target", _taggable_in("prod"), ids=lambda r: r["name"])
 def test_every_taggable_resource_of_prod_carries_the_tags(target: Resource) -> None:
-    assert check(required_tags, target) == [], target["urn"]
+    assert check(required_tags, target, graph=snapshot("prod")) == [], target["urn"]
 
 
 def test_a_provider_without_default_tags_leaves_resources_untagged() -> None:
