@@ -18,9 +18,25 @@ from infra.alb import LoadBalancer, LoadBalancerArgs
 from infra.cache import RedisCache, RedisCacheArgs
 from infra.documentdb import DocumentDb, DocumentDbArgs
 from infra.ecs import ApiService, ApiServiceArgs
+from infra.edge import Edge, EdgeArgs, OriginSecret, OriginSecretArgs
 from infra.image import ServiceImage, ServiceImageArgs
 from infra.kms import Keys, KeysArgs
 from infra.network import Network, NetworkArgs
+from infra.observability import (
+    AlarmSubscription,
+    AlarmThresholds,
+    AlarmTopic,
+    AlarmTopicArgs,
+    Dashboard,
+    DashboardArgs,
+    DataAlarms,
+    DataAlarmsArgs,
+    DeploymentAlarms,
+    DeploymentAlarmsArgs,
+    ServiceAlarms,
+    ServiceAlarmsArgs,
+    cache_member_ids,
+)
 from infra.secrets import GeneratedSecret, GeneratedSecretArgs
 from infra.security_groups import SecurityGroups, SecurityGroupsArgs
 from stacks import outputs as out
@@ -46,6 +62,34 @@ def default_tags(config: StackConfig) -> dict[str, str]:
         "CostCenter": config.general.cost_center,
         "ManagedBy": "pulumi",
     }
+
+
+def alarm_thresholds(config: StackConfig) -> AlarmThresholds:
+    """The stack file's thresholds (whole units there) in the alarm components' units."""
+    alarms = config.alarms
+    return AlarmThresholds(
+        alb_5xx_percent=float(alarms.alb_5xx_percent),
+        alb_5xx_min_requests=alarms.alb_5xx_min_requests,
+        target_p99_seconds=alarms.target_p99_ms / 1000,
+        service_cpu_percent=float(alarms.service_cpu_percent),
+        service_memory_percent=float(alarms.service_memory_percent),
+        docdb_cpu_percent=float(alarms.docdb_cpu_percent),
+        docdb_freeable_memory_bytes=alarms.docdb_freeable_memory_mib * 1024 * 1024,
+        docdb_connections=alarms.docdb_connections,
+        docdb_replica_lag_ms=float(alarms.docdb_replica_lag_ms),
+        redis_cpu_percent=float(alarms.redis_cpu_percent),
+        redis_engine_cpu_percent=float(alarms.redis_engine_cpu_percent),
+        redis_memory_percent=float(alarms.redis_memory_percent),
+        redis_evictions=alarms.redis_evictions,
+        redis_replication_lag_seconds=float(alarms.redis_replication_lag_seconds),
+    )
+
+
+def alarm_subscriptions(config: StackConfig) -> tuple[AlarmSubscription, ...]:
+    return (
+        *(AlarmSubscription("email", address) for address in config.alarms.emails),
+        *(AlarmSubscription("https", url) for url in config.alarms.https_endpoints),
+    )
 
 
 def git_revision() -> str:
@@ -188,6 +232,20 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
         opts,
     )
 
+    # The ALB answers only requests that carry CloudFront's origin header (one value, or two
+    # during a rotation), so the secret exists before both.
+    origin_secret = OriginSecret(
+        f"{env}-origin-secret",
+        OriginSecretArgs(
+            environment=env,
+            kms_key_arn=keys.arn("secrets"),
+            generation=config.edge.origin_secret_generation,
+            previous_generation=config.edge.origin_secret_previous_generation,
+            recovery_window_days=config.secrets.recovery_window_days,
+        ),
+        opts,
+    )
+
     alb = LoadBalancer(
         f"{env}-alb",
         LoadBalancerArgs(
@@ -203,6 +261,34 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
             idle_timeout_seconds=config.alb.idle_timeout_seconds,
             access_log_retention_days=config.alb.access_log_retention_days,
             app_port=config.service.container_port,
+            origin_header_name=origin_secret.header_name,
+            origin_secret_values=origin_secret.accepted_values,
+        ),
+        opts,
+    )
+
+    thresholds = alarm_thresholds(config)
+    subscriptions = alarm_subscriptions(config)
+    topic = AlarmTopic(
+        f"{env}-alarm-topic",
+        AlarmTopicArgs(
+            environment=env,
+            region=config.region,
+            account_id=identity.account_id,
+            kms_key_arn=keys.arn("sns"),
+            subscriptions=subscriptions,
+        ),
+        opts,
+    )
+    # ECS rolls a deployment back on these, so they exist before the service.
+    deployment_alarms = DeploymentAlarms(
+        f"{env}-deployment-alarms",
+        DeploymentAlarmsArgs(
+            environment=env,
+            topic_arn=topic.arn,
+            alb_arn_suffix=alb.arn_suffix,
+            target_group_arn_suffix=alb.target_group_arn_suffix,
+            thresholds=thresholds,
         ),
         opts,
     )
@@ -217,7 +303,9 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
             target_group_arn=alb.target_group.arn,
             target_group_arn_suffix=alb.target_group_arn_suffix,
             alb_arn_suffix=alb.arn_suffix,
-            listener=alb.https_listener,
+            # The target group joins the load balancer through the origin rule, not the listener.
+            listener=alb.origin_rule,
+            deployment_alarm_names=deployment_alarms.alarm_names,
             image_ref=image.image_ref,
             cpu=config.service.cpu,
             memory=config.service.memory,
@@ -252,8 +340,89 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
         opts,
     )
 
+    service_alarms = ServiceAlarms(
+        f"{env}-service-alarms",
+        ServiceAlarmsArgs(
+            environment=env,
+            topic_arn=topic.arn,
+            alb_arn_suffix=alb.arn_suffix,
+            target_group_arn_suffix=alb.target_group_arn_suffix,
+            cluster_name=service.cluster_name,
+            service_name=service.service_name,
+            thresholds=thresholds,
+        ),
+        opts,
+    )
+    docdb_instance_ids = [instance.identifier for instance in database.instances]
+    cache_ids = cache_member_ids(cache.replication_group.replication_group_id, config.cache.node_count)
+    data_alarms = DataAlarms(
+        f"{env}-data-alarms",
+        DataAlarmsArgs(
+            environment=env,
+            topic_arn=topic.arn,
+            docdb_instance_ids=docdb_instance_ids,
+            cache_cluster_ids=cache_ids,
+            thresholds=thresholds,
+        ),
+        opts,
+    )
+
+    edge = Edge(
+        f"{env}-edge",
+        EdgeArgs(
+            environment=env,
+            account_id=identity.account_id,
+            default_tags=default_tags(config),
+            zone_id=config.dns.zone_id,
+            zone_name=config.dns.zone_name,
+            aliases=tuple(config.edge.aliases),
+            origin_domain_name=config.dns.origin_name,
+            origin_secret=origin_secret,
+            # CloudFront sends a new origin value only once the ALB accepts it.
+            origin_ready=[alb.origin_rule],
+            price_class=config.edge.price_class,
+            rate_limit_per_5_minutes=config.edge.rate_limit_per_5_minutes,
+            auth_rate_limit_per_5_minutes=config.edge.auth_rate_limit_per_5_minutes,
+            extra_managed_rule_groups=tuple(config.edge.extra_managed_rule_groups),
+            rule_actions=dict.fromkeys(config.edge.count_rules, "count"),
+            waf_log_retention_days=config.edge.waf_log_retention_days,
+            access_log_retention_days=config.edge.access_log_retention_days,
+            error_rate_threshold_percent=float(config.alarms.cloudfront_5xx_percent),
+            blocked_requests_threshold=config.alarms.waf_blocked_requests,
+            alarm_emails=tuple(config.alarms.emails),
+            alarm_https_endpoints=tuple(config.alarms.https_endpoints),
+        ),
+        opts,
+    )
+
+    dashboard = Dashboard(
+        f"{env}-dashboard",
+        DashboardArgs(
+            environment=env,
+            region=config.region,
+            alb_arn_suffix=alb.arn_suffix,
+            target_group_arn_suffix=alb.target_group_arn_suffix,
+            cluster_name=service.cluster_name,
+            service_name=service.service_name,
+            docdb_instance_ids=docdb_instance_ids,
+            cache_cluster_ids=cache_ids,
+            alarm_arns=[*deployment_alarms.alarm_arns, *service_alarms.alarm_arns, *data_alarms.alarm_arns],
+            web_acl_name=edge.web_acl_name,
+            distribution_id=edge.distribution_id,
+            thresholds=thresholds,
+        ),
+        opts,
+    )
+
     exported: dict[str, pulumi.Input[Any]] = {
-        out.API_URL: f"https://{config.dns.origin_name}",
+        # Viewers use CloudFront; the origin name answers 403 to anything without its header.
+        out.API_URL: edge.url,
+        out.CLOUDFRONT_DOMAIN: edge.domain_name,
+        out.WEB_ACL_ARN: edge.web_acl_arn,
+        out.ALARM_TOPIC_ARN: topic.arn,
+        out.EDGE_ALARM_TOPIC_ARN: edge.alarm_topic_arn,
+        out.DASHBOARD_URL: dashboard.dashboard_url,
+        out.ORIGIN_SECRET_ARN: origin_secret.arn,
         out.ALB_DNS_NAME: alb.dns_name,
         out.ECR_REPOSITORY_URL: image.repository_url,
         out.IMAGE_DIGEST: image.digest,

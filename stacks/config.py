@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -22,11 +23,20 @@ from typing import Any, Literal, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from infra.edge import (
+    BASE_MANAGED_GROUPS,
+    INTERNAL_PATHS_RULE,
+    NEEDS_GROUP_CONFIG,
+    RATE_LIMIT_API_RULE,
+    RATE_LIMIT_AUTH_RULE,
+)
 from infra.fargate import FARGATE_SIZES
 
 PROJECT = "notes-platform"
 ROOT = Path(__file__).resolve().parent.parent
 
+# The web ACL's own rules besides the managed groups (infra/edge.py).
+CUSTOM_RULES = (INTERNAL_PATHS_RULE, RATE_LIMIT_API_RULE, RATE_LIMIT_AUTH_RULE)
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts", "kms")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
@@ -238,6 +248,96 @@ class Alb(Section):
     )
 
 
+class Edge(Section):
+    """CloudFront + WAF in front of the ALB (infra/edge.py)."""
+
+    aliases: list[str] = Field(
+        min_length=1, description="names viewers use (api.example.com): certificate, aliases, DNS records"
+    )
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = Field(
+        "PriceClass_100", description="CloudFront edge locations used"
+    )
+    rate_limit_per_5_minutes: int = Field(
+        2000, ge=10, le=2_000_000_000, description="WAF: requests per client IP per 5 minutes, whole API"
+    )
+    auth_rate_limit_per_5_minutes: int = Field(
+        100, ge=10, le=2_000_000_000, description="WAF: requests per client IP per 5 minutes to /api/v1/auth/"
+    )
+    extra_managed_rule_groups: list[str] = Field(
+        default_factory=list, description="AWS managed rule groups beyond common, bad inputs, IP reputation"
+    )
+    count_rules: list[str] = Field(
+        default_factory=list,
+        description="WAF rules that only count (roll a new rule out in count mode first); the rest block",
+    )
+    waf_log_retention_days: int = Field(90, description="retention of the aws-waf-logs- log group")
+    access_log_retention_days: int = Field(90, description="retention of the CloudFront access log group")
+    origin_secret_generation: int = Field(
+        1, ge=1, description="origin header secret in use; rotate by raising it (README: rotation)"
+    )
+    origin_secret_previous_generation: int | None = Field(
+        None, ge=1, description="generation the ALB still accepts during a rotation; remove after it"
+    )
+
+    @field_validator("waf_log_retention_days", "access_log_retention_days")
+    @classmethod
+    def _log_retention(cls, value: int) -> int:
+        return _retention(value)
+
+    @model_validator(mode="after")
+    def _rules(self) -> Edge:
+        problems = []
+        for group in self.extra_managed_rule_groups:
+            if not re.fullmatch(r"AWSManagedRules[A-Za-z0-9]+", group):
+                problems.append(f"edgeExtraManagedRuleGroups: {group} is not an AWS managed rule group name")
+            elif group in NEEDS_GROUP_CONFIG:
+                problems.append(f"edgeExtraManagedRuleGroups: {group} needs a rule group configuration")
+        known = {*BASE_MANAGED_GROUPS, *CUSTOM_RULES, *self.extra_managed_rule_groups}
+        problems += [
+            f"edgeCountRules: {rule} is not a rule of the web ACL ({', '.join(sorted(known))})"
+            for rule in self.count_rules
+            if rule not in known
+        ]
+        previous = self.origin_secret_previous_generation
+        if previous is not None and previous >= self.origin_secret_generation:
+            problems.append(
+                f"edgeOriginSecretPreviousGeneration: {previous} must be below "
+                f"edgeOriginSecretGeneration ({self.origin_secret_generation})"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Alarms(Section):
+    """Where alarms go and when they fire (infra/observability.py, infra/edge.py)."""
+
+    emails: list[str] = Field(default_factory=list, description="addresses subscribed to the alarm topics")
+    https_endpoints: list[str] = Field(
+        default_factory=list, description="HTTPS endpoints subscribed to the alarm topics"
+    )
+    alb_5xx_percent: int = Field(5, ge=1, le=100, description="API 5xx share of requests (%) that alarms")
+    alb_5xx_min_requests: int = Field(
+        50, ge=1, description="requests per minute below which the 5xx share is not judged"
+    )
+    target_p99_ms: int = Field(1000, ge=10, description="p99 target response time (ms) that alarms")
+    service_cpu_percent: int = Field(85, ge=1, le=100, description="ECS service CPU (%) that alarms")
+    service_memory_percent: int = Field(85, ge=1, le=100, description="ECS service memory (%) that alarms")
+    docdb_cpu_percent: int = Field(80, ge=1, le=100, description="DocumentDB instance CPU (%) that alarms")
+    docdb_freeable_memory_mib: int = Field(
+        256, ge=1, description="DocumentDB freeable memory (MiB) below which it alarms"
+    )
+    docdb_connections: int = Field(400, ge=1, description="DocumentDB connections per instance that alarm")
+    docdb_replica_lag_ms: int = Field(1000, ge=1, description="DocumentDB replica lag (ms) that alarms")
+    redis_cpu_percent: int = Field(45, ge=1, le=100, description="cache node host CPU (%) that alarms")
+    redis_engine_cpu_percent: int = Field(90, ge=1, le=100, description="Redis engine CPU (%) that alarms")
+    redis_memory_percent: int = Field(80, ge=1, le=100, description="Redis memory used (%) that alarms")
+    redis_evictions: int = Field(100, ge=1, description="Redis evictions per minute that alarm")
+    redis_replication_lag_seconds: int = Field(10, ge=1, description="Redis replication lag (s) that alarms")
+    cloudfront_5xx_percent: int = Field(5, ge=1, le=100, description="CloudFront 5xx rate (%) that alarms")
+    waf_blocked_requests: int = Field(1000, ge=1, description="requests blocked by WAF in 5 min that alarm")
+
+
 class Secrets(Section):
     recovery_window_days: int = Field(ge=7, le=30, description="days a deleted secret can still be restored")
 
@@ -256,6 +356,8 @@ class StackConfig(BaseModel):
     image: Image
     dns: Dns
     alb: Alb
+    edge: Edge
+    alarms: Alarms
     secrets: Secrets
 
     @model_validator(mode="after")
@@ -303,6 +405,11 @@ class StackConfig(BaseModel):
             problems.append(
                 ("serviceShutdownGraceSeconds", "ECS stopTimeout is at most 120 s; keep the grace <= 110")
             )
+        problems += [
+            ("edgeAliases", f"{alias} is not inside zone {self.dns.zone_name}")
+            for alias in self.edge.aliases
+            if not alias.endswith("." + self.dns.zone_name)
+        ]
         if problems:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
         return self
@@ -317,6 +424,8 @@ SECTIONS: dict[str, type[Section]] = {
     "image": Image,
     "dns": Dns,
     "alb": Alb,
+    "edge": Edge,
+    "alarms": Alarms,
     "secrets": Secrets,
 }
 

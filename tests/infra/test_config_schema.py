@@ -166,3 +166,48 @@ def test_pulumi_yaml_declares_every_key_with_type_and_description() -> None:
     for stack in ("staging", "prod"):
         used = {k.split(":", 1)[1] for k in read_stack_file(stack) if k.startswith("notes-platform:")}
         assert used <= set(declared), used - set(declared)
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        ({"edgeAliases": []}, "edgeAliases", "at least 1 item"),
+        (
+            {"edgeAliases": ["api.other.org"]},
+            "edgeAliases",
+            "api.other.org is not inside zone notes.example.com",
+        ),
+        ({"edgePriceClass": "PriceClass_1"}, "edgePriceClass", "Input should be"),
+        ({"edgeCountRules": ["no-such-rule"]}, "edgeCountRules", "no-such-rule is not a rule of the web ACL"),
+        (
+            {"edgeExtraManagedRuleGroups": ["SQLi"]},
+            "edgeExtraManagedRuleGroups",
+            "not an AWS managed rule group",
+        ),
+        (
+            {"edgeExtraManagedRuleGroups": ["AWSManagedRulesBotControlRuleSet"], "edgeCountRules": []},
+            "edgeExtraManagedRuleGroups",
+            "needs a rule group configuration",
+        ),
+        (
+            {"edgeOriginSecretGeneration": 2, "edgeOriginSecretPreviousGeneration": 2},
+            "edgeOriginSecretPreviousGeneration",
+            "2 must be below edgeOriginSecretGeneration (2)",
+        ),
+        ({"edgeWafLogRetentionDays": 10}, "edgeWafLogRetentionDays", "retention must be one of"),
+        ({"edgeRateLimitPer5Minutes": 5}, "edgeRateLimitPer5Minutes", "greater than or equal to 10"),
+        ({"alarmsAlb5xxPercent": 0}, "alarmsAlb5xxPercent", "greater than or equal to 1"),
+        ({"alarmsTargetP99Ms": "fast"}, "alarmsTargetP99Ms", "valid integer"),
+        ({"alarmsEmails": "[oops"}, "alarmsEmails", "expected a list"),
+    ],
+)
+def test_bad_edge_and_alarm_values_name_the_key(change: dict[str, Any], key: str, words: str) -> None:
+    message = _error(_staging(**change))
+    assert f"Pulumi.staging.yaml: notes-platform:{key}: " in message, message
+    assert words in message, message
+
+
+def test_a_rotation_in_progress_is_a_valid_stack_file() -> None:
+    # GIVEN step 1 of a rotation: generation 2 in use, generation 1 still accepted
+    config = load(_staging(edgeOriginSecretGeneration=2, edgeOriginSecretPreviousGeneration=1), "staging")
+    assert (config.edge.origin_secret_generation, config.edge.origin_secret_previous_generation) == (2, 1)
