@@ -187,8 +187,8 @@ def cloudfront_certificate_us_east_1(args: StackValidationArgs, report: ReportVi
         if not arn:
             continue
         source = _certificate_behind(distribution, certificates, validations)
-        # A certificate made in this stack: ask its provider (under mocks its ARN names the
-        # stack's region whatever the provider). A certificate from elsewhere: read its ARN.
+        # A certificate made in this stack is where its provider (or its own region) puts it,
+        # whatever a plan's stand-in ARN says; one made elsewhere can only be read from its ARN.
         region = _region(source) if source else (arn.split(":")[3] if arn.count(":") >= 5 else "")
         if region != CLOUDFRONT_REGION:
             report("CloudFront certificates must be issued in us-east-1.", distribution.urn)
