@@ -6,8 +6,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stacks.config import ROOT, StackConfigError
+
+if TYPE_CHECKING:
+    from policies.offline import PackConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,7 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     plan = commands.add_parser("plan", help="run the program for a stack under mocks and show its resources")
     plan.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
     plan.add_argument("--json", type=Path, metavar="FILE", help="also write the recorded graph as JSON")
-    plan.add_argument("--quiet", action="store_true", help="no tree, only the summary line")
+    plan.add_argument("--quiet", action="store_true", help="no tree, only the summary lines")
+    plan.add_argument(
+        "--policy-config",
+        type=Path,
+        metavar="FILE",
+        help="policy pack settings (default: policies/config/<stack>.json, as CI passes them)",
+    )
     plan.add_argument("--project-dir", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -33,12 +43,45 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(result.to_json())
     if not args.quiet:
         sys.stdout.write(render_tree(result))
+    from policies.offline import PackConfigError, blocking, evaluate  # noqa: PLC0415
+    from policies.offline import render as render_violations  # noqa: PLC0415
+    from stacks.apimodels import check  # noqa: PLC0415 (loads botocore models)
+    from stacks.apimodels import render as render_findings  # noqa: PLC0415
+
+    # The policy pack, with the rule settings CI passes to `pulumi preview --policy-pack`
+    # (policies/config/<stack>.json), on the recorded graph.
+    try:
+        violations = evaluate(result.resources, args.stack, _pack_config(args.policy_config))
+    except PackConfigError as exc:
+        print(f"notes-platform: invalid policy pack configuration\n{exc}", file=sys.stderr)
+        return 2
+    mandatory = blocking(violations)
+    if violations:
+        report = render_violations(violations)
+        print(f"\nPolicy pack: {len(violations)} violation(s)\n{report}", file=sys.stderr)
+    # Inputs checked against the AWS API's own request shapes (botocore's models): mistakes
+    # the provider would report only during `pulumi up`.
+    findings = check(result.resources)
+    if findings:
+        report = render_findings(findings)
+        print(f"\nAWS API model check: {len(findings)} finding(s)\n{report}", file=sys.stderr)
     elapsed = time.perf_counter() - started
     print(
         f"\nplanned {args.stack}: {sum(r.custom for r in result.resources)} resources in {elapsed:.1f}s"
         + (f", graph written to {args.json}" if args.json else "")
+        + f"\npolicy pack: {len(mandatory)} mandatory, {len(violations) - len(mandatory)} advisory"
+        + " violation(s)"
+        + f"; AWS API model check: {len(findings)} finding(s)"
     )
-    return 0
+    return 1 if mandatory or findings else 0
+
+
+def _pack_config(path: Path | None) -> PackConfig | None:
+    if path is None:
+        return None  # policies/config/<stack>.json, or the pack's defaults
+    from policies.offline import PackConfig  # noqa: PLC0415
+
+    return PackConfig.load(path)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 
+from stacks.cli import main
 from stacks.config import ROOT
+from stacks.mocks import Recorded
+from stacks.plan import Plan
 
 CLI = [sys.executable, "-m", "stacks.cli"]
 
@@ -74,3 +80,95 @@ def test_unknown_stack_exits_2() -> None:
     result = _run("plan", "qa")
     assert result.returncode == 2
     assert "Pulumi.qa.yaml: no such stack file" in result.stderr
+
+
+def _planted(plans: dict[str, Plan], stack: str, mutate: Callable[[list[Recorded]], None]) -> Plan:
+    """The real plan of ``stack`` with one planted change, as `plan` would have recorded it."""
+    original = plans[stack]
+    resources = copy.deepcopy(original.resources)
+    mutate(resources)
+    return Plan(
+        resources, project=original.project, stack=stack, config=original.config, outputs=original.outputs
+    )
+
+
+def _main_with(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], plan: Plan, *args: str
+) -> tuple[int, str, str]:
+    monkeypatch.setattr("stacks.plan.run_plan", lambda stack, root: plan)
+    code = main(["plan", plan.stack, "--quiet", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _named(resources: list[Recorded], type_token: str) -> Recorded:
+    return next(r for r in resources if r.type == type_token)
+
+
+def test_a_mandatory_policy_violation_fails_the_plan_naming_rule_and_urn(
+    plans: dict[str, Plan], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN prod's plan with an unencrypted DocumentDB cluster
+    cluster_urn = _named(plans["prod"].resources, "aws:docdb/cluster:Cluster").urn
+
+    def unencrypted(resources: list[Recorded]) -> None:
+        _named(resources, "aws:docdb/cluster:Cluster").inputs["storageEncrypted"] = False
+
+    code, out, err = _main_with(monkeypatch, capsys, _planted(plans, "prod", unencrypted))
+    # THEN the plan fails, and the report groups the violation under its rule with the URN
+    assert code == 1
+    assert "mandatory  docdb-storage-encrypted (1)" in err, err
+    assert "DocumentDB clusters must encrypt storage at rest." in err
+    assert cluster_urn in err
+    assert "policy pack: 1 mandatory" in out
+
+
+def test_advisory_violations_are_reported_without_failing_the_plan(
+    plans: dict[str, Plan], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN staging's plan without its alarms (the alarm-coverage rule is advisory on staging)
+    def no_alarms(resources: list[Recorded]) -> None:
+        resources[:] = [r for r in resources if r.type != "aws:cloudwatch/metricAlarm:MetricAlarm"]
+
+    code, out, err = _main_with(monkeypatch, capsys, _planted(plans, "staging", no_alarms))
+    assert code == 0, err
+    assert "advisory  critical-resources-alarmed" in err
+    assert "policy pack: 0 mandatory" in out
+    # AND the prod settings, as CI passes them, make the same plan fail
+    code, _, err = _main_with(
+        monkeypatch,
+        capsys,
+        _planted(plans, "staging", no_alarms),
+        "--policy-config",
+        str(ROOT / "policies" / "config" / "prod.json"),
+    )
+    assert code == 1 and "mandatory  critical-resources-alarmed" in err
+
+
+def test_an_aws_api_model_finding_fails_the_plan_with_urn_and_path(
+    plans: dict[str, Plan], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN staging's plan with an alarm comparison AWS does not know
+    alarm = _named(plans["staging"].resources, "aws:cloudwatch/metricAlarm:MetricAlarm")
+
+    def misspelt(resources: list[Recorded]) -> None:
+        next(r for r in resources if r.urn == alarm.urn).inputs["comparisonOperator"] = "GreaterThen"
+
+    code, out, err = _main_with(monkeypatch, capsys, _planted(plans, "staging", misspelt))
+    # THEN the plan fails and names the resource, the property and the valid values
+    assert code == 1
+    assert alarm.urn in err and "comparisonOperator" in err and "GreaterThanThreshold" in err, err
+    assert "AWS API model check: 1 finding(s)" in out
+
+
+def test_a_bad_policy_config_file_exits_2(
+    plans: dict[str, Plan],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "prod.json"
+    bad.write_text('{"docdb-storage-encrypted": "sometimes"}')
+    code, _, err = _main_with(monkeypatch, capsys, plans["staging"], "--policy-config", str(bad))
+    assert code == 2
+    assert "docdb-storage-encrypted" in err and "Traceback" not in err
