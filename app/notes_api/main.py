@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.telemetry import TelemetryConfig
 
 from notes_api import __version__
@@ -21,7 +20,7 @@ from notes_api.core.cache import NoteCache, RedisGate
 from notes_api.core.config import Settings
 from notes_api.core.db import Database
 from notes_api.core.errors import install_error_handlers
-from notes_api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from notes_api.core.middleware import BodySizeLimitMiddleware, GZipWhenAccepted, RequestContextMiddleware
 from notes_api.core.ratelimit import RateLimiter
 from notes_api.core.security import Passwords, TokenService
 from notes_api.services.accounts import Accounts
@@ -120,7 +119,7 @@ def create_app(settings: Settings) -> FastAPI:
             ],
             max_age=600,
         )
-    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    app.add_middleware(GZipWhenAccepted, minimum_size=settings.gzip_min_bytes)
     app.add_middleware(
         RequestContextMiddleware, hsts_max_age=settings.hsts_max_age, access_log_enabled=settings.access_log
     )

@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notes_api.core.logging import request_id_var
@@ -149,6 +151,39 @@ class BodySizeLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+class GZipWhenAccepted(GZipMiddleware):
+    """Starlette's gzip for clients that accept it; the others skip its identity responder,
+    which buffers and re-parses every response (and its settings) only to add one header.
+
+    What they get is the same: ``Vary: Accept-Encoding`` on a response the gzip path could
+    have compressed (no Content-Encoding, a compressible type, at least ``minimum_size``
+    bytes or of unknown length), the response untouched otherwise.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or b"gzip" in (_header_bytes(scope, b"accept-encoding") or b""):
+            await super().__call__(scope, receive, send)
+            return
+
+        async def send_with_vary(message: Message) -> None:
+            if message["type"] == "http.response.start" and self._compressible(message):
+                headers = MutableHeaders(scope=message)
+                headers.add_vary_header("Accept-Encoding")
+            await send(message)
+
+        await self.app(scope, receive, send_with_vary)
+
+    def _compressible(self, message: Message) -> bool:
+        headers = Headers(raw=message.get("headers", []))
+        if "content-encoding" in headers or message["status"] == 206:
+            return False
+        media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if {media_type, media_type.partition("/")[0] + "/*"} & set(self.exclude_content_types):
+            return False
+        length = headers.get("content-length")
+        return length is None or not length.isdigit() or int(length) >= self.minimum_size
+
+
 async def _send_413(send: Send, limit: int) -> None:
     body = json.dumps(
         {
@@ -169,6 +204,14 @@ async def _send_413(send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _header_bytes(scope: Scope, name: bytes) -> bytes | None:
+    headers: Iterable[tuple[bytes, bytes]] = scope.get("headers", ())
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -98,6 +98,10 @@ def _selector(oid: ObjectId, owner: str, versions: list[int] | None) -> dict[str
     return selector
 
 
+# Cache name of the default first page (no filters, default limit): the one the fast path serves.
+_FIRST_PAGE = f"list:{ListQuery().fingerprint()}"
+
+
 def _not_found() -> APIError:
     return APIError(404, "not_found", "note not found")
 
@@ -144,7 +148,7 @@ class NotesService:
 
     async def cached_first_page(self, owner: str) -> tuple[Rendered | None, str, str | None]:
         """The default first page (no filters, default limit) from the cache, like ``cached_note``."""
-        name = f"list:{ListQuery().fingerprint()}"
+        name = _FIRST_PAGE
         generation, cached = await self.cache.get("list", owner, name)
         return (Rendered(cached) if cached is not None else None), name, generation
 
