@@ -333,7 +333,11 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
                 "NOTES_ENV": "production",
                 "NOTES_REDIS_URL": cache.url,
                 "NOTES_MONGODB_TLS_CA_FILE": DocumentDb.CA_FILE,
-                "NOTES_FORWARDED_ALLOW_IPS": "*",
+                # Only the ALB (inside the VPC) is a trusted proxy; the per-IP limits count
+                # the viewer address CloudFront sets, which a client cannot send past the
+                # origin lock (X-Forwarded-For's left end is whatever the client wrote).
+                "NOTES_FORWARDED_ALLOW_IPS": config.network.cidr,
+                "NOTES_CLIENT_IP_HEADER": "CloudFront-Viewer-Address",
                 "NOTES_CORS_ALLOW_ORIGINS": ",".join(config.service.cors_allow_origins),
             },
         ),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 from fastapi.testclient import TestClient
 
 from devtools.localservices import RedisServer
+from notes_api.api.deps import viewer_address
 from tests.app.conftest import PASSWORD, signup, unique_email
 
 LOGIN = "/api/v1/auth/login"
@@ -124,3 +126,59 @@ def test_small_limits_are_counted_one_by_one(make_client, redis_server: RedisSer
     # THEN every request asked Redis
     assert codes == [200] * 20
     assert _evalsha_calls(redis_server.url) - calls >= 20
+
+
+VIEWER = "CloudFront-Viewer-Address"
+
+
+def _logins(client: TestClient, email: str, headers: dict[str, str], count: int) -> list[int]:
+    return [
+        client.post(LOGIN, json={"email": email, "password": f"guess-{i}-xxxxx"}, headers=headers).status_code
+        for i in range(count)
+    ]
+
+
+def test_auth_limits_count_the_viewer_address_the_edge_sets(make_client) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN the API behind CloudFront (client_ip_header) and 2 login attempts a minute
+    client: TestClient = make_client(rate_limit_auth="2/minute", client_ip_header=VIEWER)
+    email = unique_email()
+    client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+    # WHEN one viewer, from changing source ports and with a forged X-Forwarded-For each
+    # time, keeps guessing
+    codes = [
+        client.post(
+            LOGIN,
+            json={"email": email, "password": "guess-xxxxxxx"},
+            headers={VIEWER: f"198.51.100.10:{40000 + i}", "X-Forwarded-For": f"203.0.113.{i}"},
+        ).status_code
+        for i in range(3)
+    ]
+    # THEN its third attempt is refused: neither the port nor the forged header is an address
+    assert codes == [401, 401, 429]
+    # AND another viewer (IPv6) still has its own budget for the same account
+    assert _logins(client, email, {VIEWER: "2001:db8::7:443"}, 1) == [401]
+
+
+def test_without_the_setting_the_edge_header_is_ignored(make_client) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN no client_ip_header: a client could write the header itself
+    client: TestClient = make_client(rate_limit_auth="2/minute")
+    email = unique_email()
+    client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+    codes = [_logins(client, email, {VIEWER: f"198.51.100.{i}:1"}, 1)[0] for i in range(3)]
+    # THEN every attempt counts against the one peer address
+    assert codes == [401, 401, 429]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("198.51.100.10:46532", "198.51.100.10"),
+        ("2001:db8::7:443", "2001:db8::7"),
+        ("[2001:db8::7]:443", "2001:db8::7"),
+        ("198.51.100.10", None),
+        ("not-an-address:80", None),
+        ("", None),
+    ],
+)
+def test_viewer_address_parsing(value: str, expected: str | None) -> None:
+    assert viewer_address(value) == expected

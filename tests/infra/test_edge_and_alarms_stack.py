@@ -370,3 +370,14 @@ def test_the_plan_tree_shows_the_edge_and_the_alarms(plans: dict[str, Plan], sta
         assert component in tree, component
     assert "(aws:cloudfront/distribution:Distribution)" in tree
     assert tree.count("(aws:cloudwatch/metricAlarm:MetricAlarm)") == len(plans[stack].of_type(ALARM))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_per_ip_limits_count_the_viewer_not_a_forgeable_header(plans: dict[str, Plan], stack: str) -> None:
+    (task,) = plans[stack].of_type("aws:ecs/taskDefinition:TaskDefinition")
+    (container,) = json.loads(task.inputs["containerDefinitions"])
+    environment = {e["name"]: e["value"] for e in container["environment"]}
+    # THEN the API trusts X-Forwarded-For only from inside the VPC (the ALB), and takes the
+    # client address from the header CloudFront sets (forwarded by the origin request policy)
+    assert environment["NOTES_FORWARDED_ALLOW_IPS"] == load_stack(stack).network.cidr
+    assert environment["NOTES_CLIENT_IP_HEADER"] == "CloudFront-Viewer-Address"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -43,9 +44,28 @@ _bearer = HTTPBearer(auto_error=False, description="access token from /api/v1/au
 _EXPIRED_CHALLENGE = 'Bearer error="invalid_token"'  # RFC 6750: the client should refresh
 
 
-def client_ip(request: Request) -> str:
-    # uvicorn has already applied X-Forwarded-For from the trusted proxies (--forwarded-allow-ips).
+def client_ip(request: Request, header: str | None = None) -> str:
+    """The client's address: from ``header`` when configured and valid (an edge that owns it,
+    see Settings.client_ip_header), otherwise the peer, which uvicorn has already taken from
+    X-Forwarded-For where the peer is a trusted proxy (``forwarded_allow_ips``)."""
+    if header:
+        value = request.headers.get(header)
+        address = viewer_address(value) if value else None
+        if address is not None:
+            return address
     return request.client.host if request.client else "unknown"
+
+
+def viewer_address(value: str) -> str | None:
+    """``198.51.100.10:46532`` or ``2001:db8::7:46532`` (CloudFront-Viewer-Address) -> the
+    address; None for anything else."""
+    host, separator, port = value.strip().rpartition(":")
+    if not separator or not port.isdigit():
+        return None
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
 
 
 def raise_if_limited(decision: Decision, scope: str) -> None:

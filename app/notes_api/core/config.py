@@ -80,8 +80,14 @@ class Settings(BaseSettings):
     # load balancer that polls readiness (Kubernetes) stops routing before we stop accepting.
     shutdown_drain_seconds: float = Field(0.0, ge=0, le=60)
     forwarded_allow_ips: str = Field(
-        "127.0.0.1", description="peers whose X-Forwarded-For is trusted; '*' behind an ALB"
+        "127.0.0.1",
+        description="peers (addresses or CIDRs) whose X-Forwarded-For is trusted: the ALB subnets",
     )
+    # The client address per-IP limits count on, from a header a trusted edge sets on every
+    # request (CloudFront-Viewer-Address, "ip:port"). Only where nothing else reaches the
+    # service: behind the origin-locked ALB, a client cannot send it past CloudFront, whereas
+    # the left end of X-Forwarded-For is whatever the client wrote. Unset: the peer address.
+    client_ip_header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,64}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = True
     # FastAPI's own OpenTelemetry spans, metrics and logs. Off: the service's metrics are

@@ -18,7 +18,11 @@ async def _auth_limit(
     # One budget per action, so registering does not eat into the first logins.
     scope = f"auth-{action}"
     decision = await services.limiter.hit(
-        scope, services.limiter.auth_item, client_ip(request), account, detailed=True
+        scope,
+        services.limiter.auth_item,
+        client_ip(request, services.settings.client_ip_header),
+        account,
+        detailed=True,
     )
     raise_if_limited(decision, scope)
     response.headers.update(decision.headers())
