@@ -48,6 +48,7 @@ import pulumi_aws as aws
 
 from infra.alb import DEFAULT_ORIGIN_HEADER_NAME, origin_header_name_problem
 from infra.kms import Keys, KeysArgs
+from infra.log_retention import LOG_RETENTION_DAYS
 from infra.secrets import RECOVERY_WINDOW_DAYS, GeneratedSecret, GeneratedSecretArgs
 
 EDGE_REGION = "us-east-1"
@@ -87,8 +88,6 @@ NEEDS_GROUP_CONFIG = frozenset(
 # WAF's rate-based limit per evaluation window (botocore wafv2 RateLimit: 10..2e9).
 RATE_LIMIT_RANGE = range(10, 2_000_000_001)
 RATE_WINDOW_SECONDS = 300
-# Values CloudWatch Logs accepts for retention_in_days.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653)
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 # Headers redacted from WAF logs (WAF wants them lowercase): bearer tokens and session cookies.
 REDACTED_HEADERS = ("authorization", "cookie")

@@ -31,6 +31,7 @@ from infra.edge import (
     RATE_LIMIT_AUTH_RULE,
 )
 from infra.fargate import FARGATE_SIZES
+from infra.log_retention import LOG_RETENTION_DAYS
 
 PROJECT = "notes-platform"
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,31 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # The web ACL's own rules besides the managed groups (infra/edge.py).
 CUSTOM_RULES = (INTERNAL_PATHS_RULE, RATE_LIMIT_API_RULE, RATE_LIMIT_AUTH_RULE)
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts", "kms")
-# CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
 
 
 class StackConfigError(Exception):
