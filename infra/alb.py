@@ -23,7 +23,9 @@ import pulumi_aws as aws
 # uvicorn's keep-alive in the API (app/notes_api/server.py). The ALB's idle timeout must
 # stay below it, or the API closes connections the ALB still reuses and clients see 502s.
 API_KEEP_ALIVE_SECONDS = 75
-TLS13_POLICY_PREFIX = "ELBSecurityPolicy-TLS13-"
+# TLS 1.3 policies whose minimum is TLS 1.2 or 1.3: the TLS13-1-0 and -1-1 ones still accept
+# TLS 1.0 and 1.1 (the minimum is in the name). The policy pack's alb-https-modern-tls agrees.
+MODERN_TLS_POLICY_PREFIXES = ("ELBSecurityPolicy-TLS13-1-2-", "ELBSecurityPolicy-TLS13-1-3-")
 DEFAULT_ORIGIN_HEADER_NAME = "X-Origin-Verify"
 # One new value and the one it replaces: a listener rule's conditions hold five values at most,
 # and a third accepted value would be a secret nobody rotated away.
@@ -101,7 +103,8 @@ class LoadBalancerArgs:
     origin_secret_values: Sequence[pulumi.Input[str]]
     # Header CloudFront adds with the secret value. Default "X-Origin-Verify".
     origin_header_name: str = DEFAULT_ORIGIN_HEADER_NAME
-    # HTTPS listener policy; TLS 1.3 policies only. Default: ELBSecurityPolicy-TLS13-1-2-2021-06.
+    # HTTPS listener policy; TLS 1.3 policies with a TLS 1.2 minimum or newer. Default:
+    # ELBSecurityPolicy-TLS13-1-2-2021-06.
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     # Refuse deletion of the ALB in AWS. Default True.
     deletion_protection: bool = True
@@ -421,10 +424,10 @@ def access_log_policy(
 
 
 def _validate(args: LoadBalancerArgs) -> None:
-    if not args.ssl_policy.startswith(TLS13_POLICY_PREFIX):
+    if not args.ssl_policy.startswith(MODERN_TLS_POLICY_PREFIXES):
         raise ValueError(
-            f"ssl_policy {args.ssl_policy!r} is not a TLS 1.3 policy: "
-            f"use one starting with {TLS13_POLICY_PREFIX}"
+            f"ssl_policy {args.ssl_policy!r} is not a TLS 1.3 policy with TLS 1.2 or newer as its "
+            f"minimum: use one starting with {' or '.join(MODERN_TLS_POLICY_PREFIXES)}"
         )
     if not 1 <= args.idle_timeout_seconds < API_KEEP_ALIVE_SECONDS:
         raise ValueError(

@@ -219,8 +219,8 @@ class Alb(Section):
     )
     ssl_policy: str = Field(
         "ELBSecurityPolicy-TLS13-1-2-2021-06",
-        pattern=r"^ELBSecurityPolicy-TLS13-",
-        description="HTTPS listener policy; TLS 1.3 policies only",
+        pattern=r"^ELBSecurityPolicy-TLS13-1-[23]-",
+        description="HTTPS listener policy: TLS 1.3 policies with a TLS 1.2 or 1.3 minimum",
     )
 
 

@@ -272,6 +272,7 @@ def test_outputs_and_children(graph: Graph) -> None:
     ("overrides", "message"),
     [
         ({"ssl_policy": "ELBSecurityPolicy-2016-08"}, "is not a TLS 1.3 policy"),
+        ({"ssl_policy": "ELBSecurityPolicy-TLS13-1-0-2021-06"}, "with TLS 1.2 or newer as its minimum"),
         ({"idle_timeout_seconds": 75}, "the ALB must give up on them first"),
         ({"deregistration_delay_seconds": 3601}, "deregistration_delay_seconds"),
         ({"access_log_retention_days": 0}, "access_log_retention_days"),

@@ -172,6 +172,7 @@ def test_pulumi_yaml_declares_every_key_with_type_and_description() -> None:
     ("change", "key", "words"),
     [
         ({"edgeAliases": []}, "edgeAliases", "at least 1 item"),
+        ({"albSslPolicy": "ELBSecurityPolicy-TLS13-1-1-2021-06"}, "albSslPolicy", "should match pattern"),
         (
             {"edgeAliases": ["api.other.org"]},
             "edgeAliases",
