@@ -83,11 +83,13 @@ class RateLimiter:
             RATE_LIMIT_FAIL_OPEN.inc()
             return Decision(True, item.amount, item.get_expiry())
         try:
-            allowed = await self._limiter.hit(item, scope, *identifiers)
+            async with self.gate.slot():
+                allowed = await self._limiter.hit(item, scope, *identifiers)
             self.gate.succeeded()
             if allowed and not detailed:
                 return Decision(True, item.amount, item.get_expiry())
-            stats = await self._limiter.get_window_stats(item, scope, *identifiers)
+            async with self.gate.slot():
+                stats = await self._limiter.get_window_stats(item, scope, *identifiers)
         except (RedisError, OSError) as exc:
             return self._fail_open(scope, item, exc)
         reset = max(1, math.ceil(stats.reset_time - time.time()))
@@ -128,7 +130,8 @@ class RateLimiter:
             return Decision(True, item.amount, item.get_expiry())
         try:
             # The limiter's script refuses a cost that does not fit without counting any of it.
-            allowed = await limiter.hit(item, *key, cost=lease)
+            async with self.gate.slot():
+                allowed = await limiter.hit(item, *key, cost=lease)
             self.gate.succeeded()
         except (RedisError, OSError) as exc:
             return self._fail_open(key[0], item, exc)

@@ -135,7 +135,10 @@ class Accounts:
         if self.gate.client is not None and self.gate.available:
             try:
                 # Access tokens of the family stay valid at most this long after logout.
-                await self.gate.client.set(self._revoked_key(family_id), b"1", ex=self.tokens.access_ttl + 60)
+                async with self.gate.slot():
+                    await self.gate.client.set(
+                        self._revoked_key(family_id), b"1", ex=self.tokens.access_ttl + 60
+                    )
             except RedisError as exc:
                 self.gate.failed("revoke_session", exc)
 
@@ -153,7 +156,8 @@ class Accounts:
     async def _lookup_revoked(self, family_id: str) -> bool:
         if self.gate.client is not None and self.gate.available:
             try:
-                revoked = bool(await self.gate.client.exists(self._revoked_key(family_id)))
+                async with self.gate.slot():
+                    revoked = bool(await self.gate.client.exists(self._revoked_key(family_id)))
                 self.gate.succeeded()
                 return revoked
             except RedisError as exc:
