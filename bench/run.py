@@ -63,6 +63,8 @@ SCENARIOS = ("hello", "list", "get", "create", "login")
 
 # Cores busy outside the benchmark above which a scenario waits (--wait-quiet) and warns.
 QUIET_CORES = 0.25
+# Warn when the ceiling before and after the API differ by more than this share of their mean.
+DRIFT_WARNING = 0.15
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -542,15 +544,15 @@ class Bench:
             raise BenchError("--profile needs py-spy: .venv/bin/pip install py-spy")
         return found
 
-    def ceiling(self, workers: int) -> Result:
+    def ceiling(self, workers: int, again: bool = False) -> Result:
         port = free_port()
         env = self.server_env(workers, port, "unused")
         server = ServerProcess(
             f"hello-w{workers}", [sys.executable, "-m", "bench.hello_app"], env, port, self.logdir
         )
         scenario = Scenario(
-            "hello",
-            "GET /hello (ceiling)",
+            "hello-after" if again else "hello",
+            "GET /hello (ceiling, after)" if again else "GET /hello (ceiling)",
             "hello.lua",
             "/hello",
             self.args.connections,
@@ -687,16 +689,27 @@ class Bench:
         ]
 
     def run(self, workers: int) -> dict[str, Any]:
-        ceiling = self.ceiling(workers) if "hello" in self.args.scenarios else None
+        # The ceiling is measured before and after the API and the ratios taken to the mean of
+        # the two: this machine's speed drifts over a run (the ceiling alone moved by a third
+        # between runs), and one measurement at the start would credit or charge the API with
+        # the drift.
+        wanted = "hello" in self.args.scenarios
+        before = self.ceiling(workers) if wanted else None
         api_results, server_command = self.api(workers)
-        if ceiling is not None:
-            ceiling.ratio = 1.0
-            ceiling.cpu_ratio = 1.0
-            for result in api_results:
-                result.ratio = result.rps / ceiling.rps if ceiling.rps else None
+        after = self.ceiling(workers, again=True) if wanted and self.args.bracket_ceiling else None
+        ceilings = [c for c in (before, after) if c is not None]
+        if ceilings:
+            reference_rps = sum(c.rps for c in ceilings) / len(ceilings)
+            reference_cpu = sum(c.server_cpu_us_per_request for c in ceilings) / len(ceilings)
+            for result in [*ceilings, *api_results]:
+                result.ratio = result.rps / reference_rps if reference_rps else None
                 if result.server_cpu_us_per_request:
-                    result.cpu_ratio = ceiling.server_cpu_us_per_request / result.server_cpu_us_per_request
-        results = [ceiling, *api_results] if ceiling is not None else api_results
+                    result.cpu_ratio = reference_cpu / result.server_cpu_us_per_request
+            if after is not None and before is not None and reference_rps:
+                drift = abs(after.rps - before.rps) / reference_rps
+                if drift > DRIFT_WARNING:
+                    after.note = f"the ceiling moved {drift:.0%} between before and after the API"
+        results = [*([before] if before else []), *api_results, *([after] if after else [])]
         return {
             "workers": workers,
             "server_command": server_command,
@@ -843,7 +856,8 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], env_info: dict[
         f"request), so it runs at {args.login_connections} connections for {args.login_duration}s with a "
         f"{max(args.wrk_timeout, LOGIN_TIMEOUT)} s wrk timeout; more connections would only queue",
         "non-2xx is wrk's status error count (statuses > 399); errors = socket errors + wrk timeouts; "
-        "ceiling = req/s over the ceiling's; by cpu = the ceiling's CPU per request over this one's (the "
+        "ceiling = req/s over the mean of the ceiling measured before and after the API; by cpu = the "
+        "ceilings' mean CPU per request over this one's (the "
         "same ratio with equal CPU for both, robust to other load); cpu us/req = server CPU per request; "
         "cores = CPU used during the measured seconds "
         "(other: processes outside the benchmark)",
@@ -878,6 +892,8 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], env_info: dict[
                     f"{c['bypass']:.0f} bypassed, {c['error']:.0f} errors): not the cached path; "
                     "bypassed means the API's Redis circuit was open (see --logs)"
                 )
+            if r.note and r.key == "hello-after":
+                out.append(f"  WARNING: {r.note}: compare the two ceilings before trusting the ratios")
             if r.dependency_errors:
                 out.append(
                     f"  WARNING: {r.label}: {r.dependency_errors:.0f} dependency errors during the run "
@@ -966,6 +982,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=30,
         help="seconds, over the whole run, to wait for other processes to leave the cores idle",
+    )
+    parser.add_argument(
+        "--no-bracket-ceiling",
+        dest="bracket_ceiling",
+        action="store_false",
+        help="measure the ceiling once, before the API (default: before and after, ratios to the mean)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("-v", "--verbose", action="store_true", help="print wrk's own output too")
