@@ -705,13 +705,15 @@ class Bench:
                 result.ratio = result.rps / reference_rps if reference_rps else None
                 if result.server_cpu_us_per_request:
                     result.cpu_ratio = reference_cpu / result.server_cpu_us_per_request
-            if after is not None and before is not None and reference_rps:
-                drift = abs(after.rps - before.rps) / reference_rps
-                if drift > DRIFT_WARNING:
-                    after.note = f"the ceiling moved {drift:.0%} between before and after the API"
         results = [*([before] if before else []), *api_results, *([after] if after else [])]
+        drift = (
+            abs(after.rps - before.rps) / ((after.rps + before.rps) / 2)
+            if before is not None and after is not None and after.rps + before.rps
+            else None
+        )
         return {
             "workers": workers,
+            "ceiling_drift": drift,
             "server_command": server_command,
             "results": results,
             "targets": evaluate(results, workers),
@@ -878,6 +880,12 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], env_info: dict[
             "commands:",
         ]
         out += [f"  {r.command}" for r in run["results"]]
+        drift = run.get("ceiling_drift")
+        if drift is not None and drift > DRIFT_WARNING:
+            out.append(
+                f"  WARNING: the ceiling moved {drift:.0%} between before and after the API: the "
+                "machine's speed changed during the run; the ratios use the mean of the two"
+            )
         for r in run["results"]:
             other = r.cpu_cores.get("other", 0.0)
             if other >= QUIET_CORES:
@@ -892,8 +900,6 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], env_info: dict[
                     f"{c['bypass']:.0f} bypassed, {c['error']:.0f} errors): not the cached path; "
                     "bypassed means the API's Redis circuit was open (see --logs)"
                 )
-            if r.note and r.key == "hello-after":
-                out.append(f"  WARNING: {r.note}: compare the two ceilings before trusting the ratios")
             if r.dependency_errors:
                 out.append(
                     f"  WARNING: {r.label}: {r.dependency_errors:.0f} dependency errors during the run "
@@ -922,6 +928,7 @@ def write_json(
             {
                 "workers": run["workers"],
                 "server_command": run["server_command"],
+                "ceiling_drift": run.get("ceiling_drift"),
                 "results": [asdict(r) for r in run["results"]],
                 "targets": [asdict(t) for t in run["targets"]],
             }
