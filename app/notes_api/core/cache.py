@@ -41,6 +41,18 @@ return {gen, redis.call('GET', ARGV[1] .. gen .. ARGV[2])}
 """
 
 
+_CACHE_COUNTERS: dict[tuple[str, str], Any] = {}
+
+
+def _counted(cache: str, result: str) -> None:
+    # A labelled child per (cache, result), looked up once: labels() takes a lock and builds
+    # a tuple on every call, on the path of every cached read.
+    counter = _CACHE_COUNTERS.get((cache, result))
+    if counter is None:
+        counter = _CACHE_COUNTERS[(cache, result)] = CACHE_REQUESTS.labels(cache, result)
+    counter.inc()
+
+
 class _Slot:
     __slots__ = ("_slots", "_wait")
 
@@ -159,7 +171,7 @@ class NoteCache:
             or self._script is None
             or time.monotonic() < self._distrust_until
         ):
-            CACHE_REQUESTS.labels(cache, "bypass").inc()
+            _counted(cache, "bypass")
             return None, None
         try:
             keys, args = [self._gen_key(owner)], [f"notes:{owner}:", f":{name}"]
@@ -167,14 +179,14 @@ class NoteCache:
                 gen, raw = await self._script(keys=keys, args=args)
         except RedisError as exc:
             self.gate.failed("cache_get", exc)
-            CACHE_REQUESTS.labels(cache, "error").inc()
+            _counted(cache, "error")
             return None, None
         self.gate.succeeded()
         generation = gen.decode() if isinstance(gen, bytes) else str(gen)
         if raw is None:
-            CACHE_REQUESTS.labels(cache, "miss").inc()
+            _counted(cache, "miss")
             return generation, None
-        CACHE_REQUESTS.labels(cache, "hit").inc()
+        _counted(cache, "hit")
         return generation, raw.decode() if isinstance(raw, bytes) else str(raw)
 
     @staticmethod

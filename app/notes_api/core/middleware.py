@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -174,13 +174,19 @@ class GZipWhenAccepted(GZipMiddleware):
         await self.app(scope, receive, send_with_vary)
 
     def _compressible(self, message: Message) -> bool:
-        headers = Headers(raw=message.get("headers", []))
-        if "content-encoding" in headers or message["status"] == 206:
+        if message["status"] == 206:
             return False
-        media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+        media_type, length = "", None
+        for name, value in message.get("headers", ()):
+            lowered = name.lower()
+            if lowered == b"content-encoding":
+                return False
+            if lowered == b"content-type":
+                media_type = value.decode("latin-1").partition(";")[0].strip().lower()
+            elif lowered == b"content-length":
+                length = value
         if {media_type, media_type.partition("/")[0] + "/*"} & set(self.exclude_content_types):
             return False
-        length = headers.get("content-length")
         return length is None or not length.isdigit() or int(length) >= self.minimum_size
 
 
