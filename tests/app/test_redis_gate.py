@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import pytest
 import redis
@@ -14,6 +15,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from devtools.localservices import RedisServer
 from notes_api.core.cache import RedisGate
 from notes_api.core.config import Settings
+
+T = TypeVar("T")
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    # A loop of its own, never installed as the thread's: asyncio.run() would leave the main
+    # thread without a current loop, which later tests (Pulumi's mocks) ask for.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 def _clients(url: str) -> int:
@@ -45,7 +58,7 @@ def test_calls_past_the_bound_wait_for_a_slot_and_all_succeed(
         return list(results), peak
 
     started = time.monotonic()
-    results, peak = asyncio.run(scenario())
+    results, peak = _run(scenario())
     # THEN every call succeeded (none failed for want of a connection) ...
     assert [r for r in results if isinstance(r, BaseException)] == []
     # ... at most 2 connections were ever open, so the calls queued (10 rounds of 50 ms)
@@ -81,7 +94,7 @@ def test_a_call_that_waits_too_long_for_a_slot_fails_as_a_redis_error(
             await gate.close()
 
     # THEN the waiting call fails with a Redis error the callers already degrade on
-    error = asyncio.run(scenario())
+    error = _run(scenario())
     assert isinstance(error, RedisConnectionError), error
     assert "no Redis connection free within 0.05s" in str(error)
 
@@ -103,4 +116,4 @@ def test_slots_are_given_back_after_a_failed_call(make_settings: Callable[..., S
         return int(pong)
 
     # THEN the failures did not leak slots: a later call still gets one at once
-    assert asyncio.run(scenario()) == 1
+    assert _run(scenario()) == 1
