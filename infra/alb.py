@@ -81,6 +81,32 @@ def origin_header_name_problem(name: str) -> str | None:
     return None
 
 
+def dns_validation_record(
+    resource_name: str,
+    certificate: aws.acm.Certificate,
+    domain: str,
+    zone_id: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> aws.route53.Record:
+    """The Route 53 record ACM asks for to validate ``domain`` of ``certificate`` by DNS."""
+    # ACM lists one option per name, in no promised order: pick by name inside apply() for the
+    # values only, never to create resources there.
+    option = certificate.domain_validation_options.apply(
+        lambda options: next(o for o in options if o.domain_name == domain)
+    )
+    return aws.route53.Record(
+        resource_name,
+        zone_id=zone_id,
+        name=option.apply(lambda o: o.resource_record_name),
+        type=option.apply(lambda o: o.resource_record_type),
+        records=[option.apply(lambda o: o.resource_record_value)],
+        ttl=300,
+        # A replacement certificate for the same name asks for the same record.
+        allow_overwrite=True,
+        opts=opts,
+    )
+
+
 @dataclass(frozen=True)
 class LoadBalancerArgs:
     """Where the load balancer sits and how it treats traffic."""
@@ -193,19 +219,8 @@ class LoadBalancer(pulumi.ComponentResource):
             validation_method="DNS",
             opts=child,
         )
-        # One domain, so one validation option: index it inside apply() for its values, never
-        # to create resources there.
-        option = self.certificate.domain_validation_options.apply(lambda options: options[0])
-        validation_record = aws.route53.Record(
-            f"{name}-certificate-validation-record",
-            zone_id=args.zone_id,
-            name=option.apply(lambda o: o.resource_record_name),
-            type=option.apply(lambda o: o.resource_record_type),
-            records=[option.apply(lambda o: o.resource_record_value)],
-            ttl=300,
-            # A replacement certificate for the same name asks for the same record.
-            allow_overwrite=True,
-            opts=child,
+        validation_record = dns_validation_record(
+            f"{name}-certificate-validation-record", self.certificate, args.origin_name, args.zone_id, child
         )
         self.certificate_validation = aws.acm.CertificateValidation(
             f"{name}-certificate-validation",

@@ -46,7 +46,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from infra.alb import DEFAULT_ORIGIN_HEADER_NAME, origin_header_name_problem
+from infra.alb import DEFAULT_ORIGIN_HEADER_NAME, dns_validation_record, origin_header_name_problem
 from infra.kms import Keys, KeysArgs
 from infra.log_retention import LOG_RETENTION_DAYS
 from infra.secrets import RECOVERY_WINDOW_DAYS, GeneratedSecret, GeneratedSecretArgs
@@ -550,29 +550,16 @@ class Edge(pulumi.ComponentResource):
             validation_method="DNS",
             opts=east,
         )
-        fqdns = []
-        for alias in args.aliases:
-            # ACM lists one option per name, in no promised order: pick by name inside apply()
-            # for the values only, never to create resources there.
-            option = self.certificate.domain_validation_options.apply(
-                lambda options, alias=alias: next(o for o in options if o.domain_name == alias)
+        records = [
+            dns_validation_record(
+                f"{name}-certificate-validation-{alias}", self.certificate, alias, args.zone_id, child
             )
-            record = aws.route53.Record(
-                f"{name}-certificate-validation-{alias}",
-                zone_id=args.zone_id,
-                name=option.apply(lambda o: o.resource_record_name),
-                type=option.apply(lambda o: o.resource_record_type),
-                records=[option.apply(lambda o: o.resource_record_value)],
-                ttl=300,
-                # A replacement certificate for the same name asks for the same record.
-                allow_overwrite=True,
-                opts=child,
-            )
-            fqdns.append(record.fqdn)
+            for alias in args.aliases
+        ]
         self.certificate_validation = aws.acm.CertificateValidation(
             f"{name}-certificate-validation",
             certificate_arn=self.certificate.arn,
-            validation_record_fqdns=fqdns,
+            validation_record_fqdns=[record.fqdn for record in records],
             opts=east,
         )
 
