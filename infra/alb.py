@@ -169,8 +169,6 @@ class LoadBalancer(pulumi.ComponentResource):
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _validate(args)
         super().__init__("notes:infra:LoadBalancer", name, None, opts)
-        self._name = name
-        self._args = args
         child = pulumi.ResourceOptions(parent=self)
         env = args.environment
 
