@@ -216,10 +216,8 @@ def _service(v: DashboardValues) -> list[dict[str, Any]]:
     ]
 
 
-def _per_instance(
-    namespace: str, name: str, key: str, ids: Sequence[str], stat: str, **extra: str
-) -> list[list[Any]]:
-    return [metric(namespace, name, {key: i, **extra}, stat=stat, label=i) for i in ids]
+def _per_instance(namespace: str, name: str, key: str, ids: Sequence[str], stat: str) -> list[list[Any]]:
+    return [metric(namespace, name, {key: i}, stat=stat, label=i) for i in ids]
 
 
 def _database(v: DashboardValues) -> list[dict[str, Any]]:
