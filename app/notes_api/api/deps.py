@@ -99,9 +99,7 @@ async def authenticate(services: Services, scheme: str | None, token: str | None
         raise unauthorized("invalid_token", "access token is invalid or expired", _EXPIRED_CHALLENGE) from exc
     if await services.accounts.is_revoked(claims.session_id):
         raise unauthorized("invalid_token", "session has ended", _EXPIRED_CHALLENGE)
-    limiter = services.limiter
-    decision = await limiter.hit_leased("api", limiter.api_item, limiter.api_lease, claims.user_id)
-    raise_if_limited(decision, "api")
+    raise_if_limited(await services.limiter.hit_api(claims.user_id), "api")
     return Principal(claims.user_id, claims.session_id)
 
 

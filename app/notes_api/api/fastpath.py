@@ -26,7 +26,7 @@ from notes_api.api import API_PREFIX
 from notes_api.api.deps import Services, authenticate, authenticated_as
 from notes_api.core.cache import NoteCache
 from notes_api.core.errors import APIError
-from notes_api.core.middleware import ROUTE_TEMPLATE
+from notes_api.core.middleware import ROUTE_TEMPLATE, header
 from notes_api.services.notes import Rendered, etag
 
 LIST_PATH = f"{API_PREFIX}/notes"
@@ -42,7 +42,7 @@ class CachedReadFastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = _kind(scope)
         services: Services | None = getattr(scope["app"].state, "services", None) if kind else None
-        authorization = _authorization(scope) if services is not None else None
+        authorization = header(scope, b"authorization") if services is not None else None
         if kind is None or services is None or authorization is None:
             await self.app(scope, receive, send)
             return
@@ -60,7 +60,7 @@ class CachedReadFastPath:
             note_id = scope["path"][len(_NOTE_PREFIX) :]
             found, name, generation = await services.notes.cached_note(owner, note_id)
         else:
-            found, name, generation = await services.notes.cached_first_page(owner)
+            found, name, generation = await services.notes.cached_page(owner)
         if found is None:
             with authenticated_as(principal), NoteCache.miss_known(owner, name, generation):
                 await self.app(scope, receive, send)
@@ -78,13 +78,6 @@ def _kind(scope: Scope) -> str | None:
         return "list"
     if path.startswith(_NOTE_PREFIX) and ObjectId.is_valid(path[len(_NOTE_PREFIX) :]):
         return "note"
-    return None
-
-
-def _authorization(scope: Scope) -> str | None:
-    for key, value in scope["headers"]:
-        if key == b"authorization":
-            return str(value.decode("latin-1"))
     return None
 
 

@@ -26,7 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from notes_api.core.config import Settings
-from notes_api.core.metrics import CACHE_REQUESTS, DEPENDENCY_ERRORS
+from notes_api.core.metrics import CACHE_REQUESTS, DEPENDENCY_ERRORS, labelled
 
 log = logging.getLogger("notes_api.cache")
 
@@ -39,18 +39,6 @@ _GET_GENERATIONAL = """
 local gen = redis.call('GET', KEYS[1]) or '0'
 return {gen, redis.call('GET', ARGV[1] .. gen .. ARGV[2])}
 """
-
-
-_CACHE_COUNTERS: dict[tuple[str, str], Any] = {}
-
-
-def _counted(cache: str, result: str) -> None:
-    # A labelled child per (cache, result), looked up once: labels() takes a lock and builds
-    # a tuple on every call, on the path of every cached read.
-    counter = _CACHE_COUNTERS.get((cache, result))
-    if counter is None:
-        counter = _CACHE_COUNTERS[(cache, result)] = CACHE_REQUESTS.labels(cache, result)
-    counter.inc()
 
 
 class _Slot:
@@ -171,7 +159,7 @@ class NoteCache:
             or self._script is None
             or time.monotonic() < self._distrust_until
         ):
-            _counted(cache, "bypass")
+            labelled(CACHE_REQUESTS, cache, "bypass").inc()
             return None, None
         try:
             keys, args = [self._gen_key(owner)], [f"notes:{owner}:", f":{name}"]
@@ -179,14 +167,14 @@ class NoteCache:
                 gen, raw = await self._script(keys=keys, args=args)
         except RedisError as exc:
             self.gate.failed("cache_get", exc)
-            _counted(cache, "error")
+            labelled(CACHE_REQUESTS, cache, "error").inc()
             return None, None
         self.gate.succeeded()
         generation = gen.decode() if isinstance(gen, bytes) else str(gen)
         if raw is None:
-            _counted(cache, "miss")
+            labelled(CACHE_REQUESTS, cache, "miss").inc()
             return generation, None
-        _counted(cache, "hit")
+        labelled(CACHE_REQUESTS, cache, "hit").inc()
         return generation, raw.decode() if isinstance(raw, bytes) else str(raw)
 
     @staticmethod

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -13,6 +14,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 REQUEST_DURATION = Histogram(
     "http_request_duration_seconds",
@@ -34,6 +36,19 @@ RATE_LIMITED = Counter("notes_rate_limited_total", "Requests refused with 429, b
 RATE_LIMIT_FAIL_OPEN = Counter(
     "notes_rate_limit_fail_open_total", "Requests let through because the limiter's storage failed."
 )
+
+
+_CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def labelled(metric: MetricWrapperBase, *values: str) -> Any:
+    """``metric.labels(*values)``, looked up once per label tuple: ``labels()`` takes a lock
+    and builds a key on every call, and some of these run on every request."""
+    key = (id(metric), values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*values)
+    return child
 
 
 def render() -> tuple[bytes, str]:

@@ -8,14 +8,13 @@ import re
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notes_api.core.logging import request_id_var
-from notes_api.core.metrics import REQUEST_DURATION
+from notes_api.core.metrics import REQUEST_DURATION, labelled
 
 access_log = logging.getLogger("notes_api.access")
 
@@ -47,13 +46,12 @@ class RequestContextMiddleware:
             ("cross-origin-resource-policy", "same-origin"),
         )
         self.api_headers = _raw(("content-security-policy", "default-src 'none'; frame-ancestors 'none'"))
-        self._durations: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
+        incoming = header(scope, b"x-request-id")
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         path: str = scope["path"]
@@ -83,12 +81,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
             template = getattr(route, "path", None) or scope.get(ROUTE_TEMPLATE) or "unmatched"
-            key = (template, scope["method"], status)
-            histogram = self._durations.get(key)
-            if histogram is None:
-                # Label lookups take a lock and build a tuple; the children never change.
-                histogram = self._durations[key] = REQUEST_DURATION.labels(template, key[1], str(status))
-            histogram.observe(elapsed)
+            labelled(REQUEST_DURATION, template, scope["method"], str(status)).observe(elapsed)
             if self.access_log_enabled:
                 access_log.info(
                     "request",
@@ -115,7 +108,7 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max):
             await _send_413(send, self.max)
             return
@@ -161,7 +154,7 @@ class GZipWhenAccepted(GZipMiddleware):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or b"gzip" in (_header_bytes(scope, b"accept-encoding") or b""):
+        if scope["type"] != "http" or b"gzip" in (header_bytes(scope, b"accept-encoding") or b""):
             await super().__call__(scope, receive, send)
             return
 
@@ -212,7 +205,8 @@ async def _send_413(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _header_bytes(scope: Scope, name: bytes) -> bytes | None:
+def header_bytes(scope: Scope, name: bytes) -> bytes | None:
+    """The first request header ``name`` (lower-case, as ASGI gives them), undecoded."""
     headers: Iterable[tuple[bytes, bytes]] = scope.get("headers", ())
     for key, value in headers:
         if key == name:
@@ -220,12 +214,9 @@ def _header_bytes(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    headers: Iterable[tuple[bytes, bytes]] = scope.get("headers", ())
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
+def header(scope: Scope, name: bytes) -> str | None:
+    value = header_bytes(scope, name)
+    return value.decode("latin-1") if value is not None else None
 
 
 def _client(scope: Scope) -> str | None:

@@ -44,6 +44,11 @@ class Decision:
     remaining: int | None = None
     reset_seconds: int | None = None
 
+    @classmethod
+    def allow(cls, item: RateLimitItem) -> Decision:
+        """Let a request through without counts to report (allowed locally or failing open)."""
+        return cls(True, item.amount, item.get_expiry())
+
     def headers(self) -> dict[str, str]:
         """RateLimit-* fields (IETF httpapi draft); empty when the limiter could not tell."""
         if self.remaining is None or self.reset_seconds is None:
@@ -58,7 +63,6 @@ class Decision:
 
 class RateLimiter:
     def __init__(self, settings: Settings, gate: RedisGate) -> None:
-        self.enabled = settings.rate_limit_enabled and gate.client is not None
         self.gate = gate
         self.auth_item: RateLimitItem = parse(settings.rate_limit_auth)
         self.api_item: RateLimitItem = parse(settings.rate_limit_api)
@@ -66,7 +70,7 @@ class RateLimiter:
         self.api_lease = lease if self.api_item.amount >= LEASE_LIMIT_FACTOR * lease else 1
         self._leases: dict[tuple[str, ...], _Lease] = {}
         self._limiter: SlidingWindowCounterRateLimiter | None = None
-        if self.enabled and gate.client is not None and settings.redis_url:
+        if settings.rate_limit_enabled and gate.client is not None and settings.redis_url:
             # Share the service's Redis connection pool (and its TLS/AUTH) rather than open
             # a second one; the URL then only names the scheme.
             storage = RedisStorage(
@@ -78,16 +82,15 @@ class RateLimiter:
 
     async def hit(self, scope: str, item: RateLimitItem, *identifiers: str, detailed: bool) -> Decision:
         if self._limiter is None:
-            return Decision(True, item.amount, item.get_expiry())
+            return Decision.allow(item)
         if not self.gate.available:
-            RATE_LIMIT_FAIL_OPEN.inc()
-            return Decision(True, item.amount, item.get_expiry())
+            return _circuit_open(item)
         try:
             async with self.gate.slot():
                 allowed = await self._limiter.hit(item, scope, *identifiers)
             self.gate.succeeded()
             if allowed and not detailed:
-                return Decision(True, item.amount, item.get_expiry())
+                return Decision.allow(item)
             async with self.gate.slot():
                 stats = await self._limiter.get_window_stats(item, scope, *identifiers)
         except (RedisError, OSError) as exc:
@@ -97,24 +100,25 @@ class RateLimiter:
             RATE_LIMITED.labels(scope).inc()
         return Decision(allowed, item.amount, item.get_expiry(), stats.remaining, reset)
 
-    async def hit_leased(self, scope: str, item: RateLimitItem, lease: int, *identifiers: str) -> Decision:
-        """Like ``hit`` (not detailed), but takes ``lease`` hits from Redis at once and spends
-        them here: the limit is never exceeded, since every hit is counted before it is
-        spent, and Redis is asked once per ``lease`` requests instead of on every one."""
+    async def hit_api(self, user_id: str) -> Decision:
+        """The per-user API limit, leased: ``api_lease`` hits are taken from Redis at once and
+        spent here. The limit is never exceeded, since every hit is counted before it is
+        spent, and Redis is asked once per lease instead of on every request."""
+        item, lease = self.api_item, self.api_lease
         if lease <= 1 or self._limiter is None:
-            return await self.hit(scope, item, *identifiers, detailed=False)
-        key = (scope, *identifiers)
+            return await self.hit("api", item, user_id, detailed=False)
+        key = ("api", user_id)
         now = time.monotonic()
         held = self._leases.get(key)
         if held is not None and held.expires > now and held.remaining > 0:
             held.remaining -= 1
-            return Decision(True, item.amount, item.get_expiry())
+            return Decision.allow(item)
         if held is None or held.expires <= now or not held.refused:
             taken = await self._take_lease(self._limiter, key, item, lease, now)
             if taken is not None:
                 return taken
         # Near the limit (a whole lease did not fit): count one by one.
-        return await self.hit(scope, item, *identifiers, detailed=False)
+        return await self.hit("api", item, user_id, detailed=False)
 
     async def _take_lease(
         self,
@@ -126,8 +130,7 @@ class RateLimiter:
     ) -> Decision | None:
         """Count ``lease`` hits in Redis; None when they do not fit under the limit."""
         if not self.gate.available:
-            RATE_LIMIT_FAIL_OPEN.inc()
-            return Decision(True, item.amount, item.get_expiry())
+            return _circuit_open(item)
         try:
             # The limiter's script refuses a cost that does not fit without counting any of it.
             async with self.gate.slot():
@@ -148,10 +151,16 @@ class RateLimiter:
             held.expires = now + LEASE_SECONDS
         else:
             self._leases[key] = _Lease(lease - 1, now + LEASE_SECONDS)
-        return Decision(True, item.amount, item.get_expiry())
+        return Decision.allow(item)
 
     def _fail_open(self, scope: str, item: RateLimitItem, exc: BaseException) -> Decision:
         self.gate.failed("rate_limit", exc)
         RATE_LIMIT_FAIL_OPEN.inc()
         log.warning("rate limit not enforced for %s: redis unavailable", scope)
-        return Decision(True, item.amount, item.get_expiry())
+        return Decision.allow(item)
+
+
+def _circuit_open(item: RateLimitItem) -> Decision:
+    # Redis is known to be failing (the gate's circuit): fail open without asking it.
+    RATE_LIMIT_FAIL_OPEN.inc()
+    return Decision.allow(item)

@@ -138,7 +138,7 @@ class NotesService:
 
     async def cached_note(self, owner: str, note_id: str) -> tuple[Rendered | None, str, str | None]:
         """(the note from the cache or None, its cache name, the generation) without the
-        database; the fast path of a read (see ``api/fastpath.py``)."""
+        database: the cached half of ``get``, and the fast path's read (``api/fastpath.py``)."""
         name = f"note:{_oid(note_id)}"
         generation, cached = await self.cache.get("note", owner, name)
         if cached is None:
@@ -146,23 +146,23 @@ class NotesService:
         version, _, body = cached.partition("|")
         return Rendered(body, int(version)), name, generation
 
-    async def cached_first_page(self, owner: str) -> tuple[Rendered | None, str, str | None]:
-        """The default first page (no filters, default limit) from the cache, like ``cached_note``."""
-        name = _FIRST_PAGE
+    async def cached_page(
+        self, owner: str, name: str = _FIRST_PAGE
+    ) -> tuple[Rendered | None, str, str | None]:
+        """A first page from the cache, like ``cached_note``; by default the default one (no
+        filters, default limit), the page the fast path serves."""
         generation, cached = await self.cache.get("list", owner, name)
         return (Rendered(cached) if cached is not None else None), name, generation
 
     async def get(self, owner: str, note_id: str) -> Rendered:
-        oid = _oid(note_id)
-        generation, cached = await self.cache.get("note", owner, f"note:{oid}")
-        if cached is not None:
-            version, _, body = cached.partition("|")
-            return Rendered(body, int(version))
-        doc = await self.db.notes.find_one({"_id": oid, "owner_id": owner})
+        found, name, generation = await self.cached_note(owner, note_id)
+        if found is not None:
+            return found
+        doc = await self.db.notes.find_one({"_id": _oid(note_id), "owner_id": owner})
         if doc is None:
             raise _not_found()
         rendered = Rendered(_note_out(doc).model_dump_json(), doc["version"])
-        await self.cache.put(owner, generation, f"note:{oid}", f"{rendered.version}|{rendered.body}")
+        await self.cache.put(owner, generation, name, f"{rendered.version}|{rendered.body}")
         return rendered
 
     async def list(self, owner: str, query: ListQuery) -> Rendered:
@@ -179,9 +179,9 @@ class NotesService:
         generation: str | None = None
         name = f"list:{query.fingerprint()}"
         if first_page:
-            generation, cached = await self.cache.get("list", owner, name)
-            if cached is not None:
-                return Rendered(cached)
+            found, _, generation = await self.cached_page(owner, name)
+            if found is not None:
+                return found
             collection = self.db.notes
         else:
             filters["_id"] = {"$lt": decode_cursor(query.cursor or "", query)}
