@@ -404,14 +404,36 @@ def name_value_list(value: Any, path: str) -> Any:
     ]
 
 
+def parse_json(text: str) -> Any:
+    """The value a JSON string holds; ``Unfit`` saying where it is broken when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise Unfit(f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})") from None
+
+
 def json_document(value: Any, path: str) -> Any:
     """A JSON string the user wrote in AWS's own form."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as error:
-            raise Unfit(f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})") from None
-    return Raw(path, value)
+    return Raw(path, parse_json(value) if isinstance(value, str) else value)
+
+
+def choice(
+    value: Mapping[str, Any],
+    member: str,
+    allowed: tuple[str, ...],
+    path: str,
+    report: Report,
+    *,
+    required: bool = False,
+) -> None:
+    """Report ``value[member]`` when it is not one of ``allowed`` (or, if ``required``, missing):
+    for documents the models hold only as strings (dashboard bodies, policies)."""
+    chosen = value.get(member)
+    if chosen is None:
+        if required:
+            report(child(path, member), f"required member {member!r} is missing")
+    elif chosen not in allowed:
+        report(child(path, member), f"value {describe(chosen)} is not one of {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ properties per type, and metric arrays of [namespace, metric name, dimension nam
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -30,8 +29,10 @@ from stacks.apimodels._shapes import (
     Translation,
     Unfit,
     child,
+    choice,
     describe,
     name_value_list,
+    parse_json,
     service_model,
     tag_list,
     unknown,
@@ -248,9 +249,7 @@ def _dashboard(inputs: Mapping[str, Any], report: Report) -> None:
             report(
                 child(path, key), f"unknown member {key!r}; a dashboard body has {', '.join(BODY_MEMBERS)}"
             )
-    override = body.get("periodOverride")
-    if override is not None and override not in PERIOD_OVERRIDES:
-        report(child(path, "periodOverride"), f"value {describe(override)} is not one of auto, inherit")
+    choice(body, "periodOverride", PERIOD_OVERRIDES, path, report)
     widgets = body.get("widgets")
     if widgets is None:
         report(child(path, "widgets"), "required member 'widgets' is missing (it may be empty)")
@@ -268,11 +267,9 @@ def _body(body: Any, report: Report) -> dict[str, Any] | None:
         return None
     if isinstance(body, str):
         try:
-            body = json.loads(body)
-        except json.JSONDecodeError as error:
-            report(
-                "dashboardBody", f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
-            )
+            body = parse_json(body)
+        except Unfit as error:
+            report("dashboardBody", str(error))
             return None
     if not isinstance(body, dict):
         report("dashboardBody", f"expected a JSON object, got {describe(body)}")
@@ -287,11 +284,8 @@ def _widget(widget: Any, path: str, report: Report) -> None:
     for key in widget:
         if key not in WIDGET_MEMBERS:
             report(child(path, key), f"unknown member {key!r}; a widget has {', '.join(WIDGET_MEMBERS)}")
+    choice(widget, "type", WIDGET_TYPES, path, report, required=True)
     kind = widget.get("type")
-    if kind is None:
-        report(child(path, "type"), "required member 'type' is missing")
-    elif kind not in WIDGET_TYPES:
-        report(child(path, "type"), f"value {describe(kind)} is not one of {', '.join(WIDGET_TYPES)}")
     _grid(widget, path, report)
     properties = widget.get("properties")
     where = child(path, "properties")
@@ -336,9 +330,7 @@ def _alarm_widget(properties: Mapping[str, Any], path: str, report: Report) -> N
 def _metric_widget(properties: Mapping[str, Any], path: str, report: Report) -> None:
     if not isinstance(properties.get("region"), str):
         report(child(path, "region"), "required member 'region' is missing")
-    view = properties.get("view")
-    if view is not None and view not in VIEWS:
-        report(child(path, "view"), f"value {describe(view)} is not one of {', '.join(VIEWS)}")
+    choice(properties, "view", VIEWS, path, report)
     if properties.get("stat") is not None:
         problem = statistic_problem(properties["stat"])
         if problem:
@@ -385,9 +377,7 @@ def _metric_array(metric: Any, path: str, report: Report) -> None:
 
 
 def _rendering(options: Mapping[str, Any], path: str, report: Report) -> None:
-    axis = options.get("yAxis")
-    if axis is not None and axis not in Y_AXES:
-        report(child(path, "yAxis"), f"value {describe(axis)} is not one of left, right")
+    choice(options, "yAxis", Y_AXES, path, report)
     color = options.get("color")
     if color is not None and not (isinstance(color, str) and COLOR.fullmatch(color)):
         report(child(path, "color"), f"value {describe(color)} is not a six-digit hex colour like #1f77b4")

@@ -8,7 +8,6 @@ members are findings here.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -22,9 +21,11 @@ from stacks.apimodels._shapes import (
     Report,
     Rule,
     Translation,
+    Unfit,
     items,
     json_document,
     name_value_list,
+    parse_json,
     tag_list,
     unknown,
 )
@@ -80,8 +81,8 @@ def _containers(inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
     value = inputs.get("containerDefinitions")
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
+            value = parse_json(value)
+        except Unfit:
             return []  # the model walk has reported it
     return [c for c in items(value) if isinstance(c, dict)]
 

@@ -29,10 +29,13 @@ from stacks.apimodels._shapes import (
     Report,
     Rule,
     Translation,
+    Unfit,
     Walker,
     child,
+    choice,
     describe,
     items,
+    parse_json,
     request_shape,
     tag_list,
     unknown,
@@ -160,9 +163,9 @@ def _parse(text: Any, path: str, report: Report) -> dict[str, Any] | None:
     document = text
     if isinstance(text, str):
         try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            report(path, f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})")
+            document = parse_json(text)
+        except Unfit as error:
+            report(path, str(error))
             return None
     if not isinstance(document, dict):
         report(path, f"a policy is a JSON object, got {describe(document)}")
@@ -177,11 +180,7 @@ def _statement(statement: Any, path: str, kind: Kind, report: Report) -> None:
     for key in statement:
         if key not in STATEMENT:
             report(child(path, key), f"unknown statement element {key!r}")
-    effect = statement.get("Effect")
-    if effect is None:
-        report(child(path, "Effect"), "required member 'Effect' is missing")
-    elif effect not in EFFECTS:
-        report(child(path, "Effect"), f"value {describe(effect)} is not one of {', '.join(EFFECTS)}")
+    choice(statement, "Effect", EFFECTS, path, report, required=True)
     sid = statement.get("Sid")
     if sid is not None and kind != "resource" and not (isinstance(sid, str) and IAM_SID.fullmatch(sid)):
         report(child(path, "Sid"), f"value {describe(sid)} may hold only letters and digits in IAM")

@@ -8,7 +8,6 @@ where the Terraform schema made a list of what the API keeps singular (``asnList
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,6 +25,7 @@ from stacks.apimodels._shapes import (
     describe,
     items,
     json_document,
+    parse_json,
     tag_list,
     unknown,
 )
@@ -151,8 +151,8 @@ def _all_rules(inputs: Mapping[str, Any], rules_json: str) -> list[tuple[str, di
     raw = inputs.get(rules_json)
     if isinstance(raw, str):
         try:
-            parsed = json.loads(raw)
-        except ValueError:
+            parsed = parse_json(raw)
+        except Unfit:
             parsed = None  # the model walk has reported it
         if isinstance(parsed, list):
             rules += [(f"{rules_json}[{i}]", r) for i, r in enumerate(parsed)]
