@@ -150,9 +150,36 @@ def stack_rule(
     return build
 
 
+def strings_setting(default: list[str], description: str) -> dict[str, Any]:
+    """The schema entry of a list-of-strings setting."""
+    return {"type": "array", "items": {"type": "string"}, "default": default, "description": description}
+
+
 def stacks_setting(description: str) -> dict[str, Any]:
     """The schema entry of rules that hold only in some stacks (prod, by default)."""
-    return {"type": "array", "items": {"type": "string"}, "default": ["prod"], "description": description}
+    return strings_setting(["prod"], description)
+
+
+def minimum_days(
+    default: int, description: str, *, minimum: int = 0, maximum: int | None = None
+) -> dict[str, Any]:
+    """The config of a rule whose one setting, ``minimumDays``, is a number of days."""
+    bounds = {"minimum": minimum} | ({"maximum": maximum} if maximum is not None else {})
+    return {"minimumDays": {"type": "integer", **bounds, "default": default, "description": description}}
+
+
+def unmet_minimum_days(value: Any, absent: int, settings: Settings) -> str:
+    """The rule's ``minimumDays``, spelled out ("7 days"), when ``value`` (``absent`` when the
+    program leaves it out) is fewer; "" when it is enough."""
+    minimum = settings.integer("minimumDays")
+    return days(minimum) if number(value, absent) < minimum else ""
+
+
+def customer_key(value: Any, aws_managed_alias: str) -> bool:
+    """Whether a KMS key property names a customer-managed key: set, and not the service's
+    AWS-managed one (``alias/aws/<service>``)."""
+    key = text(value)
+    return bool(key) and not key.endswith(aws_managed_alias)
 
 
 # Property readers

@@ -20,6 +20,7 @@ from .common import (
     sequence,
     stack_rule,
     stacks_setting,
+    strings_setting,
     text,
 )
 
@@ -121,14 +122,7 @@ def ecs_secrets_by_arn(args: ResourceValidationArgs, report: ReportViolation, _:
     "ecs-no-plaintext-secrets",
     "No credential sits in a container's plain environment, where the task definition shows it to anyone.",
     types={t.TASK_DEFINITION},
-    config={
-        "allowedNames": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": [],
-            "description": "environment variable names that look secret but are not",
-        }
-    },
+    config={"allowedNames": strings_setting([], "environment variable names that look secret but are not")},
 )
 def ecs_no_plaintext_secrets(
     args: ResourceValidationArgs, report: ReportViolation, settings: Settings
@@ -148,12 +142,9 @@ def ecs_no_plaintext_secrets(
     "Every container sends its output to CloudWatch Logs (awslogs, with a group) or FireLens.",
     types={t.TASK_DEFINITION},
     config={
-        "allowedDrivers": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["awslogs", "awsfirelens"],
-            "description": "log drivers that ship container output off the task",
-        }
+        "allowedDrivers": strings_setting(
+            ["awslogs", "awsfirelens"], "log drivers that ship container output off the task"
+        )
     },
 )
 def ecs_container_logging(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:

@@ -18,19 +18,20 @@ from .common import (
     Settings,
     as_list,
     current_stack,
-    days,
     document,
     is_false,
     is_true,
     mapping,
-    number,
+    minimum_days,
     of_type,
     references,
     resource_rule,
     sequence,
     stack_rule,
     stacks_setting,
+    strings_setting,
     text,
+    unmet_minimum_days,
 )
 
 CUSTOMER_KEY = {
@@ -40,10 +41,6 @@ CUSTOMER_KEY = {
         "description": "require a customer-managed KMS key (kmsKeyId), not the AWS-owned one",
     }
 }
-
-
-def minimum_days(default: int, what: str) -> dict[str, Any]:
-    return {"minimumDays": {"type": "integer", "minimum": 0, "default": default, "description": what}}
 
 
 # DocumentDB
@@ -71,10 +68,9 @@ def docdb_storage_encrypted(
     config=minimum_days(7, "fewest days of automated backups"),
 )
 def docdb_backup_retention(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
-    minimum = settings.integer("minimumDays")
     # AWS keeps one day when the program says nothing.
-    if number(args.props.get("backupRetentionPeriod"), 1) < minimum:
-        report(f"DocumentDB clusters must keep backups for at least {days(minimum)}.", None)
+    if minimum := unmet_minimum_days(args.props.get("backupRetentionPeriod"), 1, settings):
+        report(f"DocumentDB clusters must keep backups for at least {minimum}.", None)
 
 
 @resource_rule(
@@ -186,9 +182,8 @@ def elasticache_auth_required(args: ResourceValidationArgs, report: ReportViolat
 def elasticache_snapshot_retention(
     args: ResourceValidationArgs, report: ReportViolation, settings: Settings
 ) -> None:
-    minimum = settings.integer("minimumDays")
-    if number(args.props.get("snapshotRetentionLimit"), 0) < minimum:
-        report(f"ElastiCache replication groups must keep snapshots for at least {days(minimum)}.", None)
+    if minimum := unmet_minimum_days(args.props.get("snapshotRetentionLimit"), 0, settings):
+        report(f"ElastiCache replication groups must keep snapshots for at least {minimum}.", None)
 
 
 # S3
@@ -215,13 +210,11 @@ def _configured(bucket: PolicyResource, configurations: list[PolicyResource]) ->
     "s3-bucket-encrypted",
     "Every bucket has an explicit default encryption configuration.",
     config={
-        "allowedAlgorithms": {
-            "type": "array",
-            "items": {"type": "string"},
+        "allowedAlgorithms": strings_setting(
             # ALB access logs can only be written to SSE-S3 (AES256) buckets.
-            "default": ["AES256", "aws:kms", "aws:kms:dsse"],
-            "description": "server-side encryption algorithms accepted",
-        }
+            ["AES256", "aws:kms", "aws:kms:dsse"],
+            "server-side encryption algorithms accepted",
+        )
     },
 )
 def s3_bucket_encrypted(args: StackValidationArgs, report: ReportViolation, settings: Settings) -> None:

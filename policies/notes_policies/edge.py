@@ -25,6 +25,7 @@ from .common import (
     resource_rule,
     sequence,
     stack_rule,
+    strings_setting,
     text,
 )
 
@@ -41,13 +42,11 @@ def _application(props: Mapping[str, Any]) -> bool:
     "HTTPS listeners negotiate TLS 1.2 or newer only.",
     types=t.LISTENERS,
     config={
-        "allowedPolicyPrefixes": {
-            "type": "array",
-            "items": {"type": "string"},
+        "allowedPolicyPrefixes": strings_setting(
             # TLS13-1-0 and TLS13-1-1 policies still accept TLS 1.0 and 1.1: the minimum is in the name.
-            "default": ["ELBSecurityPolicy-TLS13-1-2-", "ELBSecurityPolicy-TLS13-1-3-"],
-            "description": "security policy name prefixes that set TLS 1.2 or newer as the minimum",
-        }
+            ["ELBSecurityPolicy-TLS13-1-2-", "ELBSecurityPolicy-TLS13-1-3-"],
+            "security policy name prefixes that set TLS 1.2 or newer as the minimum",
+        )
     },
 )
 def alb_https_modern_tls(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
@@ -115,12 +114,10 @@ def cloudfront_https_only(args: ResourceValidationArgs, report: ReportViolation,
     "CloudFront uses its own certificate and a TLSv1.2_2021 or newer security policy.",
     types={t.DISTRIBUTION},
     config={
-        "allowedProtocolVersions": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025"],
-            "description": "viewer certificate minimum protocol versions accepted",
-        }
+        "allowedProtocolVersions": strings_setting(
+            ["TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025"],
+            "viewer certificate minimum protocol versions accepted",
+        )
     },
 )
 def cloudfront_modern_tls(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:

@@ -17,15 +17,18 @@ from . import resource_types as t
 from .common import (
     ADVISORY,
     Settings,
+    customer_key,
     days,
     is_false,
     mapping,
+    minimum_days,
     number,
     of_type,
     references,
     resource_rule,
     sequence,
     stack_rule,
+    strings_setting,
     text,
 )
 
@@ -34,14 +37,7 @@ from .common import (
     "log-group-retention",
     "Log groups keep logs for a set period: long enough to investigate, never forever by accident.",
     types={t.LOG_GROUP},
-    config={
-        "minimumDays": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 14,
-            "description": "fewest days a log group keeps its events",
-        }
-    },
+    config=minimum_days(14, "fewest days a log group keeps its events", minimum=1),
 )
 def log_group_retention(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
     minimum, retention = settings.integer("minimumDays"), number(args.props.get("retentionInDays"), 0)
@@ -68,8 +64,7 @@ def log_group_kms_encrypted(args: ResourceValidationArgs, report: ReportViolatio
     types={t.SNS_TOPIC},
 )
 def sns_topic_encrypted(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    key = text(args.props.get("kmsMasterKeyId"))
-    if not key or key.endswith("alias/aws/sns"):
+    if not customer_key(args.props.get("kmsMasterKeyId"), "alias/aws/sns"):
         report("SNS topics must be encrypted with a customer-managed KMS key.", None)
 
 
@@ -189,14 +184,7 @@ def covers(alarm: PolicyResource, target: PolicyResource) -> bool:
     "critical-resources-alarmed",
     "Every critical resource (database, cache, load balancer, service, distribution) has an alarm.",
     enforcement=ADVISORY,
-    config={
-        "types": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": sorted(CRITICAL),
-            "description": "resource types that need at least one metric alarm",
-        }
-    },
+    config={"types": strings_setting(sorted(CRITICAL), "resource types that need at least one metric alarm")},
 )
 def critical_resources_alarmed(
     args: StackValidationArgs, report: ReportViolation, settings: Settings

@@ -12,14 +12,18 @@ from . import resource_types as t
 from .common import (
     Settings,
     as_list,
+    customer_key,
     days,
     document,
     is_true,
     mapping,
+    minimum_days,
     number,
     resource_rule,
     sequence,
+    strings_setting,
     text,
+    unmet_minimum_days,
 )
 
 # Only symmetric encryption keys can rotate automatically.
@@ -54,21 +58,14 @@ def kms_key_rotation(args: ResourceValidationArgs, report: ReportViolation, sett
     "kms-deletion-window",
     "A scheduled KMS key deletion can be cancelled for long enough to notice it.",
     types={t.KMS_KEY},
-    config={
-        "minimumDays": {
-            "type": "integer",
-            "minimum": 7,
-            "maximum": 30,
-            "default": 14,
-            "description": "fewest days between scheduling a key's deletion and the deletion",
-        }
-    },
+    config=minimum_days(
+        14, "fewest days between scheduling a key's deletion and the deletion", minimum=7, maximum=30
+    ),
 )
 def kms_deletion_window(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
-    minimum = settings.integer("minimumDays")
     # AWS waits 30 days when the program says nothing.
-    if number(args.props.get("deletionWindowInDays"), 30) < minimum:
-        report(f"KMS keys must have a deletion window of at least {days(minimum)}.", None)
+    if minimum := unmet_minimum_days(args.props.get("deletionWindowInDays"), 30, settings):
+        report(f"KMS keys must have a deletion window of at least {minimum}.", None)
 
 
 @resource_rule(
@@ -77,8 +74,7 @@ def kms_deletion_window(args: ResourceValidationArgs, report: ReportViolation, s
     types={t.SECRETS_MANAGER_SECRET},
 )
 def secret_kms_encrypted(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    key = text(args.props.get("kmsKeyId"))
-    if not key or key.endswith("alias/aws/secretsmanager"):
+    if not customer_key(args.props.get("kmsKeyId"), "alias/aws/secretsmanager"):
         report("Secrets must be encrypted with a customer-managed KMS key.", None)
 
 
@@ -86,21 +82,12 @@ def secret_kms_encrypted(args: ResourceValidationArgs, report: ReportViolation, 
     "secret-recovery-window",
     "A deleted secret stays recoverable for a while: a mistaken delete is not an outage.",
     types={t.SECRETS_MANAGER_SECRET},
-    config={
-        "minimumDays": {
-            "type": "integer",
-            "minimum": 7,
-            "maximum": 30,
-            "default": 7,
-            "description": "fewest days a deleted secret can be restored",
-        }
-    },
+    config=minimum_days(7, "fewest days a deleted secret can be restored", minimum=7, maximum=30),
 )
 def secret_recovery_window(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
-    minimum = settings.integer("minimumDays")
     # 0 deletes at once; AWS's default is 30.
-    if number(args.props.get("recoveryWindowInDays"), 30) < minimum:
-        report(f"Secrets must stay recoverable for at least {days(minimum)} after deletion.", None)
+    if minimum := unmet_minimum_days(args.props.get("recoveryWindowInDays"), 30, settings):
+        report(f"Secrets must stay recoverable for at least {minimum} after deletion.", None)
 
 
 def _policy_documents(args: ResourceValidationArgs) -> Iterator[Mapping[str, Any]]:
@@ -115,14 +102,7 @@ def _policy_documents(args: ResourceValidationArgs) -> Iterator[Mapping[str, Any
     "iam-no-wildcard-actions",
     "IAM policies grant named actions: never '*' or '*:*', never Allow with NotAction.",
     types={*t.IAM_POLICY_DOCUMENTS, t.IAM_ROLE},
-    config={
-        "forbiddenActions": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["*", "*:*"],
-            "description": "actions no Allow statement may name",
-        }
-    },
+    config={"forbiddenActions": strings_setting(["*", "*:*"], "actions no Allow statement may name")},
 )
 def iam_no_wildcard_actions(
     args: ResourceValidationArgs, report: ReportViolation, settings: Settings
@@ -143,12 +123,10 @@ def iam_no_wildcard_actions(
     "No role, user or group is handed an AWS managed administrator policy.",
     types={*t.IAM_POLICY_ATTACHMENTS, t.IAM_ROLE},
     config={
-        "forbiddenPolicies": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["AdministratorAccess", "PowerUserAccess", "IAMFullAccess"],
-            "description": "AWS managed policy names that may not be attached",
-        }
+        "forbiddenPolicies": strings_setting(
+            ["AdministratorAccess", "PowerUserAccess", "IAMFullAccess"],
+            "AWS managed policy names that may not be attached",
+        )
     },
 )
 def iam_no_admin_policy_attachment(

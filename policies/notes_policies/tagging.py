@@ -8,7 +8,7 @@ from typing import Any
 from pulumi_policy import Policy, ReportViolation, ResourceValidationArgs
 
 from . import resource_types as t
-from .common import Settings, document, mapping, resource_rule, text
+from .common import Settings, document, mapping, resource_rule, strings_setting, text
 
 
 def effective_tags(props: Mapping[str, Any], provider_props: Mapping[str, Any] | None) -> dict[str, str]:
@@ -26,12 +26,10 @@ def effective_tags(props: Mapping[str, Any], provider_props: Mapping[str, Any] |
     "Taggable resources carry the cost and ownership tags, from the provider's default tags or their own.",
     types=t.TAGGABLE,
     config={
-        "requiredTags": {
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["Project", "Environment", "Owner", "CostCenter"],
-            "description": "tag keys every taggable resource must carry with a non-empty value",
-        }
+        "requiredTags": strings_setting(
+            ["Project", "Environment", "Owner", "CostCenter"],
+            "tag keys every taggable resource must carry with a non-empty value",
+        )
     },
 )
 def required_tags(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
