@@ -134,7 +134,8 @@ def _is_integer(value: Any) -> bool:
     return integral and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a JSON number (``True`` is no number here, though Python says int)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -142,11 +143,11 @@ def _is_number(value: Any) -> bool:
 _SCALARS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "integer": (_is_integer, "an integer"),
     "long": (_is_integer, "an integer"),
-    "double": (_is_number, "a number"),
-    "float": (_is_number, "a number"),
+    "double": (is_number, "a number"),
+    "float": (is_number, "a number"),
     "boolean": (lambda value: isinstance(value, bool), "true or false"),
     "blob": (lambda value: isinstance(value, (str, bytes)), "a string"),
-    "timestamp": (lambda value: isinstance(value, str) or _is_number(value), "a timestamp"),
+    "timestamp": (lambda value: isinstance(value, str) or is_number(value), "a timestamp"),
 }
 
 

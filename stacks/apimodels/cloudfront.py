@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from stacks.apimodels._shapes import PROVIDER_ONLY, Family, Report, Translation, child, unknown
+from stacks.apimodels._shapes import PROVIDER_ONLY, Family, Report, Translation, child, is_number, unknown
 
 CACHE_POLICY = "aws:cloudfront/cachePolicy:CachePolicy"
 ORIGIN_REQUEST_POLICY = "aws:cloudfront/originRequestPolicy:OriginRequestPolicy"
@@ -57,7 +57,7 @@ def _behaviours(parameters: Mapping[str, Any], path: str, report: Report) -> Non
 
 def _cache_policy(inputs: Mapping[str, Any], report: Report) -> None:
     ttls = {k: inputs.get(k) for k in TTLS}
-    numbers = {k: v for k, v in ttls.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    numbers = {k: v for k, v in ttls.items() if is_number(v)}
     for key, value in numbers.items():
         if value < 0:
             report(key, f"{value} is below the minimum 0")

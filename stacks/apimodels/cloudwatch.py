@@ -31,6 +31,7 @@ from stacks.apimodels._shapes import (
     child,
     choice,
     describe,
+    is_number,
     name_value_list,
     parse_json,
     service_model,
@@ -111,7 +112,7 @@ ALARM_TRANSLATION = Translation(
 
 
 def _number(value: Any) -> float | None:
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return value if is_number(value) else None
 
 
 def _period(value: Any, path: str, report: Report) -> None:

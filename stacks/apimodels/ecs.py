@@ -22,6 +22,7 @@ from stacks.apimodels._shapes import (
     Rule,
     Translation,
     Unfit,
+    is_number,
     items,
     json_document,
     name_value_list,
@@ -88,7 +89,7 @@ def _containers(inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _number(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return int(value) if is_number(value) else None
 
 
 def _task(inputs: Mapping[str, Any], report: Report) -> None:
