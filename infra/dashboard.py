@@ -14,12 +14,14 @@ from typing import Any
 from infra.metrics_catalog import (
     ALB,
     CLOUDFRONT,
+    CLOUDFRONT_REGION_DIMENSION,
     CONTAINER_INSIGHTS,
     DOCDB,
     ECS,
     ELASTICACHE,
     GLOBAL_REGION,
     WAF,
+    WAF_ALL_RULES,
     check,
     error_rate_expression,
 )
@@ -30,10 +32,6 @@ WIDGET_HEIGHT = 6
 MAX_ALARMS_PER_WIDGET = 100
 # Requests per period below which the dashboard's 5xx rate reads 0, as the alarm's does.
 DEFAULT_MIN_REQUESTS = 50
-# Dimension value of every CloudFront metric.
-CLOUDFRONT_REGION_DIMENSION = "Global"
-# WAF's rule name for the totals of a whole web ACL.
-WAF_ALL_RULES = "ALL"
 
 
 def dashboard_name(environment: str) -> str:

@@ -49,6 +49,7 @@ import pulumi_aws as aws
 from infra.alb import DEFAULT_ORIGIN_HEADER_NAME, dns_validation_record, origin_header_name_problem
 from infra.kms import Keys, KeysArgs
 from infra.log_retention import LOG_RETENTION_DAYS
+from infra.metrics_catalog import CLOUDFRONT, CLOUDFRONT_REGION_DIMENSION, WAF, WAF_ALL_RULES
 from infra.secrets import RECOVERY_WINDOW_DAYS, GeneratedSecret, GeneratedSecretArgs
 
 EDGE_REGION = "us-east-1"
@@ -682,9 +683,9 @@ class Edge(pulumi.ComponentResource):
                 f"More than {args.error_rate_threshold_percent:g}% of viewer requests answered 5xx "
                 "in 3 of the last 5 minutes (CloudFront, all edge locations)"
             ),
-            namespace="AWS/CloudFront",
+            namespace=CLOUDFRONT,
             metric_name="5xxErrorRate",
-            dimensions={"DistributionId": self.distribution.id, "Region": "Global"},
+            dimensions={"DistributionId": self.distribution.id, "Region": CLOUDFRONT_REGION_DIMENSION},
             statistic="Average",
             period=60,
             evaluation_periods=5,
@@ -705,10 +706,10 @@ class Edge(pulumi.ComponentResource):
                 f"The edge web ACL blocked more than {args.blocked_requests_threshold} requests "
                 "in 5 minutes: an attack, or a rule blocking real traffic"
             ),
-            namespace="AWS/WAFV2",
+            namespace=WAF,
             metric_name="BlockedRequests",
             # CLOUDFRONT-scope ACLs publish without a Region dimension; Rule=ALL is the ACL total.
-            dimensions={"WebACL": self.web_acl_name, "Rule": "ALL"},
+            dimensions={"WebACL": self.web_acl_name, "Rule": WAF_ALL_RULES},
             statistic="Sum",
             period=RATE_WINDOW_SECONDS,
             evaluation_periods=1,

@@ -25,6 +25,10 @@ WAF = "AWS/WAFV2"
 # CloudFront publishes its metrics, and WAF those of web ACLs in the CLOUDFRONT scope, in
 # us-east-1 only, whatever region the rest of the stack lives in.
 GLOBAL_REGION = "us-east-1"
+# Dimension value of every CloudFront metric.
+CLOUDFRONT_REGION_DIMENSION = "Global"
+# WAF's rule name for the totals of a whole web ACL.
+WAF_ALL_RULES = "ALL"
 
 DimensionSet = frozenset[str]
 
