@@ -177,9 +177,12 @@ def _check_environment(environment: str) -> None:
         )
 
 
-def _check_topic(topic_arn: pulumi.Input[str]) -> None:
+def _check_alarm_args(environment: str, topic_arn: pulumi.Input[str], thresholds: AlarmThresholds) -> None:
+    """What every alarm component checks before it registers anything."""
+    _check_environment(environment)
     if isinstance(topic_arn, str) and not topic_arn.startswith("arn:"):
         raise ValueError(f"topic_arn={topic_arn!r} must be the ARN of the alarm topic")
+    validate_thresholds(thresholds)
 
 
 # --- the topic ------------------------------------------------------------------------------
@@ -455,9 +458,7 @@ class DeploymentAlarms(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DeploymentAlarmsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        _check_environment(args.environment)
-        _check_topic(args.topic_arn)
-        validate_thresholds(args.thresholds)
+        _check_alarm_args(args.environment, args.topic_arn, args.thresholds)
         super().__init__("notes:infra:DeploymentAlarms", name, None, opts)
         t = args.thresholds
         factory = _AlarmFactory(self, name, args.environment, args.topic_arn)
@@ -548,9 +549,7 @@ class ServiceAlarms(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ServiceAlarmsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        _check_environment(args.environment)
-        _check_topic(args.topic_arn)
-        validate_thresholds(args.thresholds)
+        _check_alarm_args(args.environment, args.topic_arn, args.thresholds)
         super().__init__("notes:infra:ServiceAlarms", name, None, opts)
         t = args.thresholds
         factory = _AlarmFactory(self, name, args.environment, args.topic_arn)
@@ -676,9 +675,7 @@ class DataAlarms(pulumi.ComponentResource):
     alarm_arns: list[pulumi.Output[str]]
 
     def __init__(self, name: str, args: DataAlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        _check_environment(args.environment)
-        _check_topic(args.topic_arn)
-        validate_thresholds(args.thresholds)
+        _check_alarm_args(args.environment, args.topic_arn, args.thresholds)
         if not 1 <= len(args.docdb_instance_ids) <= MAX_DOCDB_INSTANCES:
             raise ValueError(
                 f"docdb_instance_ids has {len(args.docdb_instance_ids)} entries: a DocumentDB cluster "
