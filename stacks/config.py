@@ -18,10 +18,18 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from infra.edge import (
     BASE_MANAGED_GROUPS,
@@ -55,6 +63,10 @@ def _retention(value: int) -> int:
     return value
 
 
+# Days of a CloudWatch Logs retention setting: only the periods the API accepts.
+RetentionDays = Annotated[int, AfterValidator(_retention)]
+
+
 class General(Section):
     """Names and the tags every taggable resource carries (provider default tags)."""
 
@@ -78,7 +90,7 @@ class Network(Section):
     s3_gateway_endpoint: bool = Field(
         True, description="S3 gateway endpoint (free; ECR image layers come from S3)"
     )
-    flow_log_retention_days: int = Field(90, description="VPC flow log retention in days")
+    flow_log_retention_days: RetentionDays = Field(90, description="VPC flow log retention in days")
 
     @field_validator("cidr")
     @classmethod
@@ -87,11 +99,6 @@ class Network(Section):
         if not 16 <= network.prefixlen <= 20:
             raise ValueError("the VPC CIDR must be a /16 to /20")
         return value
-
-    @field_validator("flow_log_retention_days")
-    @classmethod
-    def _flow_retention(cls, value: int) -> int:
-        return _retention(value)
 
 
 class DocumentDb(Section):
@@ -114,12 +121,9 @@ class DocumentDb(Section):
         False, description="skip the snapshot taken on deletion (secure default: keep it)"
     )
     protect: bool = Field(False, description="pulumi protect: `pulumi destroy` refuses to delete the cluster")
-    audit_log_retention_days: int = Field(90, description="retention of the exported audit and profiler logs")
-
-    @field_validator("audit_log_retention_days")
-    @classmethod
-    def _audit_retention(cls, value: int) -> int:
-        return _retention(value)
+    audit_log_retention_days: RetentionDays = Field(
+        90, description="retention of the exported audit and profiler logs"
+    )
 
 
 class Cache(Section):
@@ -137,12 +141,7 @@ class Cache(Section):
         "03:00-04:00", pattern=r"^\d\d:\d\d-\d\d:\d\d$", description="daily snapshot window, UTC"
     )
     protect: bool = Field(False, description="pulumi protect: `pulumi destroy` refuses to delete the cache")
-    log_retention_days: int = Field(30, description="slow-log retention in days")
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _log_retention(cls, value: int) -> int:
-        return _retention(value)
+    log_retention_days: RetentionDays = Field(30, description="slow-log retention in days")
 
 
 class Service(Section):
@@ -166,15 +165,10 @@ class Service(Section):
     shutdown_grace_seconds: int = Field(
         20, ge=1, le=100, description="in-flight requests finish within this after SIGTERM"
     )
-    log_retention_days: int = Field(30, description="application log retention in days")
+    log_retention_days: RetentionDays = Field(30, description="application log retention in days")
     cors_allow_origins: list[str] = Field(
         default_factory=list, description="origins allowed to call the API from a browser"
     )
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _log_retention(cls, value: int) -> int:
-        return _retention(value)
 
 
 class Image(Section):
@@ -246,19 +240,16 @@ class Edge(Section):
         default_factory=list,
         description="WAF rules that only count (roll a new rule out in count mode first); the rest block",
     )
-    waf_log_retention_days: int = Field(90, description="retention of the aws-waf-logs- log group")
-    access_log_retention_days: int = Field(90, description="retention of the CloudFront access log group")
+    waf_log_retention_days: RetentionDays = Field(90, description="retention of the aws-waf-logs- log group")
+    access_log_retention_days: RetentionDays = Field(
+        90, description="retention of the CloudFront access log group"
+    )
     origin_secret_generation: int = Field(
         1, ge=1, description="origin header secret in use; rotate by raising it (README: rotation)"
     )
     origin_secret_previous_generation: int | None = Field(
         None, ge=1, description="generation the ALB still accepts during a rotation; remove after it"
     )
-
-    @field_validator("waf_log_retention_days", "access_log_retention_days")
-    @classmethod
-    def _log_retention(cls, value: int) -> int:
-        return _retention(value)
 
     @model_validator(mode="after")
     def _rules(self) -> Edge:
