@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 # What a plan cannot know yet (outputs of resources that do not exist) or must not show.
 UNCHECKABLE = frozenset({"[unknown]", "[secret]"})
@@ -134,7 +134,7 @@ def _is_integer(value: Any) -> bool:
     return integral and not isinstance(value, bool)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[float]:
     """Whether ``value`` is a JSON number (``True`` is no number here, though Python says int)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
