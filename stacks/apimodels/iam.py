@@ -288,19 +288,26 @@ def policy_text(value: Any, path: str) -> Any:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+Limit = tuple[str, str, str]  # (service, operation, member) whose model limits a policy's text
+
+
+def _policy(value: Any, path: str, kind: Kind, limit: Limit | None, report: Report) -> None:
+    """Check a policy held outside any walked request: its text against ``limit``'s model
+    (length and characters), then its grammar."""
+    if limit is not None:
+        Walker(Translation(), report).walk(request_shape(*limit), policy_text(value, path), path)
+    check_policy(value, path, kind, report)
+
+
 def _policy_check(
-    prop: str, kind: Kind, limit: tuple[str, str, str] | None = None
+    prop: str, kind: Kind, limit: Limit | None = None
 ) -> Callable[[Mapping[str, Any], Report], None]:
-    """Check ``inputs[prop]`` as a policy; ``limit`` is the (service, operation, member) whose
-    model gives its length and characters, for resources not otherwise walked."""
+    """Check ``inputs[prop]`` as a policy; ``limit`` for resources not otherwise walked."""
 
     def extra(inputs: Mapping[str, Any], report: Report) -> None:
         value = inputs.get(prop)
-        if value is None:
-            return
-        if limit is not None:
-            Walker(Translation(), report).walk(request_shape(*limit), policy_text(value, prop), prop)
-        check_policy(value, prop, kind, report)
+        if value is not None:
+            _policy(value, prop, kind, limit, report)
 
     return extra
 
@@ -309,10 +316,8 @@ def _role_policies(inputs: Mapping[str, Any], report: Report) -> None:
     check_policy(inputs.get("assumeRolePolicy"), "assumeRolePolicy", "trust", report)
     for index, inline in enumerate(items(inputs.get("inlinePolicies"))):
         if isinstance(inline, dict) and inline.get("policy"):
-            where = f"inlinePolicies[{index}].policy"
-            shape = request_shape("iam", "PutRolePolicy", "PolicyDocument")
-            Walker(Translation(), report).walk(shape, policy_text(inline["policy"], where), where)
-            check_policy(inline["policy"], where, "identity", report)
+            limit = ("iam", "PutRolePolicy", "PolicyDocument")
+            _policy(inline["policy"], f"inlinePolicies[{index}].policy", "identity", limit, report)
 
 
 NAMED = {"namePrefix": IGNORE}
@@ -367,7 +372,7 @@ def _attached(title: str, type_token: str, operation: str, owner: str, owner_mem
     )
 
 
-RESOURCE_POLICIES: tuple[tuple[str, str, tuple[str, str, str] | None], ...] = (
+RESOURCE_POLICIES: tuple[tuple[str, str, Limit | None], ...] = (
     ("aws:kms/key:Key", "policy", ("kms", "CreateKey", "Policy")),
     ("aws:kms/keyPolicy:KeyPolicy", "policy", ("kms", "PutKeyPolicy", "Policy")),
     ("aws:s3/bucketPolicy:BucketPolicy", "policy", ("s3", "PutBucketPolicy", "Policy")),
