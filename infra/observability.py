@@ -26,7 +26,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.cache import MAX_NODES as MAX_CACHE_NODES
 from infra.dashboard import DashboardValues, dashboard_body, dashboard_name, dashboard_url
+from infra.documentdb import MAX_INSTANCES as MAX_DOCDB_INSTANCES
 from infra.metrics_catalog import (
     ALB,
     CONTAINER_INSIGHTS,
@@ -44,8 +46,6 @@ ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]*$")
 MIB = 1024 * 1024
 # CloudWatch evaluates at most one day of periods of a minute or more.
 MAX_EVALUATION_SECONDS = 24 * 60 * 60
-MAX_DOCDB_INSTANCES = 16
-MAX_CACHE_NODES = 6
 
 
 # --- thresholds -----------------------------------------------------------------------------
