@@ -16,6 +16,7 @@ properties per type, and metric arrays of [namespace, metric name, dimension nam
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -70,12 +71,24 @@ QUERY_ID = re.compile(r"[a-z][A-Za-z0-9_]*")
 
 def statistic_problem(value: Any) -> str | None:
     """Why ``value`` is neither a statistic nor an extended statistic, or None."""
-    statistics = service_model("cloudwatch").shape_for("Statistic").enum
+    statistics = _statistics()
     if not isinstance(value, str):
         return f"expected a statistic, got {describe(value)}"
     if value in statistics or EXTENDED_STATISTIC.fullmatch(value):
         return None
     return f"value {describe(value)} is not one of {', '.join(statistics)} nor an extended statistic like p99"
+
+
+@functools.cache
+def _statistics() -> tuple[str, ...]:
+    return tuple(service_model("cloudwatch").shape_for("Statistic").enum)
+
+
+def _stat(value: Any, path: str, report: Report) -> None:
+    """Report a stat (of a query, a widget or a metric's options) that CloudWatch has not."""
+    problem = statistic_problem(value) if value is not None else None
+    if problem:
+        report(path, problem)
 
 
 def _metric_stat(value: Any, path: str) -> Any:
@@ -200,10 +213,8 @@ def _queries(queries: list[Any], report: Report, *, anomaly_band: bool) -> None:
             report(where, "set exactly one of metric, expression")
         metric = query.get("metric")
         if isinstance(metric, dict):
-            stat = metric.get("stat")
-            problem = statistic_problem(stat) if stat is not None and not unknown(stat) else None
-            if problem:
-                report(f"{where}.metric.stat", problem)
+            if not unknown(metric.get("stat")):
+                _stat(metric.get("stat"), f"{where}.metric.stat", report)
             _period(metric.get("period"), f"{where}.metric.period", report)
         _period(query.get("period"), f"{where}.period", report)
 
@@ -329,13 +340,9 @@ def _alarm_widget(properties: Mapping[str, Any], path: str, report: Report) -> N
 
 
 def _metric_widget(properties: Mapping[str, Any], path: str, report: Report) -> None:
-    if not isinstance(properties.get("region"), str):
-        report(child(path, "region"), "required member 'region' is missing")
+    _required_strings("region")(properties, path, report)
     choice(properties, "view", VIEWS, path, report)
-    if properties.get("stat") is not None:
-        problem = statistic_problem(properties["stat"])
-        if problem:
-            report(child(path, "stat"), problem)
+    _stat(properties.get("stat"), child(path, "stat"), report)
     metrics = properties.get("metrics")
     annotations = properties.get("annotations")
     alarm_graph = isinstance(annotations, dict) and bool(annotations.get("alarms"))
@@ -385,10 +392,7 @@ def _rendering(options: Mapping[str, Any], path: str, report: Report) -> None:
     period = options.get("period")
     if period is not None and (isinstance(period, bool) or not isinstance(period, int) or period < 1):
         report(child(path, "period"), f"value {describe(period)} is not a positive number of seconds")
-    if options.get("stat") is not None:
-        problem = statistic_problem(options["stat"])
-        if problem:
-            report(child(path, "stat"), problem)
+    _stat(options.get("stat"), child(path, "stat"), report)
     visible = options.get("visible")
     if visible is not None and not isinstance(visible, bool):
         report(child(path, "visible"), f"expected true or false, got {describe(visible)}")
