@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pulumi_policy import Policy, ResourceValidationPolicy, StackValidationPolicy
 
 from policies.offline import load_graph, resource_args, stack_args
@@ -25,6 +26,7 @@ STACK_ROOT = "urn:pulumi:{stack}::notes-platform::pulumi:pulumi:Stack"
 
 Resource = dict[str, Any]
 Change = Callable[[Resource], None]
+Happy = list[tuple[Policy, Callable[[], Resource]]]
 
 
 @functools.cache
@@ -290,3 +292,38 @@ def assert_stack_reports(mutation: StackMutation, graph: list[Resource]) -> None
     assert sorted(found) == sorted(mutation.expected), (
         f"{mutation.policy.name} ({mutation.what}): expected {mutation.expected}, got {found}"
     )
+
+
+# The three tests every area module runs over its own cases. A module binds each to a test_
+# name, so its ids stay test_<area>.py::test_one_change_is_reported[<policy>: <what>].
+
+
+def happy_path_test(happy: Happy) -> Callable[[Policy, Callable[[], Resource]], None]:
+    @pytest.mark.parametrize(
+        ("policy", "base"), happy, ids=lambda v: getattr(v, "name", getattr(v, "__name__", ""))
+    )
+    def test_the_happy_path_passes(policy: Policy, base: Callable[[], Resource]) -> None:
+        # GIVEN a resource as the program makes (or will make) it, WHEN validated, THEN nothing is reported
+        assert_passes(policy, base())
+
+    return test_the_happy_path_passes
+
+
+def mutation_test(mutations: list[Mutation]) -> Callable[[Mutation], None]:
+    @pytest.mark.parametrize("mutation", mutations, ids=lambda m: m.id)
+    def test_one_change_is_reported(mutation: Mutation) -> None:
+        # GIVEN the happy-path resource with one change, WHEN validated, THEN exactly its message
+        assert_reports(mutation)
+
+    return test_one_change_is_reported
+
+
+def stack_mutation_test(
+    mutations: list[StackMutation], graph: Callable[[], list[Resource]]
+) -> Callable[[StackMutation], None]:
+    @pytest.mark.parametrize("mutation", mutations, ids=lambda m: m.id)
+    def test_one_stack_change_is_reported(mutation: StackMutation) -> None:
+        # GIVEN ``graph()`` with one change, WHEN validated, THEN exactly the expected reports
+        assert_stack_reports(mutation, graph())
+
+    return test_one_stack_change_is_reported

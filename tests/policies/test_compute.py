@@ -3,31 +3,27 @@ secrets by ARN and logs shipped, scanned and immutable images pinned by digest i
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import pytest
-from pulumi_policy import Policy
-
 from policies.notes_policies import compute
 from tests.policies import fixtures as f
 from tests.policies.harness import (
+    Happy,
     Mutation,
-    Resource,
     StackMutation,
     applied,
     assert_passes,
-    assert_reports,
-    assert_stack_reports,
     check,
     check_stack,
     container,
+    happy_path_test,
+    mutation_test,
     on,
     removing,
     setting,
     snapshot,
+    stack_mutation_test,
 )
 
-HAPPY: list[tuple[Policy, Callable[[], Resource]]] = [
+HAPPY: Happy = [
     (compute.ecs_no_public_ip, f.ecs_service),
     (compute.ecs_circuit_breaker_rollback, f.ecs_service),
     (compute.ecs_container_not_privileged, f.task_definition),
@@ -194,23 +190,9 @@ STACK_MUTATIONS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("policy", "base"), HAPPY, ids=lambda v: getattr(v, "name", getattr(v, "__name__", ""))
-)
-def test_the_happy_path_passes(policy: Policy, base: Callable[[], Resource]) -> None:
-    # GIVEN a resource as the program makes it, WHEN validated, THEN nothing is reported
-    assert_passes(policy, base())
-
-
-@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.id)
-def test_one_change_is_reported(mutation: Mutation) -> None:
-    # GIVEN the happy-path resource with one change, WHEN validated, THEN exactly its message
-    assert_reports(mutation)
-
-
-@pytest.mark.parametrize("mutation", STACK_MUTATIONS, ids=lambda m: m.id)
-def test_one_stack_change_is_reported(mutation: StackMutation) -> None:
-    assert_stack_reports(mutation, f.prod_graph())
+test_the_happy_path_passes = happy_path_test(HAPPY)
+test_one_change_is_reported = mutation_test(MUTATIONS)
+test_one_stack_change_is_reported = stack_mutation_test(STACK_MUTATIONS, f.prod_graph)
 
 
 def test_the_prod_image_is_pinned() -> None:

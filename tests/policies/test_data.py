@@ -12,16 +12,16 @@ from pulumi_policy import Policy, StackValidationPolicy
 from policies.notes_policies import data
 from tests.policies import fixtures as f
 from tests.policies.harness import (
+    Happy,
     Mutation,
     Resource,
     StackMutation,
     adding,
     applied,
-    assert_passes,
-    assert_reports,
-    assert_stack_reports,
     check,
     check_stack,
+    happy_path_test,
+    mutation_test,
     named,
     on,
     option,
@@ -29,11 +29,12 @@ from tests.policies.harness import (
     resource,
     setting,
     snapshot,
+    stack_mutation_test,
     undepending,
     without,
 )
 
-HAPPY: list[tuple[Policy, Callable[[], Resource]]] = [
+HAPPY: Happy = [
     (data.docdb_storage_encrypted, f.docdb_cluster),
     (data.docdb_backup_retention, f.docdb_cluster),
     (data.docdb_final_snapshot, f.docdb_cluster),
@@ -267,23 +268,9 @@ STACK_MUTATIONS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("policy", "base"), HAPPY, ids=lambda v: getattr(v, "name", getattr(v, "__name__", ""))
-)
-def test_the_happy_path_passes(policy: Policy, base: Callable[[], Resource]) -> None:
-    # GIVEN a resource as the program makes it, WHEN validated, THEN nothing is reported
-    assert_passes(policy, base())
-
-
-@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.id)
-def test_one_change_is_reported(mutation: Mutation) -> None:
-    # GIVEN the happy-path resource with one change, WHEN validated, THEN exactly its message
-    assert_reports(mutation)
-
-
-@pytest.mark.parametrize("mutation", STACK_MUTATIONS, ids=lambda m: m.id)
-def test_one_stack_change_is_reported(mutation: StackMutation) -> None:
-    assert_stack_reports(mutation, f.prod_graph())
+test_the_happy_path_passes = happy_path_test(HAPPY)
+test_one_change_is_reported = mutation_test(MUTATIONS)
+test_one_stack_change_is_reported = stack_mutation_test(STACK_MUTATIONS, f.prod_graph)
 
 
 @pytest.mark.parametrize("policy", [p for p in data.POLICIES if isinstance(p, StackValidationPolicy)])

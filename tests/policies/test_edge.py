@@ -3,8 +3,6 @@ logs; WAF metrics, logging and region."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from pulumi_policy import Policy
 
@@ -13,27 +11,28 @@ from policies.notes_policies import resource_types as t
 from tests.policies import fixtures as f
 from tests.policies.harness import (
     ACCOUNT,
+    Happy,
     Mutation,
-    Resource,
     StackMutation,
     adding,
     applied,
     assert_passes,
-    assert_reports,
-    assert_stack_reports,
     check_stack,
+    happy_path_test,
     in_order,
+    mutation_test,
     on,
     option,
     provider_urn,
     removing,
     resource,
     setting,
+    stack_mutation_test,
     together,
     without,
 )
 
-HAPPY: list[tuple[Policy, Callable[[], Resource]]] = [
+HAPPY: Happy = [
     (edge.alb_https_modern_tls, f.https_listener),
     (edge.alb_https_modern_tls, f.http_listener),
     (edge.alb_http_redirects_to_https, f.http_listener),
@@ -251,23 +250,9 @@ STACK_MUTATIONS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("policy", "base"), HAPPY, ids=lambda v: getattr(v, "name", getattr(v, "__name__", ""))
-)
-def test_the_happy_path_passes(policy: Policy, base: Callable[[], Resource]) -> None:
-    # GIVEN a resource as the program makes (or will make) it, WHEN validated, THEN nothing is reported
-    assert_passes(policy, base())
-
-
-@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.id)
-def test_one_change_is_reported(mutation: Mutation) -> None:
-    # GIVEN the happy-path resource with one change, WHEN validated, THEN exactly its message
-    assert_reports(mutation)
-
-
-@pytest.mark.parametrize("mutation", STACK_MUTATIONS, ids=lambda m: m.id)
-def test_one_stack_change_is_reported(mutation: StackMutation) -> None:
-    assert_stack_reports(mutation, f.prod_graph())
+test_the_happy_path_passes = happy_path_test(HAPPY)
+test_one_change_is_reported = mutation_test(MUTATIONS)
+test_one_stack_change_is_reported = stack_mutation_test(STACK_MUTATIONS, f.prod_graph)
 
 
 @pytest.mark.parametrize(

@@ -3,31 +3,27 @@ flow logs on every VPC."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import pytest
-from pulumi_policy import Policy
-
 from policies.notes_policies import network
 from tests.policies import fixtures as f
 from tests.policies.harness import (
+    Happy,
     Mutation,
-    Resource,
     StackMutation,
     applied,
     assert_passes,
-    assert_reports,
-    assert_stack_reports,
     check,
+    happy_path_test,
+    mutation_test,
     removing,
     setting,
+    stack_mutation_test,
     together,
     without,
 )
 
 OPEN = "Security groups must not allow ingress from 0.0.0.0/0 or ::/0."
 
-HAPPY: list[tuple[Policy, Callable[[], Resource]]] = [
+HAPPY: Happy = [
     (network.security_group_no_public_ingress, f.ingress_rule),
     (network.security_group_no_public_ingress, f.security_group_with_inline_rules),
     (network.security_group_no_public_ingress, f.security_group_rule),
@@ -113,23 +109,9 @@ STACK_MUTATIONS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("policy", "base"), HAPPY, ids=lambda v: getattr(v, "name", getattr(v, "__name__", ""))
-)
-def test_the_happy_path_passes(policy: Policy, base: Callable[[], Resource]) -> None:
-    # GIVEN a resource as the program makes it, WHEN validated, THEN nothing is reported
-    assert_passes(policy, base())
-
-
-@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.id)
-def test_one_change_is_reported(mutation: Mutation) -> None:
-    # GIVEN the happy-path resource with one change, WHEN validated, THEN exactly its message
-    assert_reports(mutation)
-
-
-@pytest.mark.parametrize("mutation", STACK_MUTATIONS, ids=lambda m: m.id)
-def test_one_stack_change_is_reported(mutation: StackMutation) -> None:
-    assert_stack_reports(mutation, f.prod_graph())
+test_the_happy_path_passes = happy_path_test(HAPPY)
+test_one_change_is_reported = mutation_test(MUTATIONS)
+test_one_stack_change_is_reported = stack_mutation_test(STACK_MUTATIONS, f.prod_graph)
 
 
 def test_an_allowed_port_may_be_open_to_everyone() -> None:

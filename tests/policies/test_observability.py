@@ -3,32 +3,27 @@ Container Insights, and an alarm on every critical resource."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import pytest
-from pulumi_policy import Policy
-
 from policies.notes_policies import observability
 from tests.policies import fixtures as f
 from tests.policies.harness import (
+    Happy,
     Mutation,
-    Resource,
     StackMutation,
     applied,
-    assert_passes,
-    assert_reports,
-    assert_stack_reports,
     check,
     check_stack,
+    happy_path_test,
+    mutation_test,
     named,
     removing,
     setting,
     snapshot,
+    stack_mutation_test,
     without,
     without_alarms,
 )
 
-HAPPY: list[tuple[Policy, Callable[[], Resource]]] = [
+HAPPY: Happy = [
     (observability.log_group_retention, f.log_group),
     (observability.log_group_kms_encrypted, f.log_group),
     (observability.sns_topic_encrypted, f.topic),
@@ -140,23 +135,9 @@ STACK_MUTATIONS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("policy", "base"), HAPPY, ids=lambda v: getattr(v, "name", getattr(v, "__name__", ""))
-)
-def test_the_happy_path_passes(policy: Policy, base: Callable[[], Resource]) -> None:
-    # GIVEN a resource as the program makes (or will make) it, WHEN validated, THEN nothing is reported
-    assert_passes(policy, base())
-
-
-@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.id)
-def test_one_change_is_reported(mutation: Mutation) -> None:
-    # GIVEN the happy-path resource with one change, WHEN validated, THEN exactly its message
-    assert_reports(mutation)
-
-
-@pytest.mark.parametrize("mutation", STACK_MUTATIONS, ids=lambda m: m.id)
-def test_one_stack_change_is_reported(mutation: StackMutation) -> None:
-    assert_stack_reports(mutation, f.prod_graph())
+test_the_happy_path_passes = happy_path_test(HAPPY)
+test_one_change_is_reported = mutation_test(MUTATIONS)
+test_one_stack_change_is_reported = stack_mutation_test(STACK_MUTATIONS, f.prod_graph)
 
 
 def test_every_critical_resource_of_the_prod_graph_with_its_alarms_is_covered() -> None:

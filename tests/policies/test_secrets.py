@@ -4,24 +4,21 @@ recoverable, IAM without wildcard actions or administrator policies."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-
-import pytest
-from pulumi_policy import Policy
 
 from policies.notes_policies import secrets
 from tests.policies import fixtures as f
 from tests.policies.harness import (
+    Happy,
     Mutation,
-    Resource,
     applied,
     assert_passes,
-    assert_reports,
+    happy_path_test,
+    mutation_test,
     removing,
     setting,
 )
 
-HAPPY: list[tuple[Policy, Callable[[], Resource]]] = [
+HAPPY: Happy = [
     (secrets.kms_key_rotation, f.kms_key),
     (secrets.kms_deletion_window, f.kms_key),
     (secrets.secret_kms_encrypted, f.secret),
@@ -127,18 +124,8 @@ MUTATIONS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("policy", "base"), HAPPY, ids=lambda v: getattr(v, "name", getattr(v, "__name__", ""))
-)
-def test_the_happy_path_passes(policy: Policy, base: Callable[[], Resource]) -> None:
-    # GIVEN a resource as the program makes it, WHEN validated, THEN nothing is reported
-    assert_passes(policy, base())
-
-
-@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.id)
-def test_one_change_is_reported(mutation: Mutation) -> None:
-    # GIVEN the happy-path resource with one change, WHEN validated, THEN exactly its message
-    assert_reports(mutation)
+test_the_happy_path_passes = happy_path_test(HAPPY)
+test_one_change_is_reported = mutation_test(MUTATIONS)
 
 
 def test_an_asymmetric_key_cannot_rotate_and_is_not_asked_to() -> None:
