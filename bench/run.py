@@ -698,6 +698,7 @@ class Bench:
         api_results, server_command = self.api(workers)
         after = self.ceiling(workers, again=True) if wanted and self.args.bracket_ceiling else None
         ceilings = [c for c in (before, after) if c is not None]
+        drift: float | None = None
         if ceilings:
             reference_rps = sum(c.rps for c in ceilings) / len(ceilings)
             reference_cpu = sum(c.server_cpu_us_per_request for c in ceilings) / len(ceilings)
@@ -705,12 +706,9 @@ class Bench:
                 result.ratio = result.rps / reference_rps if reference_rps else None
                 if result.server_cpu_us_per_request:
                     result.cpu_ratio = reference_cpu / result.server_cpu_us_per_request
-        results = [*([before] if before else []), *api_results, *([after] if after else [])]
-        drift = (
-            abs(after.rps - before.rps) / ((after.rps + before.rps) / 2)
-            if before is not None and after is not None and after.rps + before.rps
-            else None
-        )
+            if len(ceilings) == 2 and reference_rps:
+                drift = abs(ceilings[1].rps - ceilings[0].rps) / reference_rps
+        results = [*ceilings[:1], *api_results, *ceilings[1:]]
         return {
             "workers": workers,
             "ceiling_drift": drift,
