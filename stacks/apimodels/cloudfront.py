@@ -11,7 +11,7 @@ whitelist behaviour needs the names it lists.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from stacks.apimodels._shapes import PROVIDER_ONLY, Family, Report, Translation, child, is_number, unknown
@@ -33,19 +33,12 @@ CONFIGS = (
 )
 
 
-def _translation(config: str) -> Translation:
-    return Translation(
-        rules={config: PROVIDER_ONLY},
-        provided={config: frozenset({"Name"}), "*": frozenset({"Quantity"})},  # auto-named; counted
-    )
-
-
 def _behaviours(parameters: Mapping[str, Any], path: str, report: Report) -> None:
     for config, behaviour, names in CONFIGS:
         settings = parameters.get(config)
         if not isinstance(settings, dict):
             continue
-        where = child(path, config) if path else config
+        where = child(path, config)
         chosen = settings.get(behaviour)
         if unknown(chosen):
             continue
@@ -70,39 +63,48 @@ def _cache_policy(inputs: Mapping[str, Any], report: Report) -> None:
         _behaviours(parameters, "parametersInCacheKeyAndForwardedToOrigin", report)
 
 
-FAMILIES = (
-    Family(
-        title="CloudFront cache policy",
-        types=(CACHE_POLICY,),
+def _policy(
+    title: str,
+    type_token: str,
+    policy: str,
+    *,
+    defaults: Mapping[str, frozenset[str]] | None = None,
+    semantic: Callable[[Mapping[str, Any], Report], None] | None = None,
+) -> Family:
+    """The family of one kind of policy: Pulumi's properties are the members of Create{policy}'s
+    {policy}Config. ``defaults``: shape -> members the provider sends when left out."""
+    config = f"{policy}Config"
+    # Auto-named; every Quantity is counted by the provider.
+    provided = {"*": frozenset({"Quantity"}), **(defaults or {})}
+    provided[config] = frozenset({"Name"}) | provided.get(config, frozenset())
+    return Family(
+        title=title,
+        types=(type_token,),
         service="cloudfront",
-        operation="CreateCachePolicy",
-        root="CachePolicyConfig",
-        translation=Translation(
-            rules={"CachePolicyConfig": PROVIDER_ONLY},
-            provided={
-                # Auto-named; the provider sends its documented defaults (MinTTL 0, gzip off).
-                "CachePolicyConfig": frozenset({"Name", "MinTTL"}),
-                "ParametersInCacheKeyAndForwardedToOrigin": frozenset({"EnableAcceptEncodingGzip"}),
-                "*": frozenset({"Quantity"}),
-            },
-        ),
+        operation=f"Create{policy}",
+        root=config,
+        translation=Translation(rules={config: PROVIDER_ONLY}, provided=provided),
+        semantic=semantic,
+    )
+
+
+FAMILIES = (
+    _policy(
+        "CloudFront cache policy",
+        CACHE_POLICY,
+        "CachePolicy",
+        # The provider's documented defaults: MinTTL 0, gzip off.
+        defaults={
+            "CachePolicyConfig": frozenset({"MinTTL"}),
+            "ParametersInCacheKeyAndForwardedToOrigin": frozenset({"EnableAcceptEncodingGzip"}),
+        },
         semantic=_cache_policy,
     ),
-    Family(
-        title="CloudFront origin request policy",
-        types=(ORIGIN_REQUEST_POLICY,),
-        service="cloudfront",
-        operation="CreateOriginRequestPolicy",
-        root="OriginRequestPolicyConfig",
-        translation=_translation("OriginRequestPolicyConfig"),
+    _policy(
+        "CloudFront origin request policy",
+        ORIGIN_REQUEST_POLICY,
+        "OriginRequestPolicy",
         semantic=lambda inputs, report: _behaviours(inputs, "", report),
     ),
-    Family(
-        title="CloudFront response headers policy",
-        types=(RESPONSE_HEADERS_POLICY,),
-        service="cloudfront",
-        operation="CreateResponseHeadersPolicy",
-        root="ResponseHeadersPolicyConfig",
-        translation=_translation("ResponseHeadersPolicyConfig"),
-    ),
+    _policy("CloudFront response headers policy", RESPONSE_HEADERS_POLICY, "ResponseHeadersPolicy"),
 )
