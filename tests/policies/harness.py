@@ -102,14 +102,21 @@ def us_east_1_provider(stack: str = "prod") -> Resource:
 # Changes a test applies to a copy of the happy-path resource.
 
 
+def _holder(target: Resource, path: str) -> tuple[Any, str]:
+    """The dict or list ``inputs.<path>`` lives in (dots between keys, digits index lists), and
+    the last key."""
+    *parents, last = path.split(".")
+    node: Any = target["inputs"]
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node[key]
+    return node, last
+
+
 def setting(path: str, value: Any) -> Change:
     """Set ``inputs.<path>`` (dots between keys, digits index lists)."""
 
     def change(target: Resource) -> None:
-        *parents, last = path.split(".")
-        node: Any = target["inputs"]
-        for key in parents:
-            node = node[int(key)] if key.isdigit() else node[key]
+        node, last = _holder(target, path)
         if isinstance(node, list):
             node[int(last)] = value
         else:
@@ -120,10 +127,7 @@ def setting(path: str, value: Any) -> Change:
 
 def removing(path: str) -> Change:
     def change(target: Resource) -> None:
-        *parents, last = path.split(".")
-        node: Any = target["inputs"]
-        for key in parents:
-            node = node[int(key)] if key.isdigit() else node[key]
+        node, last = _holder(target, path)
         del node[last]
 
     return change
