@@ -90,7 +90,7 @@ class PackConfig:
         return LEVELS[level]
 
     def settings(self, policy: Policy) -> dict[str, Any]:
-        schema = policy.config_schema.properties if policy.config_schema else {}
+        schema = _schema_of(policy)
         given = {k: v for k, v in self._entry(policy.name).items() if k != "enforcementLevel"}
         return {k: spec["default"] for k, spec in schema.items() if "default" in spec} | given
 
@@ -112,7 +112,7 @@ class PackConfig:
             entry = self._entry(key)
             if "enforcementLevel" in entry:
                 errors += _level_errors(f"{key}.enforcementLevel", entry["enforcementLevel"])
-            schema = policy.config_schema.properties if policy.config_schema else {}
+            schema = _schema_of(policy)
             for setting, given in entry.items():
                 if setting == "enforcementLevel":
                     continue
@@ -124,6 +124,11 @@ class PackConfig:
                     errors += [f"{key}.{setting}: {e}" for e in _schema_errors(given, schema[setting])]
         if errors:
             raise PackConfigError(f"{self.source}:\n  " + "\n  ".join(errors))
+
+
+def _schema_of(policy: Policy) -> Mapping[str, Any]:
+    """A policy's settings with their JSON Schema: empty for a policy without settings."""
+    return policy.config_schema.properties if policy.config_schema else {}
 
 
 def _level_errors(where: str, value: Any) -> list[str]:
