@@ -375,9 +375,11 @@ def _attached(title: str, type_token: str, operation: str, owner: str, owner_mem
 RESOURCE_POLICIES: tuple[tuple[str, str, Limit | None], ...] = (
     ("aws:kms/key:Key", "policy", ("kms", "CreateKey", "Policy")),
     ("aws:kms/keyPolicy:KeyPolicy", "policy", ("kms", "PutKeyPolicy", "Policy")),
-    ("aws:s3/bucketPolicy:BucketPolicy", "policy", ("s3", "PutBucketPolicy", "Policy")),
-    ("aws:sns/topicPolicy:TopicPolicy", "policy", ("sns", "SetTopicAttributes", "AttributeValue")),
-    ("aws:sns/topic:Topic", "policy", ("sns", "SetTopicAttributes", "AttributeValue")),
+    # s3's PutBucketPolicy Policy and sns's SetTopicAttributes AttributeValue are bare strings:
+    # their models (s3's the largest of all) would be loaded to check nothing.
+    ("aws:s3/bucketPolicy:BucketPolicy", "policy", None),
+    ("aws:sns/topicPolicy:TopicPolicy", "policy", None),
+    ("aws:sns/topic:Topic", "policy", None),
     ("aws:sqs/queuePolicy:QueuePolicy", "policy", None),
     ("aws:ecr/repositoryPolicy:RepositoryPolicy", "policy", ("ecr", "SetRepositoryPolicy", "policyText")),
     (

@@ -390,6 +390,20 @@ def test_only_the_models_of_the_families_present_are_loaded(graph: Graph) -> Non
         service_model.cache_clear()
 
 
+@pytest.mark.parametrize(
+    ("service", "operation", "member"),
+    [("s3", "PutBucketPolicy", "Policy"), ("sns", "SetTopicAttributes", "AttributeValue")],
+)
+def test_the_policies_checked_without_a_model_limit_have_none_in_their_model(
+    service: str, operation: str, member: str
+) -> None:
+    # GIVEN a policy member the checker does not load the model for / WHEN its shape is read
+    # THEN it is a bare string: no length, pattern or enum a plan could break
+    shape = request_shape(service, operation, member)
+    assert (shape.type_name, shape.enum) == ("string", [])
+    assert not {"min", "max", "pattern"} & set(shape.metadata)
+
+
 # --- 1. ECS task definitions --------------------------------------------------------------------
 
 
