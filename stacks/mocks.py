@@ -79,6 +79,10 @@ class RecordedGraph:
     def of_type(self, type_token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_token]
 
+    def provider_of(self, resource: Recorded) -> Recorded | None:
+        """The provider resource ``resource`` was registered with (None: the default one)."""
+        return next((r for r in self.resources if r.urn == resource.provider), None)
+
 
 def normalise(value: Any) -> Any:
     """Wire values as a reviewer should read them: integral floats as ints, secrets masked,

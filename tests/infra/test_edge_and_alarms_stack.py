@@ -31,12 +31,8 @@ def _one(plan: Plan, type_token: str, name_suffix: str = "") -> Recorded:
     return found[0]
 
 
-def _providers(plan: Plan) -> dict[str, Recorded]:
-    return {r.urn: r for r in plan.resources if r.type.startswith("pulumi:providers:aws")}
-
-
 def _region_of(plan: Plan, resource: Recorded) -> str:
-    provider = _providers(plan).get(resource.provider or "")
+    provider = plan.provider_of(resource)
     assert provider is not None, f"{resource.urn}: no recorded aws provider"
     return str(provider.inputs["region"])
 

@@ -34,26 +34,22 @@ def _aws(plan: Plan) -> list[Recorded]:
     return [r for r in plan.resources if r.custom and r.type.startswith("aws:")]
 
 
-def _providers(plan: Plan) -> dict[str, Recorded]:
-    return {r.urn: r for r in plan.resources if r.type.startswith("pulumi:providers:")}
-
-
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_taggable_resource_carries_the_default_tags(plans: dict[str, Plan], stack: str) -> None:
     plan = plans[stack]
-    providers = _providers(plan)
     untagged = []
     for resource in _aws(plan):
         if not is_taggable(resource.type):
             continue
-        provider = providers.get(resource.provider or "")
+        provider = plan.provider_of(resource)
         tags = json.loads(provider.inputs.get("defaultTags", "{}")).get("tags", {}) if provider else {}
         explicit = resource.inputs.get("tags") or {}
         if not set(tags) | set(explicit) >= REQUIRED_TAGS:
             untagged.append(resource.urn)
     assert not untagged, f"taggable resources without {sorted(REQUIRED_TAGS)}: {untagged}"
-    tags = json.loads(next(iter(providers.values())).inputs["defaultTags"])["tags"]
-    assert tags["Environment"] == stack
+    for provider in plan.of_type("pulumi:providers:aws"):
+        tags = json.loads(provider.inputs["defaultTags"])["tags"]
+        assert tags["Environment"] == stack, provider.urn
 
 
 @pytest.mark.parametrize("stack", STACKS)
