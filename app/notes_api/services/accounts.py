@@ -156,8 +156,7 @@ class Accounts:
     async def _lookup_revoked(self, family_id: str) -> bool:
         if self.gate.client is not None and self.gate.available:
             try:
-                async with self.gate.slot():
-                    revoked = bool(await self.gate.client.exists(self._revoked_key(family_id)))
+                revoked = bool(await self.gate.pipelined("EXISTS", self._revoked_key(family_id)))
                 self.gate.succeeded()
                 return revoked
             except RedisError as exc:
