@@ -13,8 +13,8 @@ import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from devtools.localservices import RedisServer
-from notes_api.core.cache import RedisGate
+from devtools.localservices import RedisServer, free_port
+from notes_api.core.cache import FAILURES_TO_OPEN, RedisGate
 from notes_api.core.config import Settings
 
 T = TypeVar("T")
@@ -205,10 +205,8 @@ def test_a_dead_redis_fails_every_caller_of_the_pipeline_and_counts_as_one_failu
     make_settings: Callable[..., Settings],
 ) -> None:
     # GIVEN a gate in front of a port nothing listens on
-    from devtools.localservices import free_port  # noqa: PLC0415
-    from notes_api.core.cache import FAILURES_TO_OPEN  # noqa: PLC0415
-
-    settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_connect_timeout_seconds=0.5)
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    settings = make_settings(redis_url=dead, redis_connect_timeout_seconds=0.5)
 
     async def scenario() -> tuple[list[BaseException], bool, bool]:
         gate = RedisGate(settings)
