@@ -160,8 +160,12 @@ class GZipWhenAccepted(GZipMiddleware):
 
         async def send_with_vary(message: Message) -> None:
             if message["type"] == "http.response.start" and self._compressible(message):
-                headers = MutableHeaders(scope=message)
-                headers.add_vary_header("Accept-Encoding")
+                raw: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+                if any(name.lower() == b"vary" for name, _ in raw):
+                    MutableHeaders(raw=raw).add_vary_header("Accept-Encoding")
+                else:  # the usual case, without building a Headers object per response
+                    raw.append((b"vary", b"Accept-Encoding"))
+                message["headers"] = raw
             await send(message)
 
         await self.app(scope, receive, send_with_vary)
