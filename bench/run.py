@@ -279,6 +279,22 @@ class Result:
     cache: dict[str, float] | None = None
     dependency_errors: float = 0.0
     note: str = ""
+    # Measured in slices alternating with the ceiling (see Bench.measure_paired): how many,
+    # and what the ceiling did in its own slices, which the ratios are then taken to.
+    slices: int = 1
+    paired_ceiling_rps: float | None = None
+    paired_ceiling_cpu_us_per_request: float | None = None
+
+
+@dataclass
+class Sample:
+    """One wrk run against one server: wrk's figures, the wall time, and CPU seconds used
+    meanwhile by wrk and by each process we watch (plus the whole machine)."""
+
+    figures: dict[str, Any]
+    wall: float
+    wrk_cpu: float
+    cpu: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -408,72 +424,146 @@ class Bench:
     # --- one worker count ------------------------------------------------------------------
 
     def measure(self, scenario: Scenario, server: ServerProcess, workers: int) -> Result:
-        threads = self.args.threads
-        if scenario.warmup:
-            progress(f"  warm-up {scenario.label} ({scenario.warmup}s)")
-            run_wrk(wrk_command(scenario, server.base, threads, scenario.warmup), scenario.warmup)
+        self.warm_up(scenario, server)
         self.wait_for_quiet()
         server.check_alive()
         metrics_before = scrape(server.base) if scenario.key != "hello" else {}
-        cpu_before = self.cpu_snapshot(server)
         progress(f"  measure {scenario.label} ({scenario.duration}s, {scenario.connections} connections)")
-        profiler = self.start_profiler(server, scenario, workers)
-        started = time.monotonic()
-        argv = wrk_command(scenario, server.base, threads, scenario.duration)
-        figures, output, wrk_cpu = run_wrk(argv, scenario.duration)
-        wall = time.monotonic() - started
+        profiler = self.start_profiler(server, scenario, workers, scenario.duration)
+        sampled = self.sample(scenario, server, scenario.duration)
         self.stop_profiler(profiler)
+        metrics_after = scrape(server.base) if scenario.key != "hello" else {}
+        result = self.result(scenario, server, workers, [sampled])
+        self.count_cache(result, scenario, metrics_before, metrics_after)
+        return result
+
+    def measure_paired(
+        self,
+        scenario: Scenario,
+        server: ServerProcess,
+        ceiling: Scenario,
+        ceiling_server: ServerProcess,
+        workers: int,
+    ) -> Result:
+        """The scenario in slices that alternate with slices of the ceiling, in the order
+        ceiling-API, API-ceiling, ceiling-API... so both see the same machine: its speed drifts
+        by up to a third within a run, and in separate 10 s windows that drift lands in the
+        ratio. Requests, time and CPU are summed over each side's slices; latency percentiles
+        cannot be merged, so p50 and p90 are the median slice's and p99, p99.9 and max the
+        worst slice's."""
+        count = max(1, min(self.args.slices, scenario.duration))
+        length = max(1, round(scenario.duration / count))
+        self.warm_up(scenario, server)
+        self.wait_for_quiet()
+        server.check_alive()
+        metrics_before = scrape(server.base)
+        progress(
+            f"  measure {scenario.label} ({count} slices of {length}s alternating with the ceiling, "
+            f"{scenario.connections} connections)"
+        )
+        profiler = self.start_profiler(server, scenario, workers, 2 * count * length + count)
+        mine: list[Sample] = []
+        theirs: list[Sample] = []
+        for index in range(count):
+            steps = [(ceiling, ceiling_server, theirs), (scenario, server, mine)]
+            for which, where, into in steps if index % 2 == 0 else reversed(steps):
+                into.append(self.sample(which, where, length))
+        self.stop_profiler(profiler)
+        metrics_after = scrape(server.base)
+        result = self.result(scenario, server, workers, mine)
+        self.count_cache(result, scenario, metrics_before, metrics_after)
+        reference = self.result(ceiling, ceiling_server, workers, theirs)
+        result.slices = count
+        result.paired_ceiling_rps = reference.rps
+        result.paired_ceiling_cpu_us_per_request = reference.server_cpu_us_per_request
+        return result
+
+    def warm_up(self, scenario: Scenario, server: ServerProcess) -> None:
+        if scenario.warmup:
+            progress(f"  warm-up {scenario.label} ({scenario.warmup}s)")
+            run_wrk(wrk_command(scenario, server.base, self.args.threads, scenario.warmup), scenario.warmup)
+
+    def sample(self, scenario: Scenario, server: ServerProcess, duration: int) -> Sample:
+        cpu_before = self.cpu_snapshot(server)
+        started = time.monotonic()
+        figures, output, wrk_cpu = run_wrk(
+            wrk_command(scenario, server.base, self.args.threads, duration), duration
+        )
+        wall = time.monotonic() - started
         cpu_after = self.cpu_snapshot(server)
         server.check_alive()
-        metrics_after = scrape(server.base) if scenario.key != "hello" else {}
         if self.args.verbose:
             progress(output.rstrip())
+        return Sample(
+            figures, wall, wrk_cpu, {name: cpu_after[name] - cpu_before[name] for name in cpu_before}
+        )
 
-        lat = figures["latency_us"]
-        server_cpu = cpu_after["server"] - cpu_before["server"]
-        cpu = {name: (cpu_after[name] - cpu_before[name]) / wall for name in cpu_before}
-        cpu["wrk"] = wrk_cpu / wall
+    def result(
+        self, scenario: Scenario, server: ServerProcess, workers: int, samples: list[Sample]
+    ) -> Result:
+        requests = sum(s.figures["requests"] for s in samples)
+        duration_us = sum(s.figures["duration_us"] for s in samples)
+        wall = sum(s.wall for s in samples)
+        lat = [s.figures["latency_us"] for s in samples]
+
+        def median(key: str) -> float:
+            values = sorted(x[key] for x in lat)
+            return float(values[len(values) // 2])
+
+        def worst(key: str) -> float:
+            return float(max(x[key] for x in lat))
+
+        def total(key: str) -> int:
+            return int(sum(s.figures[key] for s in samples))
+
+        server_cpu = sum(s.cpu["server"] for s in samples)
+        cpu = {name: sum(s.cpu[name] for s in samples) / wall for name in samples[0].cpu}
+        cpu["wrk"] = sum(s.wrk_cpu for s in samples) / wall
         machine_busy = cpu.pop("machine")
         # Whatever else ran on the machine meanwhile (other builds or tests) took cores from
         # the server: the figure to read before trusting a scenario.
         cpu["other"] = max(0.0, machine_busy - sum(cpu.values()))
-        cpu = {name: round(value, 2) for name, value in cpu.items()}
-        result = Result(
+        # The command shown is one slice's: with several, it ran once per slice.
+        seconds = [int(s.figures["duration_us"] / 1e6 + 0.5) for s in samples]
+        shown = wrk_command(scenario, server.base, self.args.threads, seconds[0], shown=True)
+        return Result(
             key=scenario.key,
             label=scenario.label,
             workers=workers,
             connections=scenario.connections,
             threads=min(self.args.threads, scenario.connections),
-            duration_s=scenario.duration,
+            duration_s=sum(seconds),
             warmup_s=scenario.warmup,
-            command=shown_command(wrk_command(scenario, server.base, threads, scenario.duration, shown=True)),
-            requests=figures["requests"],
-            rps=figures["requests"] / (figures["duration_us"] / 1e6),
-            p50_ms=lat["p50"] / 1000,
-            p90_ms=lat["p90"] / 1000,
-            p99_ms=lat["p99"] / 1000,
-            p999_ms=lat["p999"] / 1000,
-            max_ms=lat["max"] / 1000,
-            non2xx=figures["non2xx"],
-            socket_errors=figures["connect_errors"] + figures["read_errors"] + figures["write_errors"],
-            timeouts=figures["timeouts"],
-            server_cpu_us_per_request=round(server_cpu / max(figures["requests"], 1) * 1e6, 1),
-            response_bytes=figures["bytes"] // max(figures["requests"], 1),
-            cpu_cores=cpu,
+            command=shown_command(shown),
+            requests=requests,
+            rps=requests / (duration_us / 1e6),
+            p50_ms=median("p50") / 1000,
+            p90_ms=median("p90") / 1000,
+            p99_ms=worst("p99") / 1000,
+            p999_ms=worst("p999") / 1000,
+            max_ms=worst("max") / 1000,
+            non2xx=total("non2xx"),
+            socket_errors=total("connect_errors") + total("read_errors") + total("write_errors"),
+            timeouts=total("timeouts"),
+            server_cpu_us_per_request=round(server_cpu / max(requests, 1) * 1e6, 1),
+            response_bytes=total("bytes") // max(requests, 1),
+            cpu_cores={name: round(value, 2) for name, value in cpu.items()},
             note=scenario.note,
         )
-        result.dependency_errors = metrics_after.get("dependency_errors", 0.0) - metrics_before.get(
-            "dependency_errors", 0.0
-        )
+
+    @staticmethod
+    def count_cache(
+        result: Result, scenario: Scenario, before: dict[str, float], after: dict[str, float]
+    ) -> None:
+        result.dependency_errors = after.get("dependency_errors", 0.0) - before.get("dependency_errors", 0.0)
         if scenario.cache_name:
             delta = {
-                r: metrics_after.get(f"cache:{scenario.cache_name}:{r}", 0.0)
-                - metrics_before.get(f"cache:{scenario.cache_name}:{r}", 0.0)
+                r: after.get(f"cache:{scenario.cache_name}:{r}", 0.0)
+                - before.get(f"cache:{scenario.cache_name}:{r}", 0.0)
                 for r in ("hit", "miss", "bypass", "error")
             }
-            total = sum(delta.values())
-            result.cache = {**delta, "hit_ratio": round(delta["hit"] / total, 4) if total else 0.0}
-        return result
+            hits = sum(delta.values())
+            result.cache = {**delta, "hit_ratio": round(delta["hit"] / hits, 4) if hits else 0.0}
 
     def wait_for_quiet(self) -> None:
         """Between scenarios our own servers idle, so what keeps the cores busy is someone else."""
@@ -499,7 +589,7 @@ class Bench:
         return snapshot
 
     def start_profiler(
-        self, server: ServerProcess, scenario: Scenario, workers: int
+        self, server: ServerProcess, scenario: Scenario, workers: int, duration: int
     ) -> subprocess.Popen[bytes] | None:
         if not self.args.profile or server.proc is None:
             return None
@@ -518,7 +608,7 @@ class Bench:
             "--rate",
             "250",
             "--duration",
-            str(scenario.duration),
+            str(duration),
             "--format",
             "raw",
             "-o",
@@ -544,13 +634,16 @@ class Bench:
             raise BenchError("--profile needs py-spy: .venv/bin/pip install py-spy")
         return found
 
-    def ceiling(self, workers: int, again: bool = False) -> Result:
+    def ceiling_server(self, workers: int) -> ServerProcess:
         port = free_port()
         env = self.server_env(workers, port, "unused")
-        server = ServerProcess(
+        progress(f"workers={workers}: ceiling on port {port}")
+        return ServerProcess(
             f"hello-w{workers}", [sys.executable, "-m", "bench.hello_app"], env, port, self.logdir
         )
-        scenario = Scenario(
+
+    def ceiling_scenario(self, again: bool = False) -> Scenario:
+        return Scenario(
             "hello-after" if again else "hello",
             "GET /hello (ceiling, after)" if again else "GET /hello (ceiling)",
             "hello.lua",
@@ -561,11 +654,8 @@ class Bench:
             self.args.wrk_timeout,
             note="bench/hello_app.py: bare FastAPI, same uvicorn options",
         )
-        progress(f"workers={workers}: ceiling on port {port}")
-        with running(server, "/hello"):
-            return self.measure(scenario, server, workers)
 
-    def api(self, workers: int) -> tuple[list[Result], str]:
+    def api(self, workers: int, ceiling_server: ServerProcess | None) -> tuple[list[Result], str]:
         port = free_port()
         env = self.server_env(workers, port, f"bench_w{workers}_{secrets.token_hex(3)}")
         server = ServerProcess(f"api-w{workers}", [sys.executable, "-m", "notes_api"], env, port, self.logdir)
@@ -580,7 +670,13 @@ class Bench:
                     continue
                 if scenario.cached:
                     self.warm(server.base, scenario, seed["reader_token"])
-                results.append(self.measure(scenario, server, workers))
+                if scenario.cached and ceiling_server is not None and self.args.slices > 1:
+                    paired = self.measure_paired(
+                        scenario, server, self.ceiling_scenario(), ceiling_server, workers
+                    )
+                    results.append(paired)
+                else:
+                    results.append(self.measure(scenario, server, workers))
         return results, shown
 
     def seed(self, base: str, workers: int) -> dict[str, str]:
@@ -689,23 +785,37 @@ class Bench:
         ]
 
     def run(self, workers: int) -> dict[str, Any]:
-        # The ceiling is measured before and after the API and the ratios taken to the mean of
-        # the two: this machine's speed drifts over a run (the ceiling alone moved by a third
-        # between runs), and one measurement at the start would credit or charge the API with
-        # the drift.
+        # The ceiling is measured before and after the API and the other scenarios' ratios
+        # taken to the mean of the two: this machine's speed drifts over a run (the ceiling
+        # alone moved by a third between runs), and one measurement at the start would credit
+        # or charge the API with the drift. The cached reads, which the targets are about, go
+        # further: they alternate with the ceiling in short slices (measure_paired), so the
+        # ceiling server stays up, idle, while the API runs.
         wanted = "hello" in self.args.scenarios
-        before = self.ceiling(workers) if wanted else None
-        api_results, server_command = self.api(workers)
-        after = self.ceiling(workers, again=True) if wanted and self.args.bracket_ceiling else None
+        with contextlib.ExitStack() as stack:
+            ceiling_server = (
+                stack.enter_context(running(self.ceiling_server(workers), "/hello")) if wanted else None
+            )
+            before = (
+                self.measure(self.ceiling_scenario(), ceiling_server, workers) if ceiling_server else None
+            )
+            api_results, server_command = self.api(workers, ceiling_server)
+            after = (
+                self.measure(self.ceiling_scenario(again=True), ceiling_server, workers)
+                if ceiling_server is not None and self.args.bracket_ceiling
+                else None
+            )
         ceilings = [c for c in (before, after) if c is not None]
         drift: float | None = None
         if ceilings:
             reference_rps = sum(c.rps for c in ceilings) / len(ceilings)
             reference_cpu = sum(c.server_cpu_us_per_request for c in ceilings) / len(ceilings)
             for result in [*ceilings, *api_results]:
-                result.ratio = result.rps / reference_rps if reference_rps else None
+                rps = result.paired_ceiling_rps or reference_rps
+                cpu = result.paired_ceiling_cpu_us_per_request or reference_cpu
+                result.ratio = result.rps / rps if rps else None
                 if result.server_cpu_us_per_request:
-                    result.cpu_ratio = reference_cpu / result.server_cpu_us_per_request
+                    result.cpu_ratio = cpu / result.server_cpu_us_per_request
             if len(ceilings) == 2 and reference_rps:
                 drift = abs(ceilings[1].rps - ceilings[0].rps) / reference_rps
         results = [*ceilings[:1], *api_results, *ceilings[1:]]
@@ -856,11 +966,12 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], env_info: dict[
         f"request), so it runs at {args.login_connections} connections for {args.login_duration}s with a "
         f"{max(args.wrk_timeout, LOGIN_TIMEOUT)} s wrk timeout; more connections would only queue",
         "non-2xx is wrk's status error count (statuses > 399); errors = socket errors + wrk timeouts; "
-        "ceiling = req/s over the mean of the ceiling measured before and after the API; by cpu = the "
-        "ceilings' mean CPU per request over this one's (the "
-        "same ratio with equal CPU for both, robust to other load); cpu us/req = server CPU per request; "
-        "cores = CPU used during the measured seconds "
-        "(other: processes outside the benchmark)",
+        "ceiling = req/s over the ceiling's: for the cached reads, the ceiling measured in slices "
+        "alternating with theirs (--slices; their p50 is the median slice's, their p99 the worst "
+        "slice's), for the others the mean of the ceiling measured before and after the API; by cpu = "
+        "the ceiling's CPU per request over this one's (the same ratio with equal CPU for both, robust "
+        "to other load); cpu us/req = server CPU per request; cores = CPU used during the measured "
+        "seconds (other: processes outside the benchmark)",
     ]
     if args.profile:
         out.append(
@@ -877,12 +988,23 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], env_info: dict[
             "",
             "commands:",
         ]
-        out += [f"  {r.command}" for r in run["results"]]
+        out += [
+            f"  {r.command}" + (f"   (x{r.slices}, alternating with the ceiling's)" if r.slices > 1 else "")
+            for r in run["results"]
+        ]
+        for r in run["results"]:
+            if r.paired_ceiling_rps is not None:
+                out.append(
+                    f"  {r.label}: {r.slices} slices alternating with the ceiling, which did "
+                    f"{r.paired_ceiling_rps:.0f} req/s at {r.paired_ceiling_cpu_us_per_request:.0f} us/req "
+                    "in its own slices"
+                )
         drift = run.get("ceiling_drift")
         if drift is not None and drift > DRIFT_WARNING:
             out.append(
                 f"  WARNING: the ceiling moved {drift:.0%} between before and after the API: the "
-                "machine's speed changed during the run; the ratios use the mean of the two"
+                "machine's speed changed during the run; the ratios of the scenarios not measured in "
+                "slices use the mean of the two"
             )
         for r in run["results"]:
             other = r.cpu_cores.get("other", 0.0)
@@ -994,6 +1116,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="measure the ceiling once, before the API (default: before and after, ratios to the mean)",
     )
+    parser.add_argument(
+        "--slices",
+        type=int,
+        default=5,
+        help="the cached reads alternate with the ceiling in this many slices of duration/slices "
+        "seconds each, and their ratios are taken to the ceiling's own slices; 1 measures them in one "
+        "go, with ratios to the mean of the ceiling before and after",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("-v", "--verbose", action="store_true", help="print wrk's own output too")
     args = parser.parse_args(argv)
@@ -1002,6 +1132,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown scenarios {sorted(unknown)}; choose from {','.join(SCENARIOS)}")
     if any(w < 1 for w in args.workers) or min(args.connections, args.login_connections, args.threads) < 1:
         parser.error("workers, connections and threads must be at least 1")
+    if args.slices < 1:
+        parser.error("--slices must be at least 1")
     if min(args.duration, args.login_duration) < 1 or min(args.warmup, args.login_warmup) < 0:
         parser.error("durations must be at least 1 s and warm-ups not negative")
     return args
