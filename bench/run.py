@@ -806,18 +806,7 @@ class Bench:
                 else None
             )
         ceilings = [c for c in (before, after) if c is not None]
-        drift: float | None = None
-        if ceilings:
-            reference_rps = sum(c.rps for c in ceilings) / len(ceilings)
-            reference_cpu = sum(c.server_cpu_us_per_request for c in ceilings) / len(ceilings)
-            for result in [*ceilings, *api_results]:
-                rps = result.paired_ceiling_rps or reference_rps
-                cpu = result.paired_ceiling_cpu_us_per_request or reference_cpu
-                result.ratio = result.rps / rps if rps else None
-                if result.server_cpu_us_per_request:
-                    result.cpu_ratio = cpu / result.server_cpu_us_per_request
-            if len(ceilings) == 2 and reference_rps:
-                drift = abs(ceilings[1].rps - ceilings[0].rps) / reference_rps
+        drift = assign_ratios(ceilings, api_results)
         results = [*ceilings[:1], *api_results, *ceilings[1:]]
         return {
             "workers": workers,
@@ -826,6 +815,25 @@ class Bench:
             "results": results,
             "targets": evaluate(results, workers),
         }
+
+
+def assign_ratios(ceilings: list[Result], results: list[Result]) -> float | None:
+    """Set each result's ratios to the ceiling: a sliced result's to the ceiling in its own
+    slices, the others' (and the ceilings' own) to the mean of the full ceiling runs. Returns
+    how far the full ceiling runs differ, as a share of their mean (None unless two)."""
+    if not ceilings:
+        return None
+    reference_rps = sum(c.rps for c in ceilings) / len(ceilings)
+    reference_cpu = sum(c.server_cpu_us_per_request for c in ceilings) / len(ceilings)
+    for result in [*ceilings, *results]:
+        rps = result.paired_ceiling_rps or reference_rps
+        cpu = result.paired_ceiling_cpu_us_per_request or reference_cpu
+        result.ratio = result.rps / rps if rps else None
+        if result.server_cpu_us_per_request:
+            result.cpu_ratio = cpu / result.server_cpu_us_per_request
+    if len(ceilings) == 2 and reference_rps:
+        return abs(ceilings[1].rps - ceilings[0].rps) / reference_rps
+    return None
 
 
 def expect(status: int, wanted: int, what: str, body: Any) -> None:
