@@ -279,9 +279,11 @@ class Result:
     cache: dict[str, float] | None = None
     dependency_errors: float = 0.0
     note: str = ""
-    # Measured in slices alternating with the ceiling (see Bench.measure_paired): how many,
-    # and what the ceiling did in its own slices, which the ratios are then taken to.
+    # Measured again in slices alternating with the ceiling (see Bench.measure_paired): how
+    # many, what this scenario and the ceiling did in their slices; the ratios come from those.
     slices: int = 1
+    paired_rps: float | None = None
+    paired_cpu_us_per_request: float | None = None
     paired_ceiling_rps: float | None = None
     paired_ceiling_cpu_us_per_request: float | None = None
 
@@ -445,35 +447,44 @@ class Bench:
         ceiling_server: ServerProcess,
         workers: int,
     ) -> Result:
-        """The scenario in slices that alternate with slices of the ceiling, in the order
-        ceiling-API, API-ceiling, ceiling-API... so both see the same machine: its speed drifts
-        by up to a third within a run, and in separate 10 s windows that drift lands in the
-        ratio. Requests, time and CPU are summed over each side's slices; latency percentiles
-        cannot be merged, so p50 and p90 are the median slice's and p99, p99.9 and max the
-        worst slice's."""
+        """The scenario in one run of the full duration, for its latency and errors, then in
+        slices that alternate with slices of the ceiling (ceiling-API, API-ceiling,
+        ceiling-API, ...), for its ratio: both sides of the ratio see the same machine, whose
+        speed drifts by up to a third within a run. Requests, time and CPU are summed over each
+        side's slices. Latency comes from the full run only: every short run starts with wrk
+        opening all its connections at once, which puts a burst into the tail of a 2 s
+        window (the ceiling's own p99 in slices was 3 to 10 times its full run's)."""
         count = max(1, min(self.args.slices, scenario.duration))
         length = max(1, round(scenario.duration / count))
         self.warm_up(scenario, server)
         self.wait_for_quiet()
         server.check_alive()
         metrics_before = scrape(server.base)
+        progress(f"  measure {scenario.label} ({scenario.duration}s, {scenario.connections} connections)")
+        profiler = self.start_profiler(server, scenario, workers, scenario.duration)
+        whole = self.sample(scenario, server, scenario.duration)
+        self.stop_profiler(profiler)
         progress(
-            f"  measure {scenario.label} ({count} slices of {length}s alternating with the ceiling, "
-            f"{scenario.connections} connections)"
+            f"  measure {scenario.label} again: {count} slices of {length}s alternating with the ceiling"
         )
-        profiler = self.start_profiler(server, scenario, workers, 2 * count * length + count)
         mine: list[Sample] = []
         theirs: list[Sample] = []
         for index in range(count):
             steps = [(ceiling, ceiling_server, theirs), (scenario, server, mine)]
             for which, where, into in steps if index % 2 == 0 else reversed(steps):
                 into.append(self.sample(which, where, length))
-        self.stop_profiler(profiler)
         metrics_after = scrape(server.base)
-        result = self.result(scenario, server, workers, mine)
-        self.count_cache(result, scenario, metrics_before, metrics_after)
+        result = self.result(scenario, server, workers, [whole])
+        sliced = self.result(scenario, server, workers, mine)
         reference = self.result(ceiling, ceiling_server, workers, theirs)
+        # A failure in a slice counts like one in the full run.
+        result.non2xx += sliced.non2xx
+        result.socket_errors += sliced.socket_errors
+        result.timeouts += sliced.timeouts
+        self.count_cache(result, scenario, metrics_before, metrics_after)
         result.slices = count
+        result.paired_rps = sliced.rps
+        result.paired_cpu_us_per_request = sliced.server_cpu_us_per_request
         result.paired_ceiling_rps = reference.rps
         result.paired_ceiling_cpu_us_per_request = reference.server_cpu_us_per_request
         return result
@@ -818,19 +829,23 @@ class Bench:
 
 
 def assign_ratios(ceilings: list[Result], results: list[Result]) -> float | None:
-    """Set each result's ratios to the ceiling: a sliced result's to the ceiling in its own
-    slices, the others' (and the ceilings' own) to the mean of the full ceiling runs. Returns
+    """Set each result's ratios to the ceiling: a sliced result's from its slices and the
+    ceiling's alternating with them, the others' (and the ceilings' own) to the mean of the
+    full ceiling runs. Returns
     how far the full ceiling runs differ, as a share of their mean (None unless two)."""
     if not ceilings:
         return None
     reference_rps = sum(c.rps for c in ceilings) / len(ceilings)
     reference_cpu = sum(c.server_cpu_us_per_request for c in ceilings) / len(ceilings)
     for result in [*ceilings, *results]:
-        rps = result.paired_ceiling_rps or reference_rps
-        cpu = result.paired_ceiling_cpu_us_per_request or reference_cpu
-        result.ratio = result.rps / rps if rps else None
+        if result.paired_rps and result.paired_ceiling_rps:
+            result.ratio = result.paired_rps / result.paired_ceiling_rps
+            if result.paired_cpu_us_per_request and result.paired_ceiling_cpu_us_per_request:
+                result.cpu_ratio = result.paired_ceiling_cpu_us_per_request / result.paired_cpu_us_per_request
+            continue
+        result.ratio = result.rps / reference_rps if reference_rps else None
         if result.server_cpu_us_per_request:
-            result.cpu_ratio = cpu / result.server_cpu_us_per_request
+            result.cpu_ratio = reference_cpu / result.server_cpu_us_per_request
     if len(ceilings) == 2 and reference_rps:
         return abs(ceilings[1].rps - ceilings[0].rps) / reference_rps
     return None
@@ -974,12 +989,12 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], env_info: dict[
         f"request), so it runs at {args.login_connections} connections for {args.login_duration}s with a "
         f"{max(args.wrk_timeout, LOGIN_TIMEOUT)} s wrk timeout; more connections would only queue",
         "non-2xx is wrk's status error count (statuses > 399); errors = socket errors + wrk timeouts; "
-        "ceiling = req/s over the ceiling's: for the cached reads, the ceiling measured in slices "
-        "alternating with theirs (--slices; their p50 is the median slice's, their p99 the worst "
-        "slice's), for the others the mean of the ceiling measured before and after the API; by cpu = "
-        "the ceiling's CPU per request over this one's (the same ratio with equal CPU for both, robust "
-        "to other load); cpu us/req = server CPU per request; cores = CPU used during the measured "
-        "seconds (other: processes outside the benchmark)",
+        "ceiling = req/s as a share of the ceiling's: for the cached reads, measured again in slices "
+        "alternating with slices of the ceiling (--slices) and taken from those, for the others to the "
+        "mean of the ceiling measured before and after the API; by cpu = the ceiling's CPU per request "
+        "over this one's, paired the same way (the same ratio with equal CPU for both, robust to other "
+        "load); cpu us/req = server CPU per request; cores = CPU used during the measured seconds "
+        "(other: processes outside the benchmark)",
     ]
     if args.profile:
         out.append(
@@ -996,16 +1011,14 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]], env_info: dict[
             "",
             "commands:",
         ]
-        out += [
-            f"  {r.command}" + (f"   (x{r.slices}, alternating with the ceiling's)" if r.slices > 1 else "")
-            for r in run["results"]
-        ]
+        out += [f"  {r.command}" for r in run["results"]]
         for r in run["results"]:
-            if r.paired_ceiling_rps is not None:
+            if r.paired_rps is not None and r.paired_ceiling_rps is not None:
                 out.append(
-                    f"  {r.label}: {r.slices} slices alternating with the ceiling, which did "
-                    f"{r.paired_ceiling_rps:.0f} req/s at {r.paired_ceiling_cpu_us_per_request:.0f} us/req "
-                    "in its own slices"
+                    f"  {r.label}, ratio: then {r.slices} slices of "
+                    f"{r.duration_s // r.slices}s alternating with the ceiling's: "
+                    f"{r.paired_rps:.0f} req/s at {r.paired_cpu_us_per_request:.0f} us/req against "
+                    f"{r.paired_ceiling_rps:.0f} req/s at {r.paired_ceiling_cpu_us_per_request:.0f} us/req"
                 )
         drift = run.get("ceiling_drift")
         if drift is not None and drift > DRIFT_WARNING:

@@ -51,7 +51,7 @@ def _server(name: str, tmp_path: Path) -> ServerProcess:
     return ServerProcess(name, [], {}, 1234, tmp_path)
 
 
-def test_slices_are_summed_and_the_p99_is_the_worst_slices(harness: Bench, tmp_path: Path) -> None:
+def test_runs_are_summed_and_the_p99_is_the_worst_runs(harness: Bench, tmp_path: Path) -> None:
     # GIVEN three 2 s slices of one scenario, the second one slower
     samples = [
         _sample(8000, 2.0, 1.0, p50=10_000, p99=20_000),
@@ -73,23 +73,28 @@ def test_slices_are_summed_and_the_p99_is_the_worst_slices(harness: Bench, tmp_p
     assert "-d2s" in result.command
 
 
-def test_the_cached_reads_alternate_with_the_ceiling_in_abba_order(
+def test_a_cached_read_runs_whole_for_its_latency_then_in_abba_slices_for_its_ratio(
     harness: Bench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN a ceiling that does 6000 req/s and a scenario that does 3000, recorded per slice
-    order: list[str] = []
+    # GIVEN a ceiling that does 6000 req/s and a scenario that does 3000, recorded per run;
+    # the full run has a p99 of 30 ms, the slices 80 ms (each starts with wrk's connection
+    # burst), and one slice answers 2 requests with a 5xx
+    order: list[tuple[str, int]] = []
 
     def fake_sample(scenario: Scenario, server: ServerProcess, duration: int) -> Sample:
-        order.append(scenario.key)
-        assert duration == 2
+        order.append((scenario.key, duration))
         rate = 6000 if scenario.key == "hello" else 3000
-        return _sample(rate * duration, duration, 0.2 * duration * (1 if scenario.key == "hello" else 2))
+        cpu = 0.2 * duration * (1 if scenario.key == "hello" else 2)
+        sampled = _sample(rate * duration, duration, cpu, p99=30_000 if duration == 10 else 80_000)
+        if scenario.key == "list" and len(order) == 3:  # its first slice
+            sampled.figures["non2xx"] = 2
+        return sampled
 
     monkeypatch.setattr(harness, "sample", fake_sample)
     monkeypatch.setattr(harness, "warm_up", lambda scenario, server: None)
     monkeypatch.setattr(harness, "wait_for_quiet", lambda: None)
     monkeypatch.setattr(bench, "scrape", lambda base: {})
-    # WHEN the scenario is measured in 5 slices
+    # WHEN the scenario is measured with 5 slices
     result = harness.measure_paired(
         _scenario("list"),
         _server("api-w1", tmp_path),
@@ -97,13 +102,21 @@ def test_the_cached_reads_alternate_with_the_ceiling_in_abba_order(
         _server("hello-w1", tmp_path),
         1,
     )
-    # THEN the two alternate, each going first in every other pair
-    assert order == ["hello", "list", "list", "hello", "hello", "list", "list", "hello", "hello", "list"]
-    # AND the result carries the ceiling's figures from its own slices
+    # THEN it ran once for 10 s, then alternated with the ceiling, each going first in turn
+    assert order[0] == ("list", 10)
+    assert order[1:] == [
+        (key, 2)
+        for key in ["hello", "list", "list", "hello", "hello", "list", "list", "hello", "hello", "list"]
+    ]
+    # AND its latency is the full run's, its failures those of every run
+    assert result.p99_ms == 30.0 and result.duration_s == 10
+    assert result.non2xx == 2
+    # AND it carries both sides' figures from the slices
     assert result.slices == 5
+    assert result.paired_rps == pytest.approx(3000)
     assert result.paired_ceiling_rps == pytest.approx(6000)
+    assert result.paired_cpu_us_per_request == pytest.approx(400 / 3000 * 1000, abs=0.1)
     assert result.paired_ceiling_cpu_us_per_request == pytest.approx(200 / 6000 * 1000, abs=0.1)
-    assert result.rps == pytest.approx(3000) and result.duration_s == 10
 
 
 def _result(key: str, rps: float, cpu_us: float, **paired: float) -> Result:
@@ -134,12 +147,21 @@ def _result(key: str, rps: float, cpu_us: float, **paired: float) -> Result:
 def test_a_sliced_result_is_compared_with_its_own_ceiling_slices_the_rest_with_the_mean() -> None:
     # GIVEN full ceiling runs of 4000 and 6000 req/s (a drifting machine) ...
     before, after = _result("hello", 4000, 250), _result("hello-after", 6000, 167)
-    # ... a cached read measured in slices next to a ceiling doing 5600 there, and a write
-    sliced = _result("list", 2800, 300, paired_ceiling_rps=5600, paired_ceiling_cpu_us_per_request=150)
+    # ... a cached read that did 3000 req/s in its full run and 2800 in slices next to a
+    # ceiling doing 5600 there, and a write
+    sliced = _result(
+        "list",
+        3000,
+        280,
+        paired_rps=2800,
+        paired_cpu_us_per_request=300,
+        paired_ceiling_rps=5600,
+        paired_ceiling_cpu_us_per_request=150,
+    )
     write = _result("create", 500, 2000)
     # WHEN the ratios are assigned
     drift = bench.assign_ratios([before, after], [sliced, write])
-    # THEN the sliced read is at 50% of its own ceiling slices (by CPU too) ...
+    # THEN the sliced read is at 50% of the ceiling, from the slices alone (by CPU too) ...
     assert sliced.ratio == pytest.approx(0.5) and sliced.cpu_ratio == pytest.approx(0.5)
     # ... the write at 10% of the mean of the full runs (5000 req/s)
     assert write.ratio == pytest.approx(0.1)
