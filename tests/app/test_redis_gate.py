@@ -292,3 +292,23 @@ def test_a_pipeline_takes_one_slot_whatever_its_size(
 
     # THEN they waited for that one slot and all got their reply
     assert _run(scenario()) == [b"s"] * 50
+
+
+def test_closing_the_gate_sends_reads_still_waiting_for_the_end_of_the_turn(
+    make_settings: Callable[..., Settings], redis_server: RedisServer
+) -> None:
+    settings = make_settings()
+    redis.Redis.from_url(redis_server.url).set("notes:test:late", "late")
+
+    async def scenario() -> list[object]:
+        gate = RedisGate(settings)
+        # GIVEN three reads queued in this turn of the loop, not yet sent
+        tasks = [asyncio.ensure_future(gate.pipelined("GET", "notes:test:late")) for _ in range(3)]
+        await asyncio.sleep(0)  # the tasks run up to their wait; the batch is not flushed yet
+        # WHEN the gate closes (shutdown) before the loop flushes them
+        await gate.close()
+        # THEN close() sent them before it returned, and they got their replies
+        assert gate.pipelines_sent == 1
+        return list(await asyncio.wait_for(asyncio.gather(*tasks), 5))
+
+    assert _run(scenario()) == [b"late"] * 3

@@ -133,6 +133,8 @@ class RedisGate:
         return await future
 
     def _flush(self) -> None:
+        if not self._batch:
+            return  # close() sent it already
         batch, self._batch = self._batch, []
         task = asyncio.get_running_loop().create_task(self._send(batch))
         self._sending.add(task)
