@@ -78,6 +78,12 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
 
 
+def command_calls(url: str, command: str) -> int:
+    """How many times the Redis at ``url`` has run ``command`` (lower-case), from its stats."""
+    stats = redis.Redis.from_url(url).info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
 def metric(client: TestClient, sample: str, **labels: str) -> float:
     """Sum of the /metrics samples named ``sample`` whose labels include ``labels``."""
     total = 0.0

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from devtools.localservices import RedisServer
 from notes_api.api.deps import viewer_address
-from tests.app.conftest import PASSWORD, signup, unique_email
+from tests.app.conftest import PASSWORD, command_calls, signup, unique_email
 
 LOGIN = "/api/v1/auth/login"
 
@@ -81,23 +80,18 @@ def test_disabled_rate_limits_never_refuse(make_client) -> None:  # type: ignore
     assert {client.get("/api/v1/notes", headers=user["headers"]).status_code for _ in range(4)} == {200}
 
 
-def _evalsha_calls(url: str) -> int:
-    stats = redis.Redis.from_url(url).info("commandstats")
-    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
-
-
 def test_api_limit_is_leased_but_never_exceeded(make_client, redis_server: RedisServer) -> None:  # type: ignore[no-untyped-def]
     # GIVEN a limit large enough to lease (400 a minute, leases of 10)
     client: TestClient = make_client(rate_limit_api="400/minute", rate_limit_api_lease=10)
     user = signup(client)
-    calls = _evalsha_calls(redis_server.url)
+    calls = command_calls(redis_server.url, "evalsha")
     # WHEN the user sends 401 requests
     codes = [client.get("/api/v1/me", headers=user["headers"]).status_code for _ in range(401)]
     # THEN exactly the limit passes: every hit was counted in Redis before it was spent
     assert codes.count(200) == 400 and codes[-1] == 429, codes[-5:]
     # AND Redis was asked about once per lease, not once per request (the refusal near
     # the limit costs a few single hits)
-    assert _evalsha_calls(redis_server.url) - calls <= 400 // 10 + 5
+    assert command_calls(redis_server.url, "evalsha") - calls <= 400 // 10 + 5
 
 
 def test_leases_of_several_processes_stay_under_the_limit(make_client) -> None:  # type: ignore[no-untyped-def]
@@ -121,11 +115,11 @@ def test_small_limits_are_counted_one_by_one(make_client, redis_server: RedisSer
     # GIVEN a limit under 20 leases
     client: TestClient = make_client(rate_limit_api="50/minute", rate_limit_api_lease=10)
     user = signup(client)
-    calls = _evalsha_calls(redis_server.url)
+    calls = command_calls(redis_server.url, "evalsha")
     codes = [client.get("/api/v1/me", headers=user["headers"]).status_code for _ in range(20)]
     # THEN every request asked Redis
     assert codes == [200] * 20
-    assert _evalsha_calls(redis_server.url) - calls >= 20
+    assert command_calls(redis_server.url, "evalsha") - calls >= 20
 
 
 VIEWER = "CloudFront-Viewer-Address"

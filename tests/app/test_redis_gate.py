@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from devtools.localservices import RedisServer, free_port
 from notes_api.core.cache import FAILURES_TO_OPEN, RedisGate
 from notes_api.core.config import Settings
+from tests.app.conftest import command_calls
 
 T = TypeVar("T")
 
@@ -123,11 +124,6 @@ def test_slots_are_given_back_after_a_failed_call(make_settings: Callable[..., S
 # --- pipelined reads: the commands of one event-loop turn travel as one pipeline ---
 
 
-def _get_calls(url: str) -> int:
-    stats = redis.Redis.from_url(url).info("commandstats")
-    return int(stats.get("cmdstat_get", {}).get("calls", 0))
-
-
 def test_concurrent_reads_in_one_loop_turn_go_as_one_pipeline_each_with_its_own_reply(
     make_settings: Callable[..., Settings], redis_server: RedisServer
 ) -> None:
@@ -145,12 +141,12 @@ def test_concurrent_reads_in_one_loop_turn_go_as_one_pipeline_each_with_its_own_
         await gate.close()
         return list(replies), sent
 
-    before = _get_calls(redis_server.url)
+    before = command_calls(redis_server.url, "get")
     replies, sent = _run(scenario())
     # THEN each caller got the reply to its own command, in one pipeline of 40 commands
     assert replies == [f"value-{i}".encode() for i in range(40)]
     assert sent == 1
-    assert _get_calls(redis_server.url) - before == 40
+    assert command_calls(redis_server.url, "get") - before == 40
 
 
 def test_a_lone_read_is_sent_at_once_and_later_turns_get_pipelines_of_their_own(
