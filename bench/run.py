@@ -279,7 +279,7 @@ class Result:
     cache: dict[str, float] | None = None
     dependency_errors: float = 0.0
     note: str = ""
-    # Measured again in slices alternating with the ceiling (see Bench.measure_paired): how
+    # Measured again in slices alternating with the ceiling (see Bench.slices): how
     # many, what this scenario and the ceiling did in their slices; the ratios come from those.
     slices: int = 1
     paired_rps: float | None = None
@@ -425,7 +425,15 @@ class Bench:
 
     # --- one worker count ------------------------------------------------------------------
 
-    def measure(self, scenario: Scenario, server: ServerProcess, workers: int) -> Result:
+    def measure(
+        self,
+        scenario: Scenario,
+        server: ServerProcess,
+        workers: int,
+        paired: tuple[Scenario, ServerProcess] | None = None,
+    ) -> Result:
+        """One run of the full duration. With ``paired`` (the ceiling and its server), then
+        slices for the ratio, see ``slices``; the cache and error counts cover both."""
         self.warm_up(scenario, server)
         self.wait_for_quiet()
         server.check_alive()
@@ -434,36 +442,30 @@ class Bench:
         profiler = self.start_profiler(server, scenario, workers, scenario.duration)
         sampled = self.sample(scenario, server, scenario.duration)
         self.stop_profiler(profiler)
-        metrics_after = scrape(server.base) if scenario.key != "hello" else {}
         result = self.result(scenario, server, workers, [sampled])
+        if paired is not None:
+            self.slices(result, scenario, server, *paired, workers)
+        metrics_after = scrape(server.base) if scenario.key != "hello" else {}
         self.count_cache(result, scenario, metrics_before, metrics_after)
         return result
 
-    def measure_paired(
+    def slices(
         self,
+        result: Result,
         scenario: Scenario,
         server: ServerProcess,
         ceiling: Scenario,
         ceiling_server: ServerProcess,
         workers: int,
-    ) -> Result:
-        """The scenario in one run of the full duration, for its latency and errors, then in
-        slices that alternate with slices of the ceiling (ceiling-API, API-ceiling,
-        ceiling-API, ...), for its ratio: both sides of the ratio see the same machine, whose
-        speed drifts by up to a third within a run. Requests, time and CPU are summed over each
-        side's slices. Latency comes from the full run only: every short run starts with wrk
-        opening all its connections at once, which puts a burst into the tail of a 2 s
-        window (the ceiling's own p99 in slices was 3 to 10 times its full run's)."""
+    ) -> None:
+        """The scenario again, in slices that alternate with slices of the ceiling
+        (ceiling-API, API-ceiling, ceiling-API, ...), for its ratio: both sides of the ratio see
+        the same machine, whose speed drifts by up to a third within a run. Requests, time and
+        CPU are summed over each side's slices. Latency stays the full run's: every short run
+        starts with wrk opening all its connections at once, which puts a burst into the tail
+        of a 2 s window (the ceiling's own p99 in slices was 3 to 10 times its full run's)."""
         count = max(1, min(self.args.slices, scenario.duration))
         length = max(1, round(scenario.duration / count))
-        self.warm_up(scenario, server)
-        self.wait_for_quiet()
-        server.check_alive()
-        metrics_before = scrape(server.base)
-        progress(f"  measure {scenario.label} ({scenario.duration}s, {scenario.connections} connections)")
-        profiler = self.start_profiler(server, scenario, workers, scenario.duration)
-        whole = self.sample(scenario, server, scenario.duration)
-        self.stop_profiler(profiler)
         progress(
             f"  measure {scenario.label} again: {count} slices of {length}s alternating with the ceiling"
         )
@@ -473,21 +475,17 @@ class Bench:
             steps = [(ceiling, ceiling_server, theirs), (scenario, server, mine)]
             for which, where, into in steps if index % 2 == 0 else reversed(steps):
                 into.append(self.sample(which, where, length))
-        metrics_after = scrape(server.base)
-        result = self.result(scenario, server, workers, [whole])
         sliced = self.result(scenario, server, workers, mine)
         reference = self.result(ceiling, ceiling_server, workers, theirs)
         # A failure in a slice counts like one in the full run.
         result.non2xx += sliced.non2xx
         result.socket_errors += sliced.socket_errors
         result.timeouts += sliced.timeouts
-        self.count_cache(result, scenario, metrics_before, metrics_after)
         result.slices = count
         result.paired_rps = sliced.rps
         result.paired_cpu_us_per_request = sliced.server_cpu_us_per_request
         result.paired_ceiling_rps = reference.rps
         result.paired_ceiling_cpu_us_per_request = reference.server_cpu_us_per_request
-        return result
 
     def warm_up(self, scenario: Scenario, server: ServerProcess) -> None:
         if scenario.warmup:
@@ -681,13 +679,11 @@ class Bench:
                     continue
                 if scenario.cached:
                     self.warm(server.base, scenario, seed["reader_token"])
+                # The targets' scenarios get their ratio from slices beside the ceiling.
+                paired = None
                 if scenario.cached and ceiling_server is not None and self.args.slices > 1:
-                    paired = self.measure_paired(
-                        scenario, server, self.ceiling_scenario(), ceiling_server, workers
-                    )
-                    results.append(paired)
-                else:
-                    results.append(self.measure(scenario, server, workers))
+                    paired = (self.ceiling_scenario(), ceiling_server)
+                results.append(self.measure(scenario, server, workers, paired))
         return results, shown
 
     def seed(self, base: str, workers: int) -> dict[str, str]:
@@ -800,7 +796,7 @@ class Bench:
         # taken to the mean of the two: this machine's speed drifts over a run (the ceiling
         # alone moved by a third between runs), and one measurement at the start would credit
         # or charge the API with the drift. The cached reads, which the targets are about, go
-        # further: they alternate with the ceiling in short slices (measure_paired), so the
+        # further: they alternate with the ceiling in short slices (Bench.slices), so the
         # ceiling server stays up, idle, while the API runs.
         wanted = "hello" in self.args.scenarios
         with contextlib.ExitStack() as stack:

@@ -95,12 +95,11 @@ def test_a_cached_read_runs_whole_for_its_latency_then_in_abba_slices_for_its_ra
     monkeypatch.setattr(harness, "wait_for_quiet", lambda: None)
     monkeypatch.setattr(bench, "scrape", lambda base: {})
     # WHEN the scenario is measured with 5 slices
-    result = harness.measure_paired(
+    result = harness.measure(
         _scenario("list"),
         _server("api-w1", tmp_path),
-        _scenario("hello", "/hello", cached=False),
-        _server("hello-w1", tmp_path),
         1,
+        paired=(_scenario("hello", "/hello", cached=False), _server("hello-w1", tmp_path)),
     )
     # THEN it ran once for 10 s, then alternated with the ceiling, each going first in turn
     assert order[0] == ("list", 10)
