@@ -19,9 +19,9 @@ from notes_api.core.metrics import REQUEST_DURATION, labelled
 access_log = logging.getLogger("notes_api.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-# Headers this middleware owns: whatever the application set is replaced.
 # Scope key of the route template for a request answered before routing (api/fastpath.py).
 ROUTE_TEMPLATE = "notes.route_template"
+# Headers this middleware owns: whatever the application set is replaced.
 _REPLACED = frozenset({b"x-request-id"})
 _REPLACED_API = frozenset({b"x-request-id", b"cache-control"})
 
