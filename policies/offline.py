@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from inspect import isawaitable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -36,6 +36,8 @@ from pulumi_policy import (
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+
+from stacks.mocks import Recorded
 
 from .notes_policies import PACK_NAME, all_policies
 from .notes_policies.common import stack_of
@@ -177,64 +179,26 @@ class Violation:
         return self.enforcement == EnforcementLevel.MANDATORY.value
 
 
-class RecordedLike(Protocol):
-    """What ``evaluate`` reads from ``stacks.mocks.Recorded`` (``property_dependencies``,
-    ``ignore_changes`` and ``delete_before_replace`` too, when present)."""
-
-    urn: str
-    type: str
-    name: str
-    parent: str | None
-    provider: str | None
-    protect: bool
-    dependencies: list[str]
-    inputs: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class _Node:
-    urn: str
-    type: str
-    name: str
-    parent: str | None
-    provider: str | None
-    protect: bool
-    dependencies: list[str]
-    property_dependencies: dict[str, list[str]]
-    inputs: dict[str, Any]
-    ignore_changes: list[str]
-    delete_before_replace: bool | None
-
-
-def _node(resource: RecordedLike | Mapping[str, Any]) -> _Node:
-    if isinstance(resource, Mapping):
-        # A resource as `notes-platform plan --json` writes it (tests/snapshots/*.json).
-        get = resource.get
-        return _Node(
-            urn=resource["urn"],
-            type=resource["type"],
-            name=resource["name"],
-            parent=get("parent"),
-            provider=get("provider"),
-            protect=bool(get("protect")),
-            dependencies=list(get("dependencies") or ()),
-            property_dependencies=dict(get("propertyDependencies") or {}),
-            inputs=dict(get("inputs") or {}),
-            ignore_changes=list(get("ignoreChanges") or ()),
-            delete_before_replace=get("deleteBeforeReplace"),
-        )
-    return _Node(
-        urn=resource.urn,
-        type=resource.type,
-        name=resource.name,
-        parent=resource.parent,
-        provider=resource.provider,
-        protect=resource.protect,
-        dependencies=list(resource.dependencies),
-        property_dependencies=dict(getattr(resource, "property_dependencies", {}) or {}),
-        inputs=dict(resource.inputs),
-        ignore_changes=list(getattr(resource, "ignore_changes", []) or []),
-        delete_before_replace=getattr(resource, "delete_before_replace", None),
+def _recorded(resource: Recorded | Mapping[str, Any]) -> Recorded:
+    """A resource as the plan records it, whichever shape it came in."""
+    if not isinstance(resource, Mapping):
+        return resource
+    # A resource as `notes-platform plan --json` writes it (tests/snapshots/*.json): the
+    # inverse of Recorded.to_json, with the per-property record when a test supplies one.
+    get = resource.get
+    return Recorded(
+        urn=resource["urn"],
+        type=resource["type"],
+        name=resource["name"],
+        custom=bool(get("custom", True)),
+        parent=get("parent"),
+        provider=get("provider"),
+        dependencies=list(get("dependencies") or ()),
+        protect=bool(get("protect")),
+        inputs=dict(get("inputs") or {}),
+        property_dependencies=dict(get("propertyDependencies") or {}),
+        ignore_changes=list(get("ignoreChanges") or ()),
+        delete_before_replace=bool(get("deleteBeforeReplace")),
     )
 
 
@@ -254,11 +218,12 @@ def engine_props(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     return unknown_checking_proxy(deserialize_properties(_unmask(dict(inputs))))
 
 
-def _options(node: _Node) -> PolicyResourceOptions:
+def _options(node: Recorded) -> PolicyResourceOptions:
     return PolicyResourceOptions(
         node.protect,
         node.ignore_changes,
-        node.delete_before_replace,
+        # The engine passes None unless the program set the option.
+        node.delete_before_replace or None,
         [],
         PolicyCustomTimeouts(0, 0, 0),
         [],
@@ -266,7 +231,7 @@ def _options(node: _Node) -> PolicyResourceOptions:
     )
 
 
-def _provider(node: _Node, by_urn: Mapping[str, _Node]) -> PolicyProviderResource | None:
+def _provider(node: Recorded, by_urn: Mapping[str, Recorded]) -> PolicyProviderResource | None:
     provider = by_urn.get(node.provider or "")
     if provider is None:
         return None
@@ -274,7 +239,7 @@ def _provider(node: _Node, by_urn: Mapping[str, _Node]) -> PolicyProviderResourc
 
 
 def _resource_args(
-    node: _Node, by_urn: Mapping[str, _Node], settings: Mapping[str, Any]
+    node: Recorded, by_urn: Mapping[str, Recorded], settings: Mapping[str, Any]
 ) -> ResourceValidationArgs:
     return ResourceValidationArgs(
         node.type,
@@ -288,7 +253,7 @@ def _resource_args(
     )
 
 
-def _stack_args(nodes: Sequence[_Node], settings: Mapping[str, Any]) -> StackValidationArgs:
+def _stack_args(nodes: Sequence[Recorded], settings: Mapping[str, Any]) -> StackValidationArgs:
     """The graph linked the way the engine links it: parent, dependencies and property
     dependencies point at the resource objects themselves."""
     by_urn = {n.urn: n for n in nodes}
@@ -309,20 +274,20 @@ def _stack_args(nodes: Sequence[_Node], settings: Mapping[str, Any]) -> StackVal
 
 
 def resource_args(
-    resource: RecordedLike | Mapping[str, Any],
-    graph: Iterable[RecordedLike | Mapping[str, Any]] = (),
+    resource: Recorded | Mapping[str, Any],
+    graph: Iterable[Recorded | Mapping[str, Any]] = (),
     settings: Mapping[str, Any] | None = None,
 ) -> ResourceValidationArgs:
     """What the engine passes a resource policy for ``resource``; ``graph`` supplies its provider."""
-    by_urn = {n.urn: n for n in map(_node, graph)}
-    return _resource_args(_node(resource), by_urn, settings or {})
+    by_urn = {n.urn: n for n in map(_recorded, graph)}
+    return _resource_args(_recorded(resource), by_urn, settings or {})
 
 
 def stack_args(
-    resources: Iterable[RecordedLike | Mapping[str, Any]], settings: Mapping[str, Any] | None = None
+    resources: Iterable[Recorded | Mapping[str, Any]], settings: Mapping[str, Any] | None = None
 ) -> StackValidationArgs:
     """What the engine passes a stack policy for ``resources``."""
-    return _stack_args([_node(r) for r in resources], settings or {})
+    return _stack_args([_recorded(r) for r in resources], settings or {})
 
 
 def _settle(result: Awaitable[Any] | None) -> None:
@@ -335,7 +300,7 @@ def _settle(result: Awaitable[Any] | None) -> None:
 
 
 def evaluate(
-    resources: Iterable[RecordedLike | Mapping[str, Any]],
+    resources: Iterable[Recorded | Mapping[str, Any]],
     stack: str,
     config: PackConfig | None = None,
     policies: Sequence[Policy] | None = None,
@@ -349,7 +314,7 @@ def evaluate(
     pack = list(policies) if policies is not None else all_policies()
     config = config if config is not None else PackConfig.for_stack(stack)
     config.check(pack)
-    nodes = [_node(r) for r in resources]
+    nodes = [_recorded(r) for r in resources]
     strangers = sorted(n.urn for n in nodes if stack_of(n.urn) != stack)
     if strangers:
         raise ValueError(f"resources of another stack than {stack!r}: {strangers[:3]}")
@@ -431,7 +396,6 @@ __all__ = [
     "CONFIG_DIR",
     "PackConfig",
     "PackConfigError",
-    "RecordedLike",
     "Violation",
     "blocking",
     "engine_props",

@@ -227,6 +227,12 @@ def number(value: Any, default: float) -> float:
         return default
 
 
+def named_values(value: Any) -> dict[Any, Any]:
+    """A list of ``{"name": ..., "value": ...}`` entries (DocumentDB parameters, ECS cluster
+    settings) as one mapping from name to value."""
+    return {mapping(item).get("name"): mapping(item).get("value") for item in sequence(value)}
+
+
 def as_list(value: Any) -> list[Any]:
     """IAM's "one or many": a lone string or statement is a list of one."""
     if isinstance(value, str | Mapping):
@@ -280,6 +286,7 @@ def references(
     return matches is not None and matches(source.props.get(prop))
 
 
-def region_of(props: Mapping[str, Any], provider_props: Mapping[str, Any] | None) -> str:
+def region_of(resource: PolicyResource | ResourceValidationArgs) -> str:
     """Where a resource lives: its own ``region`` (AWS provider 7+), else its provider's."""
-    return text(props.get("region")) or text(mapping(provider_props).get("region"))
+    provider = resource.provider.props if resource.provider else None
+    return text(resource.props.get("region")) or text(mapping(provider).get("region"))

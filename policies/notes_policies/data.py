@@ -23,6 +23,7 @@ from .common import (
     is_true,
     mapping,
     minimum_days,
+    named_values,
     of_type,
     references,
     resource_rule,
@@ -97,10 +98,7 @@ def _parameter_group(cluster: PolicyResource, groups: list[PolicyResource]) -> P
 
 
 def _parameter(group: PolicyResource, key: str) -> str:
-    values = {
-        mapping(p).get("name"): mapping(p).get("value") for p in sequence(group.props.get("parameters"))
-    }
-    return text(values.get(key))
+    return text(named_values(group.props.get("parameters")).get(key))
 
 
 @stack_rule(
@@ -260,31 +258,23 @@ def s3_bucket_tls_only(args: StackValidationArgs, report: ReportViolation, _: Se
             report("S3 buckets must deny requests without TLS.", bucket.urn)
 
 
-def _bucket_field(value: Any) -> Any:
-    return mapping(value).get("bucket")
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _through(pick: Callable[[Any], Any], matches: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda value: matches(pick(value))
-
-
 def _log_buckets(args: StackValidationArgs) -> set[str]:
     """Buckets that only receive logs: access logs are kept by lifecycle, not by protection."""
-    writers = [
-        *((lb, "accessLogs", _bucket_field) for lb in of_type(args, t.LOAD_BALANCERS)),
-        *((d, "loggingConfig", _bucket_field) for d in of_type(args, t.DISTRIBUTION)),
-        *((g, "targetBucket", _same) for g in of_type(args, t.BUCKET_LOGGING)),
+    # Load balancers and distributions name the bucket inside an object; bucket logging directly.
+    nested = [
+        *((lb, "accessLogs") for lb in of_type(args, t.LOAD_BALANCERS)),
+        *((d, "loggingConfig") for d in of_type(args, t.DISTRIBUTION)),
     ]
-    return {
-        bucket.urn
-        for bucket in of_type(args, t.BUCKETS)
-        for writer, prop, pick in writers
-        if references(writer, prop, bucket, _through(pick, bucket_matcher(bucket)))
-    }
+    direct = of_type(args, t.BUCKET_LOGGING)
+
+    def receives_logs(bucket: PolicyResource) -> bool:
+        matches = bucket_matcher(bucket)
+        return any(
+            references(writer, prop, bucket, lambda value: matches(mapping(value).get("bucket")))
+            for writer, prop in nested
+        ) or any(references(g, "targetBucket", bucket, matches) for g in direct)
+
+    return {bucket.urn for bucket in of_type(args, t.BUCKETS) if receives_logs(bucket)}
 
 
 @stack_rule(

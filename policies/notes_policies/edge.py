@@ -186,7 +186,7 @@ def cloudfront_certificate_us_east_1(args: StackValidationArgs, report: ReportVi
         source = _certificate_behind(distribution, certificates, validations)
         # A certificate made in this stack is where its provider (or its own region) puts it,
         # whatever a plan's stand-in ARN says; one made elsewhere can only be read from its ARN.
-        region = _region(source) if source else (arn.split(":")[3] if arn.count(":") >= 5 else "")
+        region = region_of(source) if source else (arn.split(":")[3] if arn.count(":") >= 5 else "")
         if region != CLOUDFRONT_REGION:
             report("CloudFront certificates must be issued in us-east-1.", distribution.urn)
 
@@ -196,19 +196,14 @@ def _certificate_behind(
 ) -> PolicyResource | None:
     """The certificate the distribution serves: named directly, or through the validation it
     waits for (whose certificate ARN is the certificate's)."""
-    fed_by = {d.urn for d in distribution.property_dependencies.get("viewerCertificate", [])}
-    fed_by = fed_by or {d.urn for d in distribution.dependencies}
-    waited = [v for v in validations if v.urn in fed_by]
-    found = {
-        c.urn: c
+    waited = [v for v in validations if references(distribution, "viewerCertificate", v)]
+    found = [
+        c
         for c in certificates
-        if c.urn in fed_by or any(references(v, "certificateArn", c) for v in waited)
-    }
-    return next(iter(found.values())) if len(found) == 1 else None
-
-
-def _region(resource: PolicyResource) -> str:
-    return region_of(resource.props, resource.provider.props if resource.provider else None)
+        if references(distribution, "viewerCertificate", c)
+        or any(references(v, "certificateArn", c) for v in waited)
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def _metrics_on(visibility: Any) -> bool:
@@ -258,8 +253,7 @@ def waf_logging_enabled(args: StackValidationArgs, report: ReportViolation, _: S
 def waf_cloudfront_in_us_east_1(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
     if args.props.get("scope") != "CLOUDFRONT":
         return
-    provider = args.provider.props if args.provider else None
-    if region_of(args.props, provider) != CLOUDFRONT_REGION:
+    if region_of(args) != CLOUDFRONT_REGION:
         report("CloudFront-scope web ACLs must be created in us-east-1.", None)
 
 

@@ -22,6 +22,7 @@ from .common import (
     is_false,
     mapping,
     minimum_days,
+    named_values,
     number,
     of_type,
     references,
@@ -97,8 +98,7 @@ def alarm_actions_configured(
     types={t.ECS_CLUSTER},
 )
 def ecs_container_insights(args: ResourceValidationArgs, report: ReportViolation, _: Settings) -> None:
-    settings = {mapping(s).get("name"): mapping(s).get("value") for s in sequence(args.props.get("settings"))}
-    if settings.get("containerInsights") not in ("enabled", "enhanced"):
+    if named_values(args.props.get("settings")).get("containerInsights") not in ("enabled", "enhanced"):
         report("ECS clusters must enable Container Insights.", None)
 
 

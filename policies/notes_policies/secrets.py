@@ -48,10 +48,11 @@ def kms_key_rotation(args: ResourceValidationArgs, report: ReportViolation, sett
     spec = text(args.props.get("customerMasterKeySpec")) or text(args.props.get("keySpec"))
     if spec not in ROTATABLE_SPECS:
         return
+    maximum = settings.integer("maximumRotationDays")
     if not is_true(args.props.get("enableKeyRotation")):
         report("KMS keys must enable automatic rotation.", None)
-    elif number(args.props.get("rotationPeriodInDays"), 365) > settings.integer("maximumRotationDays"):
-        report(f"KMS keys must rotate at least every {days(settings.integer('maximumRotationDays'))}.", None)
+    elif number(args.props.get("rotationPeriodInDays"), 365) > maximum:
+        report(f"KMS keys must rotate at least every {days(maximum)}.", None)
 
 
 @resource_rule(

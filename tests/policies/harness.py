@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -45,15 +46,19 @@ def without_alarms(graph: list[Resource]) -> list[Resource]:
 
 
 def from_snapshot(stack: str, name: str) -> Resource:
-    found = [r for r in snapshot(stack) if r["name"] == name]
-    assert len(found) == 1, f"{name} is not one resource of the {stack} snapshot"
-    return found[0]
+    return named(snapshot(stack), name, f"the {stack} snapshot")
 
 
-def named(graph: list[Resource], name: str) -> Resource:
+def named(graph: list[Resource], name: str, where: str = "the graph") -> Resource:
     found = [r for r in graph if r["name"] == name]
-    assert len(found) == 1, f"{name} is not one resource of the graph"
+    assert len(found) == 1, f"{name} is not one resource of {where}"
     return found[0]
+
+
+def aws_resource_class(type_token: str) -> Any:
+    """pulumi_aws's resource class for ``type_token`` (``aws:<module>/<file>:<Kind>``), or None."""
+    module, _, kind = type_token.removeprefix("aws:").partition(":")
+    return getattr(importlib.import_module(f"pulumi_aws.{module.split('/')[0]}"), kind, None)
 
 
 def urn(stack: str, component: str, type_token: str, name: str) -> str:
@@ -232,9 +237,7 @@ def on(name: str, *changes: Change) -> GraphChange:
     """Apply resource changes to the resource called ``name`` in a graph."""
 
     def change(graph: list[Resource]) -> None:
-        target = named(graph, name)
-        for one in changes:
-            one(target)
+        together(*changes)(named(graph, name))
 
     return change
 

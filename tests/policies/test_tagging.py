@@ -14,16 +14,23 @@ import pytest
 from policies.notes_policies import resource_types as t
 from policies.notes_policies.tagging import required_tags
 from tests.policies import fixtures as f
-from tests.policies.harness import Resource, applied, check, named, provider_urn, setting, snapshot
+from tests.policies.harness import (
+    Resource,
+    applied,
+    aws_resource_class,
+    check,
+    named,
+    provider_urn,
+    setting,
+    snapshot,
+)
 
 MISSING_ALL = "Resources must carry the tags Project, Environment, Owner, CostCenter."
 
 
 def accepts_tags(type_token: str) -> bool:
     """Whether pulumi_aws's resource class for ``type_token`` takes a ``tags`` argument."""
-    module, _, kind = type_token.removeprefix("aws:").partition(":")
-    package = importlib.import_module(f"pulumi_aws.{module.split('/')[0]}")
-    return "tags" in inspect.signature(getattr(package, kind)._internal_init).parameters
+    return "tags" in inspect.signature(aws_resource_class(type_token)._internal_init).parameters
 
 
 def _taggable_in(stack: str) -> list[Resource]:
