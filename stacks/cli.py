@@ -6,12 +6,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from stacks.config import ROOT, StackConfigError
-
-if TYPE_CHECKING:
-    from policies.offline import PackConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,15 +39,16 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(result.to_json())
     if not args.quiet:
         sys.stdout.write(render_tree(result))
-    from policies.offline import PackConfigError, blocking, evaluate  # noqa: PLC0415
+    from policies.offline import PackConfig, PackConfigError, blocking, evaluate  # noqa: PLC0415
     from policies.offline import render as render_violations  # noqa: PLC0415
-    from stacks.apimodels import check  # noqa: PLC0415 (loads botocore models)
+    from stacks.apimodels import check  # noqa: PLC0415
     from stacks.apimodels import render as render_findings  # noqa: PLC0415
 
     # The policy pack, with the rule settings CI passes to `pulumi preview --policy-pack`
-    # (policies/config/<stack>.json), on the recorded graph.
+    # (policies/config/<stack>.json unless --policy-config says otherwise), on the recorded graph.
     try:
-        violations = evaluate(result.resources, args.stack, _pack_config(args.policy_config))
+        config = PackConfig.load(args.policy_config) if args.policy_config else None
+        violations = evaluate(result.resources, args.stack, config)
     except PackConfigError as exc:
         print(f"notes-platform: invalid policy pack configuration\n{exc}", file=sys.stderr)
         return 2
@@ -74,14 +71,6 @@ def main(argv: list[str] | None = None) -> int:
         + f"; AWS API model check: {len(findings)} finding(s)"
     )
     return 1 if mandatory or findings else 0
-
-
-def _pack_config(path: Path | None) -> PackConfig | None:
-    if path is None:
-        return None  # policies/config/<stack>.json, or the pack's defaults
-    from policies.offline import PackConfig  # noqa: PLC0415
-
-    return PackConfig.load(path)
 
 
 if __name__ == "__main__":

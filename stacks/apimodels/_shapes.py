@@ -182,6 +182,19 @@ def _number(value: Any) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
+def _unwrap(value: Any, path: str, raw: bool) -> tuple[Any, str, bool]:
+    """The value inside any ``At``/``Raw`` wrappers, with the path and rawness they give it."""
+    while isinstance(value, (At, Raw)):
+        raw = raw or isinstance(value, Raw)
+        path, value = value.path, value.value
+    return value, path, raw
+
+
+def _placed(value: Any, path: str) -> Any:
+    """``value`` reported at ``path``, unless a conversion has already placed it elsewhere."""
+    return value if isinstance(value, (At, Raw)) else At(path, value)
+
+
 class Walker:
     """Reports through ``report(path, message)`` everything in a value that the request shape
     (and the family's translation) rejects."""
@@ -229,9 +242,7 @@ class Walker:
         documented: tuple[str, ...] | None = None,
         bounds: tuple[int, int | None] | None = None,
     ) -> None:
-        while isinstance(value, (At, Raw)):
-            raw = raw or isinstance(value, Raw)
-            path, value = value.path, value.value
+        value, path, raw = _unwrap(value, path, raw)
         if value is None or unknown(value):
             return
         kind = shape.type_name
@@ -258,10 +269,7 @@ class Walker:
             if len(value) != 1:
                 self.report(path, f"expected one object, got a list of {len(value)}")
                 return
-            path, value = f"{path}[0]", value[0]
-            while isinstance(value, (At, Raw)):
-                raw = raw or isinstance(value, Raw)
-                path, value = value.path, value.value
+            value, path, raw = _unwrap(value[0], f"{path}[0]", raw)
         if not isinstance(value, dict):
             self.report(path, f"expected an object, got {describe(value)}")
             return
@@ -302,7 +310,7 @@ class Walker:
                 return rule.member
         self.walk(
             shape.members[rule.member],
-            value if isinstance(value, (At, Raw)) else At(where, value),
+            _placed(value, where),
             where,
             raw=raw,
             documented=self.translation.documented.get((shape.name, rule.member)),
@@ -327,8 +335,7 @@ class Walker:
         self._length(shape, len(value), path, "items")
         for index, item in enumerate(value):
             where = f"{path}[{index}]"
-            wrapped = item if isinstance(item, (At, Raw)) else At(where, item)
-            self.walk(shape.member, wrapped, where, raw=raw, documented=documented)
+            self.walk(shape.member, _placed(item, where), where, raw=raw, documented=documented)
 
     def _map(self, shape: Any, value: Any, path: str, raw: bool) -> None:
         if not isinstance(value, dict):
@@ -339,7 +346,7 @@ class Walker:
             # A converted entry carries the path the user wrote it at; report its key there too.
             where = item.path if isinstance(item, (At, Raw)) else child(path, str(key))
             self.walk(shape.key, At(where, key), where, raw=raw)
-            self.walk(shape.value, item if isinstance(item, (At, Raw)) else At(where, item), where, raw=raw)
+            self.walk(shape.value, _placed(item, where), where, raw=raw)
 
     def _string(self, shape: Any, value: Any, path: str, documented: tuple[str, ...] | None) -> None:
         if not isinstance(value, str):
@@ -385,24 +392,25 @@ class Walker:
 PROVIDER_ONLY = {"region": IGNORE}
 
 
-def tag_list(value: Any, path: str) -> Any:
-    """Pulumi's ``{key: value}`` tags -> AWS's list of ``{Key, Value}`` (casing follows the shape)."""
-    if not isinstance(value, dict):
-        raise Unfit(f"expected an object of tag names to values, got {describe(value)}")
-    return [
-        At(child(path, k), {"key": At(child(path, k), k), "value": At(child(path, k), v)})
-        for k, v in value.items()
-    ]
+def _pairs(key: str, noun: str) -> Convert:
+    """The conversion of a Pulumi map (tags, dimensions) to AWS's list of pairs: ``key`` names
+    the pair's first member, ``Key`` or ``Name`` (casing follows the shape), and ``noun`` says
+    what the map's keys are when the value is no map."""
+
+    def convert(value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise Unfit(f"expected an object of {noun} to values, got {describe(value)}")
+        pairs = []
+        for k, v in value.items():
+            where = child(path, k)
+            pairs.append(At(where, {key: At(where, k), "value": At(where, v)}))
+        return pairs
+
+    return convert
 
 
-def name_value_list(value: Any, path: str) -> Any:
-    """Pulumi's ``{name: value}`` map -> AWS's list of ``{Name, Value}`` (casing follows the shape)."""
-    if not isinstance(value, dict):
-        raise Unfit(f"expected an object of names to values, got {describe(value)}")
-    return [
-        At(child(path, k), {"name": At(child(path, k), k), "value": At(child(path, k), v)})
-        for k, v in value.items()
-    ]
+tag_list = _pairs("key", "tag names")
+name_value_list = _pairs("name", "names")
 
 
 def parse_json(text: str) -> Any:
@@ -416,6 +424,37 @@ def parse_json(text: str) -> Any:
 def json_document(value: Any, path: str) -> Any:
     """A JSON string the user wrote in AWS's own form."""
     return Raw(path, parse_json(value) if isinstance(value, str) else value)
+
+
+def decoded(value: Any) -> Any:
+    """What a JSON property holds, for a family's own rules once the model walk has seen it:
+    ``None`` when the string is not JSON, since the walk has reported that already."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_json(value)
+    except Unfit:
+        return None
+
+
+def json_object(
+    value: Any, path: str, report: Report, expected: str = "expected a JSON object"
+) -> dict[str, Any] | None:
+    """The object a JSON property no model walks holds (a dashboard body, a policy), or
+    ``None``: reported as ``expected`` when it is JSON of another kind or no JSON at all, and
+    silently when the plan cannot know it."""
+    if value is None or unknown(value):
+        return None
+    if isinstance(value, str):
+        try:
+            value = parse_json(value)
+        except Unfit as error:
+            report(path, str(error))
+            return None
+    if not isinstance(value, dict):
+        report(path, f"{expected}, got {describe(value)}")
+        return None
+    return value
 
 
 def choice(
@@ -435,6 +474,23 @@ def choice(
             report(child(path, member), f"required member {member!r} is missing")
     elif chosen not in allowed:
         report(child(path, member), f"value {describe(chosen)} is not one of {', '.join(allowed)}")
+
+
+def unexpected_members(
+    value: Mapping[str, Any],
+    allowed: tuple[str, ...],
+    path: str,
+    report: Report,
+    *,
+    noun: str = "member",
+    owner: str | None = None,
+) -> None:
+    """Report each key of ``value`` that is not one of ``allowed``, for documents the models
+    hold only as strings; ``owner`` (a widget, a policy) lists ``allowed`` in the message."""
+    listed = f"; {owner} has {', '.join(allowed)}" if owner else ""
+    for key in value:
+        if key not in allowed:
+            report(child(path, key), f"unknown {noun} {key!r}{listed}")
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,11 @@ from stacks.apimodels._shapes import (
     choice,
     describe,
     is_number,
+    json_object,
     name_value_list,
-    parse_json,
     service_model,
     tag_list,
+    unexpected_members,
     unknown,
 )
 
@@ -252,15 +253,11 @@ def _dashboard(inputs: Mapping[str, Any], report: Report) -> None:
     name = inputs.get("dashboardName")
     if isinstance(name, str) and not unknown(name) and not DASHBOARD_NAME.fullmatch(name):
         report("dashboardName", f"value {describe(name)} may hold only A-Z, a-z, 0-9, '-' and '_' (1-255)")
-    body = _body(inputs.get("dashboardBody"), report)
+    path = "dashboardBody"
+    body = json_object(inputs.get(path), path, report)
     if body is None:
         return
-    path = "dashboardBody"
-    for key in body:
-        if key not in BODY_MEMBERS:
-            report(
-                child(path, key), f"unknown member {key!r}; a dashboard body has {', '.join(BODY_MEMBERS)}"
-            )
+    unexpected_members(body, BODY_MEMBERS, path, report, owner="a dashboard body")
     choice(body, "periodOverride", PERIOD_OVERRIDES, path, report)
     widgets = body.get("widgets")
     if widgets is None:
@@ -274,28 +271,11 @@ def _dashboard(inputs: Mapping[str, Any], report: Report) -> None:
             _widget(widget, f"{path}.widgets[{index}]", report)
 
 
-def _body(body: Any, report: Report) -> dict[str, Any] | None:
-    if body is None or unknown(body):
-        return None
-    if isinstance(body, str):
-        try:
-            body = parse_json(body)
-        except Unfit as error:
-            report("dashboardBody", str(error))
-            return None
-    if not isinstance(body, dict):
-        report("dashboardBody", f"expected a JSON object, got {describe(body)}")
-        return None
-    return body
-
-
 def _widget(widget: Any, path: str, report: Report) -> None:
     if not isinstance(widget, dict):
         report(path, f"expected a widget object, got {describe(widget)}")
         return
-    for key in widget:
-        if key not in WIDGET_MEMBERS:
-            report(child(path, key), f"unknown member {key!r}; a widget has {', '.join(WIDGET_MEMBERS)}")
+    unexpected_members(widget, WIDGET_MEMBERS, path, report, owner="a widget")
     choice(widget, "type", WIDGET_TYPES, path, report, required=True)
     kind = widget.get("type")
     _grid(widget, path, report)

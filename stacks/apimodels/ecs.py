@@ -21,12 +21,11 @@ from stacks.apimodels._shapes import (
     Report,
     Rule,
     Translation,
-    Unfit,
+    decoded,
     is_number,
     items,
     json_document,
     name_value_list,
-    parse_json,
     tag_list,
     unknown,
 )
@@ -79,13 +78,7 @@ def _units(value: Any, path: str, report: Report, *, unit: str, scaled: str) -> 
 
 
 def _containers(inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
-    value = inputs.get("containerDefinitions")
-    if isinstance(value, str):
-        try:
-            value = parse_json(value)
-        except Unfit:
-            return []  # the model walk has reported it
-    return [c for c in items(value) if isinstance(c, dict)]
+    return [c for c in items(decoded(inputs.get("containerDefinitions"))) if isinstance(c, dict)]
 
 
 def _number(value: Any) -> int | None:

@@ -29,16 +29,15 @@ from stacks.apimodels._shapes import (
     Report,
     Rule,
     Translation,
-    Unfit,
     Walker,
     child,
     choice,
     describe,
     items,
-    parse_json,
+    json_object,
     request_shape,
     tag_list,
-    unknown,
+    unexpected_members,
 )
 
 Kind = Literal["identity", "trust", "resource"]
@@ -125,12 +124,10 @@ def _strings(value: Any, path: str, what: str, report: Report) -> None:
 
 def check_policy(text: Any, path: str, kind: Kind, report: Report) -> None:
     """Report what IAM would reject in a policy document (a JSON string, or its parsed form)."""
-    document = _parse(text, path, report)
+    document = json_object(text, path, report, "a policy is a JSON object")
     if document is None:
         return
-    for key in document:
-        if key not in TOP_LEVEL:
-            report(child(path, key), f"unknown policy element {key!r}; a policy has {', '.join(TOP_LEVEL)}")
+    unexpected_members(document, TOP_LEVEL, path, report, noun="policy element", owner="a policy")
     version = document.get("Version")
     if version is None:
         report(child(path, "Version"), f"required member 'Version' is missing; use {VERSION!r}")
@@ -157,29 +154,11 @@ def _statements(statements: Any, path: str, kind: Kind, report: Report) -> None:
                 report(path, f"Sid {sid!r} appears more than once; IAM needs each Sid to be unique")
 
 
-def _parse(text: Any, path: str, report: Report) -> dict[str, Any] | None:
-    if text is None or unknown(text):
-        return None
-    document = text
-    if isinstance(text, str):
-        try:
-            document = parse_json(text)
-        except Unfit as error:
-            report(path, str(error))
-            return None
-    if not isinstance(document, dict):
-        report(path, f"a policy is a JSON object, got {describe(document)}")
-        return None
-    return document
-
-
 def _statement(statement: Any, path: str, kind: Kind, report: Report) -> None:
     if not isinstance(statement, dict):
         report(path, f"expected a statement object, got {describe(statement)}")
         return
-    for key in statement:
-        if key not in STATEMENT:
-            report(child(path, key), f"unknown statement element {key!r}")
+    unexpected_members(statement, STATEMENT, path, report, noun="statement element")
     choice(statement, "Effect", EFFECTS, path, report, required=True)
     sid = statement.get("Sid")
     if sid is not None and kind != "resource" and not (isinstance(sid, str) and IAM_SID.fullmatch(sid)):
@@ -312,12 +291,16 @@ def _policy_check(
     return extra
 
 
+# A role's inline policies are put one by one with PutRolePolicy once the role exists.
+INLINE_POLICY_LIMIT: Limit = ("iam", "PutRolePolicy", "PolicyDocument")
+
+
 def _role_policies(inputs: Mapping[str, Any], report: Report) -> None:
     check_policy(inputs.get("assumeRolePolicy"), "assumeRolePolicy", "trust", report)
     for index, inline in enumerate(items(inputs.get("inlinePolicies"))):
         if isinstance(inline, dict) and inline.get("policy"):
-            limit = ("iam", "PutRolePolicy", "PolicyDocument")
-            _policy(inline["policy"], f"inlinePolicies[{index}].policy", "identity", limit, report)
+            where = f"inlinePolicies[{index}].policy"
+            _policy(inline["policy"], where, "identity", INLINE_POLICY_LIMIT, report)
 
 
 NAMED = {"namePrefix": IGNORE}

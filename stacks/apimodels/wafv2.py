@@ -22,10 +22,10 @@ from stacks.apimodels._shapes import (
     Translation,
     Unfit,
     child,
+    decoded,
     describe,
     items,
     json_document,
-    parse_json,
     tag_list,
     unknown,
 )
@@ -82,7 +82,8 @@ def _root_rules(rules_json: str) -> dict[str, Rule]:
         **PROVIDER_ONLY,
         "name": Rule("Name"),
         "namePrefix": IGNORE,
-        rules_json: Rule("Rules", json_document),
+        # A second spelling of the typed rules: messages about Rules name ``rules``.
+        rules_json: Rule("Rules", json_document, alias=True),
         "customResponseBodies": Rule("CustomResponseBodies", _response_bodies),
         "tags": Rule("Tags", tag_list),
     }
@@ -150,12 +151,7 @@ def _all_rules(inputs: Mapping[str, Any], rules_json: str) -> list[tuple[str, di
     rules: list[tuple[str, Any]] = [(f"rules[{i}]", r) for i, r in enumerate(items(inputs.get("rules")))]
     raw = inputs.get(rules_json)
     if isinstance(raw, str):
-        try:
-            parsed = parse_json(raw)
-        except Unfit:
-            parsed = None  # the model walk has reported it
-        if isinstance(parsed, list):
-            rules += [(f"{rules_json}[{i}]", r) for i, r in enumerate(parsed)]
+        rules += [(f"{rules_json}[{i}]", r) for i, r in enumerate(items(decoded(raw)))]
     return [(where, rule) for where, rule in rules if isinstance(rule, dict)]
 
 
@@ -175,21 +171,20 @@ def _action_kind(rule: Mapping[str, Any], where: str, report: Report) -> None:
         report(f"{where}.action", "required member 'action' is missing")
 
 
+def _family(title: str, type_token: str, operation: str, rules_json: str) -> Family:
+    """Web ACLs and rule groups differ in their request and in the name of the property that
+    holds rules in the API's own JSON."""
+    return Family(
+        title=title,
+        types=(type_token,),
+        service="wafv2",
+        operation=operation,
+        translation=TRANSLATION,
+        semantic=_rule_semantics(rules_json),
+    )
+
+
 FAMILIES = (
-    Family(
-        title="WAFv2 web ACL",
-        types=(WEB_ACL,),
-        service="wafv2",
-        operation="CreateWebACL",
-        translation=TRANSLATION,
-        semantic=_rule_semantics("ruleJson"),
-    ),
-    Family(
-        title="WAFv2 rule group",
-        types=(RULE_GROUP,),
-        service="wafv2",
-        operation="CreateRuleGroup",
-        translation=TRANSLATION,
-        semantic=_rule_semantics("rulesJson"),
-    ),
+    _family("WAFv2 web ACL", WEB_ACL, "CreateWebACL", "ruleJson"),
+    _family("WAFv2 rule group", RULE_GROUP, "CreateRuleGroup", "rulesJson"),
 )

@@ -11,13 +11,14 @@ import inspect
 import json
 import re
 import typing
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pulumi_aws as aws
 import pytest
 
+from infra.ecs import ecs_trust_policy
 from infra.fargate import FARGATE_SIZES
 from stacks import apimodels
 from stacks.apimodels import FAMILIES, Finding, check, render
@@ -107,17 +108,7 @@ DASHBOARD_BODY = {
     ],
 }
 
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
-        }
-    ],
-}
+TRUST = ecs_trust_policy(ACCOUNT_ID)
 IDENTITY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -894,37 +885,43 @@ def _args_dict(annotation: Any, module: Any) -> Any:
             annotation = candidates[0]
         elif origin in (typing.NotRequired, Sequence):
             annotation = args[0]
-        elif origin is Mapping:
-            return None
         else:
-            return None
+            return None  # a scalar, or a Mapping of them
 
 
-def _unmapped(args: Any, shape: Any, walker: Walker, path: str, seen: set[tuple[str, str]]) -> list[str]:
-    if (args.__name__, shape.name) in seen:
-        return []
-    seen.add((args.__name__, shape.name))
-    module = importlib.import_module(args.__module__)
+def _unmapped(
+    properties: Iterable[tuple[str, Any]],
+    module: Any,
+    shape: Any,
+    walker: Walker,
+    path: str,
+    seen: set[tuple[str, str]],
+) -> list[str]:
+    """What of pulumi_aws's ``properties`` (snake_case name, annotation), and of the nested args
+    they take, reaches no member of ``shape`` or would be misnamed in messages."""
     problems = []
-    for snake, annotation in args.__annotations__.items():
+    for snake, annotation in properties:
         key = _camel(snake)
+        where = f"{path}.{key}" if path else key
         rule = walker.resolve(shape, key, raw=False)
         if rule is None:
-            problems.append(f"{path}.{key}: {shape.name} has no such member and no rule maps it")
+            problems.append(f"{where}: {shape.name} has no such member and no rule maps it")
             continue
         if rule.member is None or rule.convert is not None:
             continue
-        if not rule.alias and walker.name_of(shape, rule.member, raw=False) != key:
-            problems.append(
-                f"{path}.{key}: messages would call it {walker.name_of(shape, rule.member, raw=False)}"
-            )
+        called = walker.name_of(shape, rule.member, raw=False)
+        if not rule.alias and called != key:
+            problems.append(f"{where}: messages would call it {called}")
         nested = _args_dict(annotation, module)
         target = shape.members[rule.member]
         target = target.member if target.type_name == "list" else target
         if nested is not None and target.type_name == "structure":
-            problems += _unmapped(nested, target, walker, f"{path}.{key}", seen)
+            if (nested.__name__, target.name) not in seen:
+                seen.add((nested.__name__, target.name))
+                inner = importlib.import_module(nested.__module__)
+                problems += _unmapped(nested.__annotations__.items(), inner, target, walker, where, seen)
         elif nested is not None:
-            problems.append(f"{path}.{key}: an object in Pulumi, a {target.type_name} in {shape.name}")
+            problems.append(f"{where}: an object in Pulumi, a {target.type_name} in {shape.name}")
     return problems
 
 
@@ -939,23 +936,14 @@ def test_every_pulumi_property_reaches_a_request_member_or_is_listed_as_the_prov
     shape = request_shape(family.service, family.operation, family.root)
     walker = Walker(family.translation, lambda path, message: None)
     module = importlib.import_module(cls.__module__.rsplit(".", 1)[0] + "._inputs")
-    problems = []
+    parameters = inspect.signature(cls._internal_init).parameters  # type: ignore[attr-defined]
+    properties = [
+        (name, parameter.annotation)
+        for name, parameter in parameters.items()
+        if not name.startswith("_") and name not in ("resource_name", "opts")
+    ]
     # WHEN each property, and each property of its nested args, is looked up in the request
-    for name, parameter in inspect.signature(cls._internal_init).parameters.items():  # type: ignore[attr-defined]
-        if name.startswith("_") or name in ("resource_name", "opts"):
-            continue
-        key = _camel(name)
-        rule = walker.resolve(shape, key, raw=False)
-        if rule is None:
-            problems.append(f"{key}: {shape.name} has no such member and no rule maps it")
-            continue
-        nested = _args_dict(parameter.annotation, module)
-        if nested is None or rule.member is None or rule.convert is not None:
-            continue
-        target = shape.members[rule.member]
-        target = target.member if target.type_name == "list" else target
-        if target.type_name == "structure":
-            problems += _unmapped(nested, target, walker, key, set())
+    problems = _unmapped(properties, module, shape, walker, "", set())
     # THEN every one maps, so a new provider property fails here and not in someone's plan
     assert problems == [], "\n".join(problems)
 
