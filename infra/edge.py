@@ -41,7 +41,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pulumi
 import pulumi_aws as aws
@@ -76,6 +76,8 @@ BASE_MANAGED_GROUPS = (IP_REPUTATION, COMMON_RULES, KNOWN_BAD_INPUTS)
 INTERNAL_PATHS_RULE = "internal-paths"
 RATE_LIMIT_AUTH_RULE = "rate-limit-auth"
 RATE_LIMIT_API_RULE = "rate-limit-api"
+# The web ACL's own rules besides the managed groups.
+CUSTOM_RULES = (INTERNAL_PATHS_RULE, RATE_LIMIT_API_RULE, RATE_LIMIT_AUTH_RULE)
 # These groups need a managed_rule_group_config (inspection level, login paths ...) that this
 # component does not write; WAF would reject them.
 NEEDS_GROUP_CONFIG = frozenset(
@@ -129,7 +131,7 @@ ACCESS_LOG_FIELDS = (
     "sc-range-end",
 )
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_MANAGED_GROUP = re.compile(r"^AWSManagedRules[A-Za-z0-9]+$")
+MANAGED_GROUP = re.compile(r"AWSManagedRules[A-Za-z0-9]+")
 _WAF_RULE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PATH = re.compile(r"^/[A-Za-z0-9._~/*-]*$")
@@ -565,20 +567,7 @@ class Edge(pulumi.ComponentResource):
         )
 
     def _web_acl(self, name: str, args: EdgeArgs, east: pulumi.ResourceOptions) -> None:
-        rules = [
-            rule(priority, args)
-            for priority, rule in enumerate(
-                [
-                    *([_internal_paths_rule] if args.internal_paths else []),
-                    _managed_group_rule(IP_REPUTATION),
-                    _auth_rate_rule,
-                    _api_rate_rule,
-                    _managed_group_rule(COMMON_RULES),
-                    _managed_group_rule(KNOWN_BAD_INPUTS),
-                    *(_managed_group_rule(group) for group in args.extra_managed_rule_groups),
-                ]
-            )
-        ]
+        rules = [rule(priority, args) for priority, (_, rule) in enumerate(_rules(args))]
         self.web_acl = aws.wafv2.WebAcl(
             f"{name}-web-acl",
             name=self.web_acl_name,
@@ -588,7 +577,7 @@ class Edge(pulumi.ComponentResource):
             rules=rules,
             # The ACL's metric name is its name: WAF's WebACL metric dimension carries it, and
             # the alarms and the dashboard address the ACL by name.
-            visibility_config=_visibility(self.web_acl_name),
+            visibility_config=_visibility(aws.wafv2.WebAclVisibilityConfigArgs, self.web_acl_name),
             opts=east,
         )
         self.web_acl_arn = self.web_acl.arn
@@ -728,18 +717,12 @@ class Edge(pulumi.ComponentResource):
 
 # Builds one rule of the web ACL at the priority it is given.
 RuleBuilder = Callable[[int, EdgeArgs], Any]
+_T = TypeVar("_T")
 
 
-def _visibility(metric_name: str) -> aws.wafv2.WebAclVisibilityConfigArgs:
-    return aws.wafv2.WebAclVisibilityConfigArgs(
-        cloudwatch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
-    )
-
-
-def _rule_visibility(metric_name: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
-    return aws.wafv2.WebAclRuleVisibilityConfigArgs(
-        cloudwatch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
-    )
+def _visibility(cls: Callable[..., _T], metric_name: str) -> _T:
+    # The ACL and each rule take the same settings in types of their own.
+    return cls(cloudwatch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True)
 
 
 def _action(rule_name: str, args: EdgeArgs) -> aws.wafv2.WebAclRuleActionArgs:
@@ -787,7 +770,7 @@ def _internal_paths_rule(priority: int, args: EdgeArgs) -> aws.wafv2.WebAclRuleA
         priority=priority,
         action=_action(INTERNAL_PATHS_RULE, args),
         statement=statement,
-        visibility_config=_rule_visibility(INTERNAL_PATHS_RULE),
+        visibility_config=_visibility(aws.wafv2.WebAclRuleVisibilityConfigArgs, INTERNAL_PATHS_RULE),
     )
 
 
@@ -818,69 +801,78 @@ def _managed_group_rule(group: str) -> RuleBuilder:
                     vendor_name="AWS", name=group, rule_action_overrides=overrides or None
                 )
             ),
-            visibility_config=_rule_visibility(group),
+            visibility_config=_visibility(aws.wafv2.WebAclRuleVisibilityConfigArgs, group),
         )
 
     return rule
 
 
-def _api_rate_rule(priority: int, args: EdgeArgs) -> aws.wafv2.WebAclRuleArgs:
+def _rate_rule(
+    rule_name: str,
+    priority: int,
+    args: EdgeArgs,
+    limit: int,
+    scope_down: aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgs | None = None,
+) -> aws.wafv2.WebAclRuleArgs:
     return aws.wafv2.WebAclRuleArgs(
-        name=RATE_LIMIT_API_RULE,
+        name=rule_name,
         priority=priority,
-        action=_action(RATE_LIMIT_API_RULE, args),
+        action=_action(rule_name, args),
         statement=aws.wafv2.WebAclRuleStatementArgs(
             rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
                 # The web ACL sits on CloudFront, which sees the viewer's own address: IP, not
                 # a forwarded header a client could set.
                 aggregate_key_type="IP",
-                limit=args.rate_limit_per_5_minutes,
+                limit=limit,
                 evaluation_window_sec=RATE_WINDOW_SECONDS,
+                scope_down_statement=scope_down,
             )
         ),
-        visibility_config=_rule_visibility(RATE_LIMIT_API_RULE),
+        visibility_config=_visibility(aws.wafv2.WebAclRuleVisibilityConfigArgs, rule_name),
     )
+
+
+def _api_rate_rule(priority: int, args: EdgeArgs) -> aws.wafv2.WebAclRuleArgs:
+    return _rate_rule(RATE_LIMIT_API_RULE, priority, args, args.rate_limit_per_5_minutes)
 
 
 def _auth_rate_rule(priority: int, args: EdgeArgs) -> aws.wafv2.WebAclRuleArgs:
-    return aws.wafv2.WebAclRuleArgs(
-        name=RATE_LIMIT_AUTH_RULE,
-        priority=priority,
-        action=_action(RATE_LIMIT_AUTH_RULE, args),
-        statement=aws.wafv2.WebAclRuleStatementArgs(
-            rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
-                aggregate_key_type="IP",
-                limit=args.auth_rate_limit_per_5_minutes,
-                evaluation_window_sec=RATE_WINDOW_SECONDS,
-                scope_down_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgs(
-                    byte_match_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementArgs(
-                        positional_constraint="STARTS_WITH",
-                        search_string=args.auth_path_prefix,
-                        field_to_match=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementFieldToMatchArgs(
-                            uri_path=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementFieldToMatchUriPathArgs()
-                        ),
-                        text_transformations=_path_transformations(
-                            aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementTextTransformationArgs
-                        ),
-                    )
+    return _rate_rule(
+        RATE_LIMIT_AUTH_RULE,
+        priority,
+        args,
+        args.auth_rate_limit_per_5_minutes,
+        scope_down=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgs(
+            byte_match_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementArgs(
+                positional_constraint="STARTS_WITH",
+                search_string=args.auth_path_prefix,
+                field_to_match=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementFieldToMatchArgs(
+                    uri_path=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementFieldToMatchUriPathArgs()
+                ),
+                text_transformations=_path_transformations(
+                    aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementTextTransformationArgs
                 ),
             )
         ),
-        visibility_config=_rule_visibility(RATE_LIMIT_AUTH_RULE),
     )
+
+
+def _rules(args: EdgeArgs) -> list[tuple[str, RuleBuilder]]:
+    """The web ACL's rules by name, in priority order (the first is evaluated first)."""
+    return [
+        *([(INTERNAL_PATHS_RULE, _internal_paths_rule)] if args.internal_paths else []),
+        (IP_REPUTATION, _managed_group_rule(IP_REPUTATION)),
+        (RATE_LIMIT_AUTH_RULE, _auth_rate_rule),
+        (RATE_LIMIT_API_RULE, _api_rate_rule),
+        (COMMON_RULES, _managed_group_rule(COMMON_RULES)),
+        (KNOWN_BAD_INPUTS, _managed_group_rule(KNOWN_BAD_INPUTS)),
+        *((group, _managed_group_rule(group)) for group in args.extra_managed_rule_groups),
+    ]
 
 
 def rule_names(args: EdgeArgs) -> list[str]:
     """The web ACL's rule names, in priority order: the keys ``rule_actions`` accepts."""
-    return [
-        *([INTERNAL_PATHS_RULE] if args.internal_paths else []),
-        IP_REPUTATION,
-        RATE_LIMIT_AUTH_RULE,
-        RATE_LIMIT_API_RULE,
-        COMMON_RULES,
-        KNOWN_BAD_INPUTS,
-        *args.extra_managed_rule_groups,
-    ]
+    return [rule_name for rule_name, _ in _rules(args)]
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -988,7 +980,7 @@ def _validate_paths(where: str, args: EdgeArgs) -> None:
 
 def _validate_rules(where: str, args: EdgeArgs) -> None:
     for group in args.extra_managed_rule_groups:
-        if not _MANAGED_GROUP.match(group):
+        if not MANAGED_GROUP.fullmatch(group):
             raise ValueError(
                 f"{where}: extra_managed_rule_groups: {group!r} is not an AWS managed rule group name "
                 "(AWSManagedRules...)"
@@ -1015,7 +1007,7 @@ def _validate_rules(where: str, args: EdgeArgs) -> None:
             )
         if action not in RULE_ACTIONS:
             raise ValueError(f"{where}: rule_actions[{rule_name!r}]={action!r}; use 'block' or 'count'")
-    managed = [n for n in names if _MANAGED_GROUP.match(n)]
+    managed = [n for n in names if MANAGED_GROUP.fullmatch(n)]
     for group, rules in args.managed_rule_count_overrides.items():
         if group not in managed:
             raise ValueError(

@@ -108,11 +108,9 @@ def git_revision() -> str:
 
 def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
     env = config.general.environment
-    provider = aws.Provider(
-        "aws",
-        region=config.region,
-        default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags(config)),
-    )
+    # The stack's provider and the edge's us-east-1 one tag alike.
+    tags = default_tags(config)
+    provider = aws.Provider("aws", region=config.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     invoke = pulumi.InvokeOptions(provider=provider)
     identity = aws.get_caller_identity(opts=invoke)
@@ -376,7 +374,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
         EdgeArgs(
             environment=env,
             account_id=identity.account_id,
-            default_tags=default_tags(config),
+            default_tags=tags,
             zone_id=config.dns.zone_id,
             zone_name=config.dns.zone_name,
             aliases=tuple(config.edge.aliases),

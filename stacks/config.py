@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -31,21 +30,13 @@ from pydantic import (
     model_validator,
 )
 
-from infra.edge import (
-    BASE_MANAGED_GROUPS,
-    INTERNAL_PATHS_RULE,
-    NEEDS_GROUP_CONFIG,
-    RATE_LIMIT_API_RULE,
-    RATE_LIMIT_AUTH_RULE,
-)
+from infra.edge import BASE_MANAGED_GROUPS, CUSTOM_RULES, MANAGED_GROUP, NEEDS_GROUP_CONFIG
 from infra.fargate import FARGATE_SIZES
 from infra.log_retention import LOG_RETENTION_DAYS
 
 PROJECT = "notes-platform"
 ROOT = Path(__file__).resolve().parent.parent
 
-# The web ACL's own rules besides the managed groups (infra/edge.py).
-CUSTOM_RULES = (INTERNAL_PATHS_RULE, RATE_LIMIT_API_RULE, RATE_LIMIT_AUTH_RULE)
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts", "kms")
 
 
@@ -255,7 +246,7 @@ class Edge(Section):
     def _rules(self) -> Edge:
         problems = []
         for group in self.extra_managed_rule_groups:
-            if not re.fullmatch(r"AWSManagedRules[A-Za-z0-9]+", group):
+            if not MANAGED_GROUP.fullmatch(group):
                 problems.append(f"edgeExtraManagedRuleGroups: {group} is not an AWS managed rule group name")
             elif group in NEEDS_GROUP_CONFIG:
                 problems.append(f"edgeExtraManagedRuleGroups: {group} needs a rule group configuration")
