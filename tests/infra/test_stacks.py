@@ -79,14 +79,14 @@ def test_encryption_at_rest_everywhere(plans: dict[str, Plan], stack: str) -> No
     # An encryption configuration names its bucket through the bucket's id (a dependency).
     encrypted = {
         urn
-        for r in plan.of_type(
-            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-        )
+        for r in _aws(plan)
+        if r.type.startswith("aws:s3/bucketServerSideEncryptionConfiguration")
         for urn in r.property_dependencies.get("bucket", [])
     }
     problems += [
         f"{b.urn}: bucket without a server-side encryption configuration"
-        for b in plan.of_type("aws:s3/bucket:Bucket")
+        for b in _aws(plan)
+        if b.type in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
         if b.urn not in encrypted
     ]
     assert not problems, "\n".join(problems)
