@@ -16,6 +16,7 @@ from infra.metrics_catalog import (
     CLOUDFRONT,
     CLOUDFRONT_REGION_DIMENSION,
     CONTAINER_INSIGHTS,
+    DEFAULT_MIN_REQUESTS,
     DOCDB,
     ECS,
     ELASTICACHE,
@@ -30,8 +31,6 @@ GRID_WIDTH = 24  # CloudWatch dashboards are 24 columns wide
 WIDGET_HEIGHT = 6
 # An alarm status widget shows at most 100 alarms.
 MAX_ALARMS_PER_WIDGET = 100
-# Requests per period below which the dashboard's 5xx rate reads 0, as the alarm's does.
-DEFAULT_MIN_REQUESTS = 50
 
 
 def dashboard_name(environment: str) -> str:
@@ -47,7 +46,6 @@ def dashboard_url(region: str, name: str) -> str:
 class DashboardValues:
     """What the dashboard shows, as plain values."""
 
-    environment: str
     region: str
     alb_arn_suffix: str
     target_group_arn_suffix: str
@@ -63,8 +61,17 @@ class DashboardValues:
     web_acl_name: str | None = None
     # CloudFront distribution in front of the ALB. Default None: no CloudFront widget.
     distribution_id: str | None = None
-    # Requests per minute below which the 5xx rate reads 0. Default 50.
+    # Requests per minute below which the 5xx rate reads 0. Default 50, as the alarm's.
     min_requests: int = DEFAULT_MIN_REQUESTS
+
+
+def check_sizes(*, alarms: int, docdb_instances: int, cache_nodes: int) -> None:
+    """Refuse what the body cannot show; the Dashboard component calls it before any Output
+    resolves, so a bad count fails at construction rather than inside an apply."""
+    if alarms > MAX_ALARMS_PER_WIDGET:
+        raise ValueError(f"{alarms} alarms: an alarm status widget shows at most {MAX_ALARMS_PER_WIDGET}")
+    if not docdb_instances or not cache_nodes:
+        raise ValueError("docdb_instance_ids and cache_cluster_ids must each name at least one")
 
 
 def metric(
@@ -351,12 +358,11 @@ def _layout(rows: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
 def dashboard_body(v: DashboardValues) -> dict[str, Any]:
     """The dashboard: alarm states; traffic, errors and latency; saturation of the service,
     the database and the cache; what WAF blocks at the edge."""
-    if len(v.alarm_arns) > MAX_ALARMS_PER_WIDGET:
-        raise ValueError(
-            f"{len(v.alarm_arns)} alarms: an alarm status widget shows at most {MAX_ALARMS_PER_WIDGET}"
-        )
-    if not v.docdb_instance_ids or not v.cache_cluster_ids:
-        raise ValueError("docdb_instance_ids and cache_cluster_ids must each name at least one")
+    check_sizes(
+        alarms=len(v.alarm_arns),
+        docdb_instances=len(v.docdb_instance_ids),
+        cache_nodes=len(v.cache_cluster_ids),
+    )
     cache = _cache(v)
     rows = [
         _alarms(v),

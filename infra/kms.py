@@ -101,7 +101,7 @@ def _key_policy(purpose: str, args: KeysArgs) -> pulumi.Output[str]:
 
 
 class Keys(pulumi.ComponentResource):
-    """A rotated customer-managed key per purpose in ``PURPOSES``; ``arn(purpose)`` hands one out."""
+    """A rotated customer-managed key per purpose in ``args.purposes``; ``arn(purpose)`` hands one out."""
 
     keys: dict[str, aws.kms.Key]
     aliases: dict[str, aws.kms.Alias]
@@ -111,8 +111,8 @@ class Keys(pulumi.ComponentResource):
             raise ValueError(
                 f"Keys {name}: deletion_window_days={args.deletion_window_days}; KMS accepts 7 to 30 days"
             )
-        unknown = [p for p in args.purposes if p not in PURPOSES]
-        if unknown or not args.purposes or len(set(args.purposes)) != len(args.purposes):
+        chosen = set(args.purposes)
+        if not chosen or not chosen <= set(PURPOSES) or len(chosen) != len(args.purposes):
             raise ValueError(
                 f"Keys {name}: purposes={list(args.purposes)}; give each purpose once, at least one, "
                 f"from {', '.join(PURPOSES)}"
@@ -145,7 +145,7 @@ class Keys(pulumi.ComponentResource):
         self.register_outputs({f"{purpose}KeyArn": key.arn for purpose, key in self.keys.items()})
 
     def arn(self, purpose: str) -> pulumi.Output[str]:
-        """ARN of the key for ``purpose`` (one of ``PURPOSES``)."""
+        """ARN of the key for ``purpose`` (one of ``args.purposes``)."""
         key = self.keys.get(purpose)
         if key is None:
             raise ValueError(f"no KMS key for purpose {purpose!r}; purposes are {', '.join(self.keys)}")

@@ -119,6 +119,10 @@ CATALOG: Mapping[str, Mapping[str, frozenset[DimensionSet]]] = {
 }
 
 
+# Requests per period below which the 5xx rate reads 0; the alarm and the dashboard default to it.
+DEFAULT_MIN_REQUESTS = 50
+
+
 def error_rate_expression(*, requests: str, target_5xx: str, elb_5xx: str, min_requests: int) -> str:
     """Percent of requests answered with a 5xx, by the tasks or by the load balancer itself
     (502/503/504 when no healthy task answers). Below ``min_requests`` in a period the rate

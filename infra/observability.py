@@ -27,11 +27,12 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.cache import MAX_NODES as MAX_CACHE_NODES
-from infra.dashboard import DashboardValues, dashboard_body, dashboard_name, dashboard_url
+from infra.dashboard import DashboardValues, check_sizes, dashboard_body, dashboard_name, dashboard_url
 from infra.documentdb import MAX_INSTANCES as MAX_DOCDB_INSTANCES
 from infra.metrics_catalog import (
     ALB,
     CONTAINER_INSIGHTS,
+    DEFAULT_MIN_REQUESTS,
     DOCDB,
     ECS,
     ELASTICACHE,
@@ -58,7 +59,7 @@ class AlarmThresholds:
     # 5xx responses (tasks + ALB) as % of requests, per minute. Default 5.
     alb_5xx_percent: float = 5.0
     # Requests per minute below which the 5xx rate counts as 0 (too few to judge). Default 50.
-    alb_5xx_min_requests: int = 50
+    alb_5xx_min_requests: int = DEFAULT_MIN_REQUESTS
     # p99 of the tasks' response time, seconds. Default 1.0.
     target_p99_seconds: float = 1.0
     # Unhealthy targets in the target group at which to alarm. Default 1.
@@ -330,6 +331,11 @@ class _Evaluation:
     datapoints: int
     period_seconds: int
 
+    @property
+    def window(self) -> str:
+        """The window as descriptions state it: "3 of 5 periods of 1 min"."""
+        return f"{self.datapoints} of {self.periods} periods of {self.period_seconds // 60} min"
+
 
 @dataclass(frozen=True)
 class _Alarm:
@@ -423,9 +429,10 @@ def _sustained(t: AlarmThresholds) -> _Evaluation:
     return _Evaluation(t.saturation_evaluation_periods, t.saturation_datapoints_to_alarm, t.period_seconds)
 
 
-def _window(e: _Evaluation) -> str:
-    minutes = e.period_seconds // 60
-    return f"{e.datapoints} of {e.periods} periods of {minutes} min"
+def _api_log_group(environment: str) -> str:
+    """ApiService's log group (infra/ecs.py names it so); descriptions point there. The
+    deployment alarms exist before the service, so they cannot take its log_group_name."""
+    return f"/ecs/notes-{environment}/api"
 
 
 # --- deployment alarms ----------------------------------------------------------------------
@@ -462,9 +469,10 @@ class DeploymentAlarms(pulumi.ComponentResource):
         super().__init__("notes:infra:DeploymentAlarms", name, None, opts)
         t = args.thresholds
         factory = _AlarmFactory(self, name, args.environment, args.topic_arn)
+        fast = _fast(t)
         lb = {"LoadBalancer": args.alb_arn_suffix}
         target = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
-        logs = f"/ecs/notes-{args.environment}/api"
+        logs = _api_log_group(args.environment)
 
         # Per load balancer: the ALB's own 5xx (no healthy task, task reset the connection)
         # belong to no target group. The API's target group is the ALB's only one.
@@ -474,7 +482,7 @@ class DeploymentAlarms(pulumi.ComponentResource):
                 what="5xx rate %",
                 description=(
                     f"More than {t.alb_5xx_percent:g}% of API requests ended in a 5xx (from the tasks or "
-                    f"the ALB) in {_window(_fast(t))}. During a deployment ECS rolls back on this "
+                    f"the ALB) in {fast.window}. During a deployment ECS rolls back on this "
                     f"alarm. Otherwise read the API's errors in {logs} and check the database and "
                     "cache alarms."
                 ),
@@ -482,7 +490,7 @@ class DeploymentAlarms(pulumi.ComponentResource):
                 threshold=t.alb_5xx_percent,
                 # No data is no traffic, hence no errors; the low-traffic guard already reads 0.
                 treat_missing_data="notBreaching",
-                evaluation=_fast(t),
+                evaluation=fast,
                 inputs={
                     "requests": _Metric(ALB, "RequestCount", lb, "Sum"),
                     "target5xx": _Metric(ALB, "HTTPCode_Target_5XX_Count", lb, "Sum"),
@@ -502,7 +510,7 @@ class DeploymentAlarms(pulumi.ComponentResource):
                 what="p99 response time",
                 description=(
                     f"The API's p99 response time was above {t.target_p99_seconds:g} s in "
-                    f"{_window(_fast(t))}. During a deployment ECS rolls back on this alarm. Otherwise "
+                    f"{fast.window}. During a deployment ECS rolls back on this alarm. Otherwise "
                     "check service CPU, DocumentDB CPU and connections, and Redis engine CPU, and "
                     f"the slow requests in {logs}."
                 ),
@@ -510,7 +518,7 @@ class DeploymentAlarms(pulumi.ComponentResource):
                 threshold=t.target_p99_seconds,
                 # No requests, no latency to judge.
                 treat_missing_data="notBreaching",
-                evaluation=_fast(t),
+                evaluation=fast,
                 metric=_Metric(ALB, "TargetResponseTime", target, "p99"),
                 # A p99 of a handful of requests is one slow request: keep the state instead.
                 evaluate_low_sample_count_percentiles="ignore",
@@ -555,7 +563,8 @@ class ServiceAlarms(pulumi.ComponentResource):
         factory = _AlarmFactory(self, name, args.environment, args.topic_arn)
         target = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
         service = {"ClusterName": args.cluster_name, "ServiceName": args.service_name}
-        logs = f"/ecs/notes-{args.environment}/api"
+        logs = _api_log_group(args.environment)
+        fast, sustained = _fast(t), _sustained(t)
         shortfall = _Evaluation(
             t.task_shortfall_evaluation_periods, t.task_shortfall_evaluation_periods, t.period_seconds
         )
@@ -567,7 +576,7 @@ class ServiceAlarms(pulumi.ComponentResource):
                     what="unhealthy targets",
                     description=(
                         f"{t.unhealthy_hosts} or more API tasks failed the ALB's health check in "
-                        f"{_window(_fast(t))}. Look for stopped tasks and their reason in the ECS "
+                        f"{fast.window}. Look for stopped tasks and their reason in the ECS "
                         f"console and for start-up errors in {logs}."
                     ),
                     comparison="GreaterThanOrEqualToThreshold",
@@ -575,7 +584,7 @@ class ServiceAlarms(pulumi.ComponentResource):
                     # Without registered targets there is no count; tasks that are missing
                     # altogether are the running-tasks alarm's to report.
                     treat_missing_data="notBreaching",
-                    evaluation=_fast(t),
+                    evaluation=fast,
                     metric=_Metric(ALB, "UnHealthyHostCount", target, "Maximum"),
                 )
             ),
@@ -609,7 +618,7 @@ class ServiceAlarms(pulumi.ComponentResource):
                     what="service CPU %",
                     description=(
                         f"The API's average CPU stayed above {t.service_cpu_percent:g}% "
-                        f"({_window(_sustained(t))}) although autoscaling aims lower: the service is at "
+                        f"({sustained.window}) although autoscaling aims lower: the service is at "
                         "its maximum task count or scaling cannot keep up. Raise the maximum or the "
                         "task size."
                     ),
@@ -617,7 +626,7 @@ class ServiceAlarms(pulumi.ComponentResource):
                     threshold=t.service_cpu_percent,
                     # No tasks report no CPU; that absence is the running-tasks alarm's to report.
                     treat_missing_data="notBreaching",
-                    evaluation=_sustained(t),
+                    evaluation=sustained,
                     metric=_Metric(ECS, "CPUUtilization", service, "Average"),
                 )
             ),
@@ -627,14 +636,14 @@ class ServiceAlarms(pulumi.ComponentResource):
                     what="service memory %",
                     description=(
                         f"The API's average memory stayed above {t.service_memory_percent:g}% "
-                        f"({_window(_sustained(t))}). Tasks near their limit are killed (OOM): raise "
+                        f"({sustained.window}). Tasks near their limit are killed (OOM): raise "
                         "the task memory or look for a leak in the API's metrics."
                     ),
                     comparison="GreaterThanThreshold",
                     threshold=t.service_memory_percent,
                     # As for CPU: absence is the running-tasks alarm's to report.
                     treat_missing_data="notBreaching",
-                    evaluation=_sustained(t),
+                    evaluation=sustained,
                     metric=_Metric(ECS, "MemoryUtilization", service, "Average"),
                 )
             ),
@@ -701,6 +710,7 @@ class DataAlarms(pulumi.ComponentResource):
         factory: _AlarmFactory, args: DataAlarmsArgs, number: int, instance_id: pulumi.Input[str]
     ) -> list[aws.cloudwatch.MetricAlarm]:
         t = args.thresholds
+        sustained = _sustained(t)
         instance = {"DBInstanceIdentifier": instance_id}
         where = f"DocumentDB instance {number} of notes-{args.environment}-docdb"
         role = f"docdb-{number}"
@@ -709,14 +719,14 @@ class DataAlarms(pulumi.ComponentResource):
                 role=f"{role}-cpu",
                 what="DocumentDB CPU %",
                 description=(
-                    f"{where} ran above {t.docdb_cpu_percent:g}% CPU ({_window(_sustained(t))}). Look for "
+                    f"{where} ran above {t.docdb_cpu_percent:g}% CPU ({sustained.window}). Look for "
                     "slow queries in the profiler log group; add a replica or a larger instance class."
                 ),
                 comparison="GreaterThanThreshold",
                 threshold=t.docdb_cpu_percent,
                 # Gaps come from restarts and maintenance and say nothing about load: keep the state.
                 treat_missing_data="ignore",
-                evaluation=_sustained(t),
+                evaluation=sustained,
                 metric=_Metric(DOCDB, "CPUUtilization", instance, "Average"),
             ),
             _Alarm(
@@ -724,14 +734,14 @@ class DataAlarms(pulumi.ComponentResource):
                 what="DocumentDB freeable memory",
                 description=(
                     f"{where} had less than {t.docdb_freeable_memory_bytes // MIB} MiB freeable memory "
-                    f"({_window(_sustained(t))}). The working set no longer fits: move to a larger "
+                    f"({sustained.window}). The working set no longer fits: move to a larger "
                     "instance class."
                 ),
                 comparison="LessThanThreshold",
                 threshold=t.docdb_freeable_memory_bytes,
                 # As for CPU; and a low-memory alarm must never fire on missing data.
                 treat_missing_data="ignore",
-                evaluation=_sustained(t),
+                evaluation=sustained,
                 metric=_Metric(DOCDB, "FreeableMemory", instance, "Minimum"),
             ),
             _Alarm(
@@ -739,14 +749,14 @@ class DataAlarms(pulumi.ComponentResource):
                 what="DocumentDB connections",
                 description=(
                     f"{where} held more than {t.docdb_connections} connections "
-                    f"({_window(_sustained(t))}). Every API task opens its own pool: check the task "
+                    f"({sustained.window}). Every API task opens its own pool: check the task "
                     "count and the pool size before the instance's connection limit is reached."
                 ),
                 comparison="GreaterThanThreshold",
                 threshold=t.docdb_connections,
                 # As for CPU.
                 treat_missing_data="ignore",
-                evaluation=_sustained(t),
+                evaluation=sustained,
                 metric=_Metric(DOCDB, "DatabaseConnections", instance, "Maximum"),
             ),
         ]
@@ -759,14 +769,14 @@ class DataAlarms(pulumi.ComponentResource):
                     what="DocumentDB replica lag",
                     description=(
                         f"{where} lagged the writer by more than {t.docdb_replica_lag_ms:g} ms "
-                        f"({_window(_sustained(t))}); the API reads from replicas, so readers see "
+                        f"({sustained.window}); the API reads from replicas, so readers see "
                         "stale notes. Check the writer's write load and the replica's CPU."
                     ),
                     comparison="GreaterThanThreshold",
                     threshold=t.docdb_replica_lag_ms,
                     # The writer reports no lag of its own; whichever instance writes is missing.
                     treat_missing_data="notBreaching",
-                    evaluation=_sustained(t),
+                    evaluation=sustained,
                     metric=_Metric(DOCDB, "DBInstanceReplicaLag", instance, "Maximum"),
                 )
             )
@@ -777,6 +787,7 @@ class DataAlarms(pulumi.ComponentResource):
         factory: _AlarmFactory, args: DataAlarmsArgs, number: int, cluster_id: pulumi.Input[str]
     ) -> list[aws.cloudwatch.MetricAlarm]:
         t = args.thresholds
+        sustained = _sustained(t)
         node = {"CacheClusterId": cluster_id}
         where = f"Cache node {number:03d} of notes-{args.environment}-redis"
         role = f"redis-{number:03d}"
@@ -785,7 +796,7 @@ class DataAlarms(pulumi.ComponentResource):
                 role=f"{role}-cpu",
                 what="cache host CPU %",
                 description=(
-                    f"{where} ran above {t.redis_cpu_percent:g}% host CPU ({_window(_sustained(t))}). "
+                    f"{where} ran above {t.redis_cpu_percent:g}% host CPU ({sustained.window}). "
                     "Check the slow log and the connection churn (TLS handshakes); move to a larger "
                     "node type."
                 ),
@@ -793,7 +804,7 @@ class DataAlarms(pulumi.ComponentResource):
                 threshold=t.redis_cpu_percent,
                 # Gaps come from node replacement and maintenance: keep the state.
                 treat_missing_data="ignore",
-                evaluation=_sustained(t),
+                evaluation=sustained,
                 metric=_Metric(ELASTICACHE, "CPUUtilization", node, "Average"),
             ),
             _Alarm(
@@ -801,14 +812,14 @@ class DataAlarms(pulumi.ComponentResource):
                 what="Redis engine CPU %",
                 description=(
                     f"{where}: the Redis engine thread ran above {t.redis_engine_cpu_percent:g}% "
-                    f"({_window(_sustained(t))}); commands queue up behind it. Look for slow "
+                    f"({sustained.window}); commands queue up behind it. Look for slow "
                     "commands in the slow log; move to a larger node type."
                 ),
                 comparison="GreaterThanThreshold",
                 threshold=t.redis_engine_cpu_percent,
                 # As for host CPU.
                 treat_missing_data="ignore",
-                evaluation=_sustained(t),
+                evaluation=sustained,
                 metric=_Metric(ELASTICACHE, "EngineCPUUtilization", node, "Average"),
             ),
             _Alarm(
@@ -816,14 +827,14 @@ class DataAlarms(pulumi.ComponentResource):
                 what="Redis memory %",
                 description=(
                     f"{where} used more than {t.redis_memory_percent:g}% of its memory "
-                    f"({_window(_sustained(t))}); evictions follow. Shorten TTLs or move to a "
+                    f"({sustained.window}); evictions follow. Shorten TTLs or move to a "
                     "node type with more memory."
                 ),
                 comparison="GreaterThanThreshold",
                 threshold=t.redis_memory_percent,
                 # As for host CPU.
                 treat_missing_data="ignore",
-                evaluation=_sustained(t),
+                evaluation=sustained,
                 metric=_Metric(ELASTICACHE, "DatabaseMemoryUsagePercentage", node, "Maximum"),
             ),
             _Alarm(
@@ -831,14 +842,14 @@ class DataAlarms(pulumi.ComponentResource):
                 what="Redis evictions",
                 description=(
                     f"{where} evicted more than {t.redis_evictions} keys a minute "
-                    f"({_window(_sustained(t))}): cached notes are recomputed and rate-limit "
+                    f"({sustained.window}): cached notes are recomputed and rate-limit "
                     "counters are lost. Move to a node type with more memory."
                 ),
                 comparison="GreaterThanThreshold",
                 threshold=t.redis_evictions,
                 # A minute without a reported eviction count evicted nothing.
                 treat_missing_data="notBreaching",
-                evaluation=_sustained(t),
+                evaluation=sustained,
                 metric=_Metric(ELASTICACHE, "Evictions", node, "Sum"),
             ),
         ]
@@ -849,14 +860,14 @@ class DataAlarms(pulumi.ComponentResource):
                     what="Redis replication lag",
                     description=(
                         f"{where} lagged the primary by more than {t.redis_replication_lag_seconds:g} s "
-                        f"({_window(_sustained(t))}); a failover now would lose those writes. Check "
+                        f"({sustained.window}); a failover now would lose those writes. Check "
                         "the primary's write load and network."
                     ),
                     comparison="GreaterThanThreshold",
                     threshold=t.redis_replication_lag_seconds,
                     # The primary reports no lag; whichever node is primary is missing.
                     treat_missing_data="notBreaching",
-                    evaluation=_sustained(t),
+                    evaluation=sustained,
                     metric=_Metric(ELASTICACHE, "ReplicationLag", node, "Maximum"),
                 )
             )
@@ -898,36 +909,30 @@ class Dashboard(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _check_environment(args.environment)
-        if not args.docdb_instance_ids or not args.cache_cluster_ids:
-            raise ValueError("docdb_instance_ids and cache_cluster_ids must each name at least one")
+        check_sizes(
+            alarms=len(args.alarm_arns),
+            docdb_instances=len(args.docdb_instance_ids),
+            cache_nodes=len(args.cache_cluster_ids),
+        )
         super().__init__("notes:infra:Dashboard", name, None, opts)
         self.dashboard_name = dashboard_name(args.environment)
-        body = pulumi.Output.all(
-            alb=args.alb_arn_suffix,
-            target_group=args.target_group_arn_suffix,
-            cluster=args.cluster_name,
-            service=args.service_name,
-            docdb=pulumi.Output.all(*args.docdb_instance_ids),
-            cache=pulumi.Output.all(*args.cache_cluster_ids),
-            alarms=pulumi.Output.all(*args.alarm_arns),
-            web_acl=args.web_acl_name,
-            distribution=args.distribution_id,
-        ).apply(
+        # Keyed by DashboardValues' field names, so the resolved dict is its arguments.
+        resolved = pulumi.Output.all(
+            alb_arn_suffix=args.alb_arn_suffix,
+            target_group_arn_suffix=args.target_group_arn_suffix,
+            cluster_name=args.cluster_name,
+            service_name=args.service_name,
+            docdb_instance_ids=pulumi.Output.all(*args.docdb_instance_ids),
+            cache_cluster_ids=pulumi.Output.all(*args.cache_cluster_ids),
+            alarm_arns=pulumi.Output.all(*args.alarm_arns),
+            web_acl_name=args.web_acl_name,
+            distribution_id=args.distribution_id,
+        )
+        body = resolved.apply(
             lambda v: json.dumps(
                 dashboard_body(
                     DashboardValues(
-                        environment=args.environment,
-                        region=args.region,
-                        alb_arn_suffix=v["alb"],
-                        target_group_arn_suffix=v["target_group"],
-                        cluster_name=v["cluster"],
-                        service_name=v["service"],
-                        docdb_instance_ids=tuple(v["docdb"]),
-                        cache_cluster_ids=tuple(v["cache"]),
-                        alarm_arns=tuple(v["alarms"]),
-                        web_acl_name=v["web_acl"],
-                        distribution_id=v["distribution"],
-                        min_requests=args.thresholds.alb_5xx_min_requests,
+                        region=args.region, min_requests=args.thresholds.alb_5xx_min_requests, **v
                     )
                 )
             )

@@ -636,7 +636,6 @@ def test_cache_member_ids_follow_elasticache_numbering() -> None:
 
 def values(**overrides: Any) -> DashboardValues:
     base: dict[str, Any] = {
-        "environment": "prod",
         "region": REGION,
         "alb_arn_suffix": ALB_SUFFIX.format(env="prod"),
         "target_group_arn_suffix": TARGET_GROUP_SUFFIX.format(env="prod"),
@@ -719,7 +718,8 @@ def test_every_metric_widget_says_its_region_and_edge_metrics_read_us_east_1() -
 
 
 def test_dashboard_covers_traffic_errors_latency_saturation_and_waf() -> None:
-    titles = " | ".join(w["properties"]["title"] for w in dashboard_body(values())["widgets"])
+    body = dashboard_body(values())
+    titles = " | ".join(w["properties"]["title"] for w in body["widgets"])
     for section in (
         "Traffic",
         "Errors: 5xx rate",
@@ -731,9 +731,7 @@ def test_dashboard_covers_traffic_errors_latency_saturation_and_waf() -> None:
         "Alarms",
     ):
         assert section in titles, titles
-    latency = next(
-        w for w in metric_widgets(dashboard_body(values())) if w["properties"]["title"].startswith("Latency")
-    )
+    latency = next(w for w in metric_widgets(body) if w["properties"]["title"].startswith("Latency"))
     assert {o["stat"] for *_, o in metric_lines(latency)} >= {"p50", "p90", "p99"}
 
 
@@ -760,6 +758,26 @@ def test_dashboard_widgets_fit_the_grid_without_overlapping() -> None:
 def test_too_many_alarms_for_one_status_widget_are_refused() -> None:
     with pytest.raises(ValueError, match=r"101 alarms: an alarm status widget shows at most 100"):
         dashboard_body(values(alarm_arns=[f"arn:aws:cloudwatch:x:1:alarm:a{n}" for n in range(101)]))
+
+
+def test_dashboard_component_refuses_what_the_body_cannot_show_before_anything_resolves() -> None:
+    # GIVEN more alarms than a status widget shows / WHEN the component is built / THEN it fails
+    # at construction, not later inside an apply
+    args = DashboardArgs(
+        environment="prod",
+        region=REGION,
+        alb_arn_suffix="app/x/1",
+        target_group_arn_suffix="targetgroup/x/1",
+        cluster_name="notes-prod",
+        service_name="notes-prod-api",
+        docdb_instance_ids=["notes-prod-docdb-1"],
+        cache_cluster_ids=["notes-prod-redis-001"],
+        alarm_arns=[f"arn:aws:cloudwatch:x:1:alarm:a{n}" for n in range(101)],
+    )
+    with pytest.raises(ValueError, match=r"101 alarms: an alarm status widget shows at most 100"):
+        DashboardComponent("bad", args)
+    with pytest.raises(ValueError, match=r"must each name at least one"):
+        DashboardComponent("bad", replace(args, alarm_arns=(), cache_cluster_ids=()))
 
 
 def test_dashboard_component_lists_the_stacks_alarms_and_links_to_the_console(prod: Graph) -> None:
