@@ -12,14 +12,20 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.fargate import FARGATE_SIZES
+from infra.fargate import FARGATE_SIZES, MAX_STOP_TIMEOUT_SECONDS
 
-# ECS's ceiling for a container's stopTimeout on Fargate.
-MAX_STOP_TIMEOUT_SECONDS = 120
 # Time on top of the API's shutdown grace before ECS sends SIGKILL: the process also needs to
 # close its pools and exit once the grace is over.
 STOP_TIMEOUT_MARGIN_SECONDS = 10
 CONTAINER_NAME = "api"
+
+
+def api_log_group_name(environment: str) -> str:
+    """The API's log group. A function so that alarms created before the service (the
+    deployment alarms ECS rolls back on) can point at it by name."""
+    return f"/ecs/notes-{environment}/api"
+
+
 # The image's non-root identity (app/Dockerfile: USER 10001:10001).
 APP_USER = "10001:10001"
 TMP_VOLUME = "tmp"
@@ -280,7 +286,7 @@ class ApiService(pulumi.ComponentResource):
 
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/ecs/{prefix}/api",
+            name=api_log_group_name(args.environment),
             kms_key_id=args.logs_kms_key_arn,
             retention_in_days=args.log_retention_days,
             opts=child,

@@ -1,4 +1,9 @@
-"""Fargate's task sizes, shared by the config schema (early, named errors) and ApiService."""
+"""Fargate's task sizes and stop timeout ceiling, shared by the config schema (early, named
+errors), ApiService and the API model checks."""
+
+# The longest stopTimeout (seconds) ECS allows a container on Fargate
+# (ContainerDefinition.stopTimeout): ApiService keeps within it, the model checks enforce it.
+MAX_STOP_TIMEOUT_SECONDS = 120
 
 # cpu units -> memory (MiB) Fargate offers with them.
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {

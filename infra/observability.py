@@ -29,6 +29,7 @@ import pulumi_aws as aws
 from infra.cache import MAX_NODES as MAX_CACHE_NODES
 from infra.dashboard import DashboardValues, check_sizes, dashboard_body, dashboard_name, dashboard_url
 from infra.documentdb import MAX_INSTANCES as MAX_DOCDB_INSTANCES
+from infra.ecs import api_log_group_name
 from infra.metrics_catalog import (
     ALB,
     CONTAINER_INSIGHTS,
@@ -429,12 +430,6 @@ def _sustained(t: AlarmThresholds) -> _Evaluation:
     return _Evaluation(t.saturation_evaluation_periods, t.saturation_datapoints_to_alarm, t.period_seconds)
 
 
-def _api_log_group(environment: str) -> str:
-    """ApiService's log group (infra/ecs.py names it so); descriptions point there. The
-    deployment alarms exist before the service, so they cannot take its log_group_name."""
-    return f"/ecs/notes-{environment}/api"
-
-
 # --- deployment alarms ----------------------------------------------------------------------
 
 
@@ -472,7 +467,7 @@ class DeploymentAlarms(pulumi.ComponentResource):
         fast = _fast(t)
         lb = {"LoadBalancer": args.alb_arn_suffix}
         target = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
-        logs = _api_log_group(args.environment)
+        logs = api_log_group_name(args.environment)
 
         # Per load balancer: the ALB's own 5xx (no healthy task, task reset the connection)
         # belong to no target group. The API's target group is the ALB's only one.
@@ -563,7 +558,7 @@ class ServiceAlarms(pulumi.ComponentResource):
         factory = _AlarmFactory(self, name, args.environment, args.topic_arn)
         target = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
         service = {"ClusterName": args.cluster_name, "ServiceName": args.service_name}
-        logs = _api_log_group(args.environment)
+        logs = api_log_group_name(args.environment)
         fast, sustained = _fast(t), _sustained(t)
         shortfall = _Evaluation(
             t.task_shortfall_evaluation_periods, t.task_shortfall_evaluation_periods, t.period_seconds

@@ -33,6 +33,7 @@ from pydantic import (
 from infra.edge import BASE_MANAGED_GROUPS, CUSTOM_RULES, MANAGED_GROUP, NEEDS_GROUP_CONFIG
 from infra.fargate import FARGATE_SIZES
 from infra.log_retention import LOG_RETENTION_DAYS
+from infra.metrics_catalog import DEFAULT_MIN_REQUESTS
 
 PROJECT = "notes-platform"
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,7 +277,7 @@ class Alarms(Section):
     )
     alb_5xx_percent: int = Field(5, ge=1, le=100, description="API 5xx share of requests (%) that alarms")
     alb_5xx_min_requests: int = Field(
-        50, ge=1, description="requests per minute below which the 5xx share is not judged"
+        DEFAULT_MIN_REQUESTS, ge=1, description="requests per minute below which the 5xx share is not judged"
     )
     target_p99_ms: int = Field(1000, ge=10, description="p99 target response time (ms) that alarms")
     service_cpu_percent: int = Field(85, ge=1, le=100, description="ECS service CPU (%) that alarms")

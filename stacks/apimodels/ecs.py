@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from infra.fargate import FARGATE_SIZES
+from infra.fargate import FARGATE_SIZES, MAX_STOP_TIMEOUT_SECONDS
 from stacks.apimodels._shapes import (
     IGNORE,
     PROVIDER_ONLY,
@@ -31,9 +31,6 @@ from stacks.apimodels._shapes import (
 )
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
-
-# The documented upper bound of stopTimeout on Fargate (ContainerDefinition.stopTimeout).
-FARGATE_MAX_STOP_TIMEOUT = 120
 
 TRANSLATION = Translation(
     rules={
@@ -147,10 +144,10 @@ def _fargate(
             )
     for index, container in enumerate(containers):
         stop = _number(container.get("stopTimeout"))
-        if stop is not None and stop > FARGATE_MAX_STOP_TIMEOUT:
+        if stop is not None and stop > MAX_STOP_TIMEOUT_SECONDS:
             report(
                 f"containerDefinitions[{index}].stopTimeout",
-                f"{stop} is above the maximum {FARGATE_MAX_STOP_TIMEOUT} on Fargate",
+                f"{stop} is above the maximum {MAX_STOP_TIMEOUT_SECONDS} on Fargate",
             )
 
 
