@@ -37,7 +37,7 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from stacks.mocks import Recorded
+from stacks.mocks import RECORDED_UNKNOWN, Recorded
 
 from .notes_policies import PACK_NAME, all_policies
 from .notes_policies.common import stack_of
@@ -46,8 +46,6 @@ CONFIG_DIR = Path(__file__).resolve().parent / "config"
 LEVELS = {level.value: level for level in EnforcementLevel}
 # The level of a policy that names none: what __main__ passes to PolicyPack.
 PACK_DEFAULT_LEVEL = EnforcementLevel.MANDATORY
-# How a recorded plan writes a value unknown during preview (stacks.mocks.normalise).
-RECORDED_UNKNOWN = "[unknown]"
 
 
 class PackConfigError(ValueError):
@@ -181,25 +179,7 @@ class Violation:
 
 def _recorded(resource: Recorded | Mapping[str, Any]) -> Recorded:
     """A resource as the plan records it, whichever shape it came in."""
-    if not isinstance(resource, Mapping):
-        return resource
-    # A resource as `notes-platform plan --json` writes it (tests/snapshots/*.json): the
-    # inverse of Recorded.to_json, with the per-property record when a test supplies one.
-    get = resource.get
-    return Recorded(
-        urn=resource["urn"],
-        type=resource["type"],
-        name=resource["name"],
-        custom=bool(get("custom", True)),
-        parent=get("parent"),
-        provider=get("provider"),
-        dependencies=list(get("dependencies") or ()),
-        protect=bool(get("protect")),
-        inputs=dict(get("inputs") or {}),
-        property_dependencies=dict(get("propertyDependencies") or {}),
-        ignore_changes=list(get("ignoreChanges") or ()),
-        delete_before_replace=bool(get("deleteBeforeReplace")),
-    )
+    return Recorded.from_json(resource) if isinstance(resource, Mapping) else resource
 
 
 def _unmask(value: Any) -> Any:

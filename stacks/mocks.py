@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+# How a recorded plan writes a value unknown during preview (see normalise).
+RECORDED_UNKNOWN = "[unknown]"
 ACCOUNT_ID = "123456789012"
 
 # Per region: the account ALB access logs come from (regions older than August 2022).
@@ -69,6 +72,28 @@ class Recorded:
             **({"retainOnDelete": True} if self.retain_on_delete else {}),
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Recorded:
+        """The inverse of ``to_json`` (a resource of ``notes-platform plan --json``), plus the
+        per-property dependencies, which the plan leaves out but a test may supply."""
+        get = data.get
+        return cls(
+            urn=data["urn"],
+            type=data["type"],
+            name=data["name"],
+            custom=bool(get("custom", True)),
+            parent=get("parent"),
+            provider=get("provider"),
+            dependencies=list(get("dependencies") or ()),
+            protect=bool(get("protect")),
+            inputs=dict(get("inputs") or {}),
+            property_dependencies=dict(get("propertyDependencies") or {}),
+            ignore_changes=list(get("ignoreChanges") or ()),
+            replace_on_changes=list(get("replaceOnChanges") or ()),
+            delete_before_replace=bool(get("deleteBeforeReplace")),
+            retain_on_delete=bool(get("retainOnDelete")),
+        )
+
 
 @dataclass
 class RecordedGraph:
@@ -99,7 +124,7 @@ def normalise(value: Any) -> Any:
             return value.get("urn")
         return {k: normalise(v) for k, v in sorted(value.items())}
     if value == UNKNOWN:
-        return "[unknown]"
+        return RECORDED_UNKNOWN
     return value
 
 
