@@ -42,60 +42,87 @@ ECR_IMAGE = re.compile(
 class ApiServiceArgs:
     """How the API runs, how many copies, and what it is given."""
 
-    # Environment name, part of every AWS-side name.
     environment: str
+    """Environment name, part of every AWS-side name. From config `environment`. Required."""
     region: str
-    # Private subnets of the tasks (no public IPs).
+    """Region of the stack: the awslogs driver's region, the task role's source ARN and the
+    secrets key's ViaService condition. From config `aws:region`. Required."""
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    # Security group of the tasks (ingress from the ALB only).
+    """Private subnets of the tasks (no public IPs). Set by the stack from Network's private
+    subnets. Required."""
     security_group_id: pulumi.Input[str]
+    """Security group of the tasks (ingress from the ALB only). Set by the stack from
+    SecurityGroups (``tasks``). Required."""
     target_group_arn: pulumi.Input[str]
-    # ARN suffixes of the target group and ALB: the request-count metric's resource label.
+    """Target group the tasks register into. Set by the stack from LoadBalancer. Required."""
     target_group_arn_suffix: pulumi.Input[str]
+    """ARN suffix of the target group: half of the request-count metric's resource label. Set
+    by the stack from LoadBalancer. Required."""
     alb_arn_suffix: pulumi.Input[str]
-    # The listener that forwards to the target group; the service waits for it.
+    """ARN suffix of the ALB: the other half of that label. Set by the stack from
+    LoadBalancer. Required."""
     listener: pulumi.Resource
-    # Image reference by digest: <repository url>@sha256:...
+    """What attaches the target group to the load balancer; the service waits for it. Set by
+    the stack from LoadBalancer (its origin rule). Required."""
     image_ref: pulumi.Input[str]
-    # Fargate task size; must be a pair Fargate offers (see FARGATE_SIZES).
+    """Image reference by digest: ``<repository url>@sha256:...``. Set by the stack from
+    ServiceImage. Required."""
     cpu: int
+    """Fargate task CPU units; with ``memory`` a pair Fargate offers (see FARGATE_SIZES). From
+    config `serviceCpu`. Required."""
     memory: int
-    # Tasks when the service is created; afterwards autoscaling owns the count.
+    """Fargate task memory, MiB; a size Fargate offers with ``cpu``. From config
+    `serviceMemory`. Required."""
     desired_count: int
+    """Tasks when the service is created; afterwards autoscaling owns the count. Between
+    ``min_count`` and ``max_count``. From config `serviceDesiredCount`. Required."""
     min_count: int
+    """Autoscaling minimum. From config `serviceMinCount`. Required."""
     max_count: int
-    # KMS key of the application log group.
+    """Autoscaling maximum. From config `serviceMaxCount`. Required."""
     logs_kms_key_arn: pulumi.Input[str]
-    # KMS key the secrets are encrypted with (the execution role may decrypt with it).
+    """KMS key of the application log group. Set by the stack from Keys (``logs``). Required."""
     secrets_kms_key_arn: pulumi.Input[str]
-    # Target-tracking CPU utilisation, percent. Default 60.
+    """KMS key the secrets are encrypted with (the execution role may decrypt with it). Set by
+    the stack from Keys (``secrets``). Required."""
     cpu_target_percent: int = 60
-    # Target-tracking ALB requests per task per minute. Default 1000.
+    """Target-tracking CPU utilisation, percent. From config `serviceCpuTargetPercent`.
+    Default 60."""
     requests_per_target: int = 1000
-    # Tasks always on on-demand Fargate. Default 1.
+    """Target-tracking ALB requests per task per minute. From config
+    `serviceRequestsPerTarget`. Default 1000."""
     fargate_base: int = 1
-    # Share of further tasks on on-demand Fargate. Default 1.
+    """Tasks always on on-demand Fargate. From config `serviceFargateBase`. Default 1."""
     fargate_weight: int = 1
-    # Share of further tasks on Fargate Spot. Default 0 (no Spot).
+    """Share of further tasks on on-demand Fargate. From config `serviceFargateWeight`.
+    Default 1."""
     fargate_spot_weight: int = 0
-    # uvicorn worker processes per task. Default 1.
+    """Share of further tasks on Fargate Spot. From config `serviceFargateSpotWeight`. Default
+    0 (no Spot)."""
     workers: int = 1
-    # Port the API listens on. Default 8000.
+    """uvicorn worker processes per task. From config `serviceWorkers`. Default 1."""
     container_port: int = 8000
-    # Failing load-balancer health checks are ignored this long after a task starts. Default 60.
+    """Port the API listens on. From config `serviceContainerPort`. Default 8000."""
     health_check_grace_seconds: int = 60
-    # In-flight requests get this long after SIGTERM; stopTimeout is 10 s more. Default 20.
+    """Failing load-balancer health checks are ignored this long after a task starts. From
+    config `serviceHealthCheckGraceSeconds`. Default 60."""
     shutdown_grace_seconds: int = 20
-    # Application log retention, days. Default 30.
+    """In-flight requests get this long after SIGTERM; stopTimeout is 10 s more. From config
+    `serviceShutdownGraceSeconds`. Default 20."""
     log_retention_days: int = 30
-    # Environment variable -> Secrets Manager secret ARN, injected by ECS at start. Default none.
+    """Application log retention, days. From config `serviceLogRetentionDays`. Default 30."""
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    # Plain environment variables; nothing secret (see SECRET_SUFFIXES). Default none.
+    """Environment variable -> Secrets Manager secret ARN, injected by ECS at start. Default
+    none. Set by the stack from DocumentDb (URI), RedisCache (AUTH token) and the JWT signing
+    key's GeneratedSecret."""
     environment_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    # CloudWatch alarm names (not ARNs) that fail a deployment and roll it back while they are
-    # in ALARM during the deployment and its bake time (observability.DeploymentAlarms). Default
-    # none: only the circuit breaker judges a deployment.
+    """Plain environment variables; nothing secret (see SECRET_SUFFIXES). Default none. Set by
+    the stack: ``NOTES_ENV``, the cache URL from RedisCache, DocumentDb's CA file, config
+    `networkCidr` as the trusted proxies and `serviceCorsAllowOrigins`."""
     deployment_alarm_names: Sequence[pulumi.Input[str]] = ()
+    """CloudWatch alarm names (not ARNs) that fail a deployment and roll it back while they are
+    in ALARM during the deployment and its bake time. Default none: only the circuit breaker
+    judges a deployment. Set by the stack from DeploymentAlarms."""
 
 
 def stop_timeout(args: ApiServiceArgs) -> int:
@@ -262,11 +289,31 @@ class ApiService(pulumi.ComponentResource):
     def __init__(self, name: str, args: ApiServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _validate(args)
         super().__init__("notes:infra:ApiService", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         prefix = f"notes-{args.environment}"
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         strategy = capacity_strategy(args)
 
+        capacity = self._cluster(name, prefix, strategy)
+        self._logs(name, args)
+        self._roles(name, args, prefix, account_id)
+        self._task_definition(name, args, prefix)
+        self._service(name, args, prefix, strategy, capacity)
+        self._autoscaling(name, args, prefix)
+
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "serviceName": self.service_name,
+                "logGroupName": self.log_group_name,
+                "taskDefinitionArn": self.task_definition.arn,
+            }
+        )
+
+    def _cluster(
+        self, name: str, prefix: str, strategy: list[dict[str, Any]]
+    ) -> aws.ecs.ClusterCapacityProviders:
+        """The cluster and its capacity providers; returns the providers the service waits for."""
+        child = pulumi.ResourceOptions(parent=self)
         self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             name=prefix,
@@ -274,7 +321,7 @@ class ApiService(pulumi.ComponentResource):
             opts=child,
         )
         self.cluster_name = self.cluster.name
-        capacity = aws.ecs.ClusterCapacityProviders(
+        return aws.ecs.ClusterCapacityProviders(
             f"{name}-capacity-providers",
             cluster_name=self.cluster.name,
             capacity_providers=["FARGATE", "FARGATE_SPOT"],
@@ -284,15 +331,19 @@ class ApiService(pulumi.ComponentResource):
             opts=child,
         )
 
+    def _logs(self, name: str, args: ApiServiceArgs) -> None:
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=api_log_group_name(args.environment),
             kms_key_id=args.logs_kms_key_arn,
             retention_in_days=args.log_retention_days,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.log_group_name = self.log_group.name
 
+    def _roles(self, name: str, args: ApiServiceArgs, prefix: str, account_id: pulumi.Output[str]) -> None:
+        """The execution role (ECS's, to start the task) and the task role (the API's own)."""
+        child = pulumi.ResourceOptions(parent=self)
         self.execution_role = aws.iam.Role(
             f"{name}-execution-role",
             name=f"{prefix}-api-execution",
@@ -326,6 +377,7 @@ class ApiService(pulumi.ComponentResource):
             opts=child,
         )
 
+    def _task_definition(self, name: str, args: ApiServiceArgs, prefix: str) -> None:
         definitions = pulumi.Output.all(
             image=args.image_ref,
             log_group=self.log_group.name,
@@ -350,9 +402,17 @@ class ApiService(pulumi.ComponentResource):
             # A new revision deregisters the previous one unless it is kept; kept, it stays
             # ACTIVE for the circuit breaker's rollback and for a manual one.
             skip_destroy=True,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _service(
+        self,
+        name: str,
+        args: ApiServiceArgs,
+        prefix: str,
+        strategy: list[dict[str, Any]],
+        capacity: aws.ecs.ClusterCapacityProviders,
+    ) -> None:
         self.service = aws.ecs.Service(
             f"{name}-service",
             name=f"{prefix}-api",
@@ -403,6 +463,7 @@ class ApiService(pulumi.ComponentResource):
         )
         self.service_name = self.service.name
 
+    def _autoscaling(self, name: str, args: ApiServiceArgs, prefix: str) -> None:
         self.scaling_target = aws.appautoscaling.Target(
             f"{name}-scaling-target",
             service_namespace="ecs",
@@ -410,7 +471,7 @@ class ApiService(pulumi.ComponentResource):
             resource_id=pulumi.Output.concat("service/", self.cluster.name, "/", self.service.name),
             min_capacity=args.min_count,
             max_capacity=args.max_count,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self._target_tracking(
             name, "cpu", "ECSServiceAverageCPUUtilization", args.cpu_target_percent, None, prefix
@@ -422,15 +483,6 @@ class ApiService(pulumi.ComponentResource):
             args.requests_per_target,
             pulumi.Output.concat(args.alb_arn_suffix, "/", args.target_group_arn_suffix),
             prefix,
-        )
-
-        self.register_outputs(
-            {
-                "clusterName": self.cluster_name,
-                "serviceName": self.service_name,
-                "logGroupName": self.log_group_name,
-                "taskDefinitionArn": self.task_definition.arn,
-            }
         )
 
     def _target_tracking(
