@@ -17,7 +17,7 @@ bootstrap:  ## install Debian and Python dependencies (idempotent)
 
 lint: bootstrap  ## ruff
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check app devtools stacks infra policies bench tests
+	.venv/bin/ruff format --check app devtools stacks infra policies notes_platform bench tests
 
 typecheck: bootstrap  ## mypy on our own packages
 	.venv/bin/mypy

@@ -4,7 +4,7 @@ Every per-environment difference is a value in ``Pulumi.<stack>.yaml``; this mod
 only reader of Pulumi config. Keys are flat (``notes-platform:docdbInstanceCount``) because
 Pulumi's project-level config declarations type scalars and arrays only; each key maps onto a
 field of one section model: ``docdb`` + ``instance_count``. ``Pulumi.yaml``'s ``config:``
-block is generated from these models (``python -m stacks.config --write``) and a test keeps
+block is generated from these models (``notes-platform config --write``) and a test keeps
 the two in step.
 
 A bad stack file raises ``StackConfigError`` naming the file and the key before any
@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_origin
 
 import yaml
 from pydantic import (
@@ -489,49 +488,3 @@ def read_stack_file(stack: str, root: Path = ROOT) -> dict[str, Any]:
 
 def load_stack(stack: str, root: Path = ROOT) -> StackConfig:
     return load(read_stack_file(stack, root), stack)
-
-
-# --- Pulumi.yaml's config block --------------------------------------------------------
-
-
-def _pulumi_type(annotation: Any) -> dict[str, Any]:
-    if _is_list(annotation):
-        return {"type": "array", "items": {"type": "string"}}
-    args = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
-    base = args[0]
-    if base is bool:
-        return {"type": "boolean"}
-    if base is int:
-        return {"type": "integer"}
-    return {"type": "string"}
-
-
-def project_config_block() -> dict[str, Any]:
-    """The ``config:`` declarations for Pulumi.yaml, one per key, with type and description."""
-    block: dict[str, Any] = {}
-    for section, model in SECTIONS.items():
-        for field, info in model.model_fields.items():
-            entry = _pulumi_type(info.annotation)
-            entry["description"] = info.description or ""
-            # Declared without namespace: typed declarations are for the project's own keys.
-            block[config_key(section, field)] = entry
-    return block
-
-
-def main(argv: list[str]) -> int:
-    if argv != ["--write"]:
-        print(
-            "usage: python -m stacks.config --write   (regenerates Pulumi.yaml's config block)",
-            file=sys.stderr,
-        )
-        return 2
-    path = ROOT / "Pulumi.yaml"
-    document = yaml.safe_load(path.read_text())
-    document["config"] = project_config_block()
-    path.write_text(yaml.safe_dump(document, sort_keys=False, width=120))
-    print(f"wrote {len(document['config'])} config declarations to {path.name}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

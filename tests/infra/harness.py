@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.mocks import Recorded, RecordedGraph, record
+from notes_platform.graph.mocks import Recorded, RecordedGraph, record
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from infra.alb import DEFAULT_ORIGIN_HEADER_NAME, LoadBalancer, LoadBalancerArgs
-from stacks.mocks import ACCOUNT_ID, ELB_LOG_ACCOUNTS
+from notes_platform.graph.mocks import ACCOUNT_ID, ELB_LOG_ACCOUNTS
 from tests.infra.harness import Graph, run
 
 LB = "aws:lb/loadBalancer:LoadBalancer"

@@ -14,7 +14,7 @@ import pytest
 
 from infra.ecs import ApiService, ApiServiceArgs
 from infra.observability import DeploymentAlarms, DeploymentAlarmsArgs
-from stacks.mocks import ACCOUNT_ID, Recorded
+from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
 
 TASK = "aws:ecs/taskDefinition:TaskDefinition"

@@ -26,7 +26,7 @@ from infra.edge import (
     OriginSecret,
     OriginSecretArgs,
 )
-from stacks.mocks import ACCOUNT_ID, Recorded
+from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
 
 NAME = "staging-edge"

@@ -10,7 +10,7 @@ import pytest
 
 from infra.image import ServiceImage, ServiceImageArgs
 from stacks.config import ROOT
-from stacks.mocks import ACCOUNT_ID
+from notes_platform.graph.mocks import ACCOUNT_ID
 from tests.infra.harness import Graph, run
 
 REPO = "aws:ecr/repository:Repository"

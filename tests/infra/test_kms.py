@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infra.kms import PURPOSES, Keys, KeysArgs
-from stacks.mocks import ACCOUNT_ID, Recorded
+from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
 
 NAME = "staging-keys"

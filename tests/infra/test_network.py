@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.network import AZ_SLOTS, TIERS, Network, NetworkArgs, subnet_cidrs
-from stacks.mocks import ACCOUNT_ID, Recorded
+from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
 
 REGION = "eu-west-1"

@@ -35,7 +35,7 @@ from infra.observability import (
     validate_thresholds,
 )
 from infra.observability import Dashboard as DashboardComponent
-from stacks.mocks import ACCOUNT_ID, Recorded
+from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infra.security_groups import SecurityGroups, SecurityGroupsArgs
-from stacks.mocks import Recorded
+from notes_platform.graph.mocks import Recorded
 from tests.infra.harness import Graph, run
 
 NAME = "staging-sg"

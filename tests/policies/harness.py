@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from pulumi_policy import Policy, ResourceValidationPolicy, StackValidationPolicy
 
-from policies.offline import load_graph, resource_args, stack_args
+from notes_platform.checks.policy_pack import load_graph, resource_args, stack_args
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 ACCOUNT = "123456789012"

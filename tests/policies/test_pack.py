@@ -24,9 +24,9 @@ from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel, Policy, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.policy import _POLICY_PACK_NAME_RE, _PolicyAnalyzerServicer
 
+from notes_platform.checks.policy_pack import PackConfig, Violation, evaluate
 from policies.notes_policies import AREAS, PACK_NAME, all_policies
 from policies.notes_policies.common import ResourceRule
-from policies.offline import PackConfig, Violation, evaluate
 from tests.policies import fixtures as f
 from tests.policies import (
     test_compute,

@@ -14,8 +14,8 @@ from infra.metrics_catalog import published
 from stacks import outputs as out
 from stacks.app import CLOUDFRONT_ORIGIN_PREFIX_LIST, alarm_thresholds
 from stacks.config import load_stack
-from stacks.mocks import Recorded
-from stacks.plan import Plan, render_tree
+from notes_platform.graph.mocks import Recorded
+from notes_platform.graph.plan import Plan, render_tree
 
 STACKS = ["staging", "prod"]
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

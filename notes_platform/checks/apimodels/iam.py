@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from stacks.apimodels._shapes import (
+from notes_platform.checks.apimodels._shapes import (
     IGNORE,
     PROVIDER_ONLY,
     Family,

@@ -20,10 +20,10 @@ import pytest
 
 from infra.ecs import ecs_trust_policy
 from infra.fargate import FARGATE_SIZES
-from stacks import apimodels
-from stacks.apimodels import FAMILIES, Finding, check, render
-from stacks.apimodels._shapes import Family, Walker, request_shape, service_model
-from stacks.mocks import ACCOUNT_ID, Recorded
+from notes_platform.checks import apimodels
+from notes_platform.checks.apimodels import FAMILIES, Finding, check, render
+from notes_platform.checks.apimodels._shapes import Family, Walker, request_shape, service_model
+from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"

@@ -12,7 +12,7 @@ dashboard bodies). Each finding names the resource URN and the Pulumi property p
 
 Each module holds the families of one AWS service (a ``Family``: the resource types, the
 request they map onto, the renames and the documented rules); a new family is listed in
-``FAMILIES``, and tests/infra/test_apimodels.py then holds every property of its pulumi_aws
+``FAMILIES``, and tests/notes_platform/test_apimodels.py then holds every property of its pulumi_aws
 types against the request.
 """
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple, Protocol
 
-from stacks.apimodels import cloudfront, cloudwatch, ecs, elbv2, iam, wafv2
-from stacks.apimodels._shapes import Family
+from notes_platform.checks.apimodels import cloudfront, cloudwatch, ecs, elbv2, iam, wafv2
+from notes_platform.checks.apimodels._shapes import Family
 
 FAMILIES: tuple[Family, ...] = (
     ecs.FAMILY,
@@ -39,7 +39,7 @@ for _family in FAMILIES:
 
 
 class Resource(Protocol):
-    """What ``check`` reads of a recorded resource (``stacks.mocks.Recorded`` has it)."""
+    """What ``check`` reads of a recorded resource (``notes_platform.graph.mocks.Recorded`` has it)."""
 
     @property
     def type(self) -> str: ...

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra.fargate import FARGATE_SIZES, MAX_STOP_TIMEOUT_SECONDS
-from stacks.apimodels._shapes import (
+from notes_platform.checks.apimodels._shapes import (
     IGNORE,
     PROVIDER_ONLY,
     At,

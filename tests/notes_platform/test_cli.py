@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.cli import main
+from notes_platform.cli import main
+from notes_platform.graph.mocks import Recorded
+from notes_platform.graph.plan import Plan
 from stacks.config import ROOT
-from stacks.mocks import Recorded
-from stacks.plan import Plan
 
-CLI = [sys.executable, "-m", "stacks.cli"]
+CLI = [sys.executable, "-m", "notes_platform.cli"]
 
 
 def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -95,7 +95,7 @@ def _planted(plans: dict[str, Plan], stack: str, mutate: Callable[[list[Recorded
 def _main_with(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], plan: Plan, *args: str
 ) -> tuple[int, str, str]:
-    monkeypatch.setattr("stacks.plan.run_plan", lambda stack, root: plan)
+    monkeypatch.setattr("notes_platform.graph.plan.run_plan", lambda stack, root: plan)
     code = main(["plan", plan.stack, "--quiet", *args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err

@@ -1,4 +1,10 @@
-"""``notes-platform plan STACK [--json FILE]``: the offline plan, no credentials, no CLI."""
+"""``notes-platform plan STACK [--json FILE]``: the offline plan, no credentials, no CLI.
+
+Runs the program under mocks with ``Pulumi.<STACK>.yaml``, prints the resource tree, then
+checks the recorded graph with the policy pack (the settings CI passes) and the AWS API
+models. Exit 0 when clean, 1 on a mandatory violation or a model finding, 2 on a bad stack
+file or policy configuration.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +13,30 @@ import sys
 import time
 from pathlib import Path
 
-from stacks.config import ROOT, StackConfigError
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="notes-platform", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    plan = commands.add_parser("plan", help="run the program for a stack under mocks and show its resources")
-    plan.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
-    plan.add_argument("--json", type=Path, metavar="FILE", help="also write the recorded graph as JSON")
-    plan.add_argument("--quiet", action="store_true", help="no tree, only the summary lines")
-    plan.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the recorded graph as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no tree, only the summary lines")
+    parser.add_argument(
         "--policy-config",
         type=Path,
         metavar="FILE",
         help="policy pack settings (default: policies/config/<stack>.json, as CI passes them)",
     )
-    plan.add_argument("--project-dir", type=Path, default=ROOT, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    # Default: the repository root (stacks.config.ROOT), resolved in run() so that --help
+    # does not import the schema.
+    parser.add_argument("--project-dir", type=Path, default=None, help=argparse.SUPPRESS)
 
+
+def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    try:
-        from stacks.plan import render_tree, run_plan  # noqa: PLC0415 (keeps --help fast)
+    from stacks.config import ROOT, StackConfigError  # noqa: PLC0415 (keeps --help fast)
 
-        result = run_plan(args.stack, args.project_dir)
+    try:
+        from notes_platform.graph.plan import render_tree, run_plan  # noqa: PLC0415
+
+        result = run_plan(args.stack, args.project_dir or ROOT)
     except StackConfigError as exc:
         print(f"notes-platform: invalid stack configuration\n{exc}", file=sys.stderr)
         return 2
@@ -39,10 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(result.to_json())
     if not args.quiet:
         sys.stdout.write(render_tree(result))
-    from policies.offline import PackConfig, PackConfigError, blocking, evaluate  # noqa: PLC0415
-    from policies.offline import render as render_violations  # noqa: PLC0415
-    from stacks.apimodels import check  # noqa: PLC0415
-    from stacks.apimodels import render as render_findings  # noqa: PLC0415
+    from notes_platform.checks.apimodels import check  # noqa: PLC0415
+    from notes_platform.checks.apimodels import render as render_findings  # noqa: PLC0415
+    from notes_platform.checks.policy_pack import (  # noqa: PLC0415
+        PackConfig,
+        PackConfigError,
+        blocking,
+        evaluate,
+    )
+    from notes_platform.checks.policy_pack import render as render_violations  # noqa: PLC0415
 
     # The policy pack, with the rule settings CI passes to `pulumi preview --policy-pack`
     # (policies/config/<stack>.json unless --policy-config says otherwise), on the recorded graph.
@@ -71,7 +82,3 @@ def main(argv: list[str] | None = None) -> int:
         + f"; AWS API model check: {len(findings)} finding(s)"
     )
     return 1 if mandatory or findings else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

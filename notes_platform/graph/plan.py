@@ -16,8 +16,8 @@ from typing import Any
 
 import pulumi
 
+from notes_platform.graph.mocks import Recorded, RecordedGraph, normalise, record
 from stacks.config import PROJECT, ROOT, StackConfig, load, read_stack_file
-from stacks.mocks import Recorded, RecordedGraph, normalise, record
 
 
 @dataclass(kw_only=True)

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from notes_platform.graph.mocks import Recorded
+from notes_platform.graph.plan import Plan
 from stacks import outputs as out
-from stacks.mocks import Recorded
-from stacks.plan import Plan
 
 STACKS = ["staging", "prod"]
 REQUIRED_TAGS = {"Project", "Environment", "Owner", "CostCenter"}

@@ -1,6 +1,6 @@
 """The policy pack run against a recorded plan, the way the engine runs it, without the engine.
 
-``notes-platform plan STACK`` records every resource the program registers (stacks/mocks.py).
+``notes-platform plan STACK`` records every resource the program registers (notes_platform/graph/mocks.py).
 ``evaluate`` hands each one to every resource policy through the same ``validate`` the engine
 calls, with ``ResourceValidationArgs`` built as the engine builds them (wire property names,
 read-only proxies that raise on unknown values, the resource's provider and options), then
@@ -37,12 +37,13 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from stacks.mocks import RECORDED_UNKNOWN, Recorded
+import policies
+from notes_platform.graph.mocks import RECORDED_UNKNOWN, Recorded
+from policies.notes_policies import PACK_NAME, all_policies
+from policies.notes_policies.common import stack_of
 
-from .notes_policies import PACK_NAME, all_policies
-from .notes_policies.common import stack_of
-
-CONFIG_DIR = Path(__file__).resolve().parent / "config"
+# The settings files live with the pack, which `pulumi policy publish` uploads with them.
+CONFIG_DIR = Path(policies.__file__).resolve().parent / "config"
 LEVELS = {level.value: level for level in EnforcementLevel}
 # The level of a policy that names none: what __main__ passes to PolicyPack.
 PACK_DEFAULT_LEVEL = EnforcementLevel.MANDATORY

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.config import ROOT, StackConfigError, load, load_stack, project_config_block, read_stack_file
-from stacks.plan import engine_config
+from notes_platform.commands.config import project_config_block
+from notes_platform.graph.plan import engine_config
+from stacks.config import ROOT, StackConfigError, load, load_stack, read_stack_file
 
 
 def _staging(**changes: Any) -> dict[str, Any]:
@@ -159,7 +160,7 @@ def test_missing_stack_file_lists_the_stacks() -> None:
 def test_pulumi_yaml_declares_every_key_with_type_and_description() -> None:
     # GIVEN the committed project file
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    # THEN it is exactly what the schema generates (`python -m stacks.config --write` refreshes it)
+    # THEN it is exactly what the schema generates (`notes-platform config --write` refreshes it)
     assert declared == project_config_block()
     assert all(entry["type"] and entry["description"] for entry in declared.values())
     # AND every key the stack files use is declared

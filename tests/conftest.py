@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from stacks.plan import Plan, run_plan
+from notes_platform.graph.plan import Plan, run_plan
 
 SNAPSHOT_REVISION = "0000000"  # the Makefile's snapshots target pins the same
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stacks.apimodels._shapes import (
+from notes_platform.checks.apimodels._shapes import (
     IGNORE,
     PROVIDER_ONLY,
     At,

@@ -285,7 +285,9 @@ class AwsMocks(pulumi_mocks.Mocks):
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         handler = self._invokes().get(args.token)
         if handler is None:
-            raise NotImplementedError(f"no mock for invoke {args.token}: add one to stacks/mocks.py")
+            raise NotImplementedError(
+                f"no mock for invoke {args.token}: add one to notes_platform/graph/mocks.py"
+            )
         # An empty failure list, not None: the mock monitor iterates it.
         return handler(args.args), []
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.notes_policies import all_policies
-from policies.offline import (
+from notes_platform.checks.policy_pack import (
     CONFIG_DIR,
     PackConfig,
     PackConfigError,
@@ -19,7 +18,8 @@ from policies.offline import (
     load_graph,
     render,
 )
-from stacks.mocks import Recorded
+from notes_platform.graph.mocks import Recorded
+from policies.notes_policies import all_policies
 from tests.policies import fixtures as f
 from tests.policies.harness import named, snapshot, without_alarms
 

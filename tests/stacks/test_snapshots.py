@@ -8,9 +8,9 @@ import difflib
 
 import pytest
 
+from notes_platform.graph.plan import Plan, run_plan
 from stacks.config import ROOT
-from stacks.plan import Plan, run_plan
-from tests.infra.conftest import SNAPSHOT_REVISION
+from tests.conftest import SNAPSHOT_REVISION
 
 SNAPSHOTS = ROOT / "tests" / "snapshots"
 MAX_DIFF_LINES = 120

@@ -14,7 +14,15 @@ import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stacks.apimodels._shapes import PROVIDER_ONLY, Family, Report, Translation, child, is_number, unknown
+from notes_platform.checks.apimodels._shapes import (
+    PROVIDER_ONLY,
+    Family,
+    Report,
+    Translation,
+    child,
+    is_number,
+    unknown,
+)
 
 CACHE_POLICY = "aws:cloudfront/cachePolicy:CachePolicy"
 ORIGIN_REQUEST_POLICY = "aws:cloudfront/originRequestPolicy:OriginRequestPolicy"

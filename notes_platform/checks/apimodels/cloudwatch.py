@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stacks.apimodels._shapes import (
+from notes_platform.checks.apimodels._shapes import (
     PROVIDER_ONLY,
     At,
     Family,
