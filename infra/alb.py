@@ -111,42 +111,52 @@ def dns_validation_record(
 class LoadBalancerArgs:
     """Where the load balancer sits and how it treats traffic."""
 
-    # Environment name, part of every AWS-side name.
     environment: str
-    # Region of the ALB: picks the account that delivers its access logs.
+    """Environment name, part of every AWS-side name. From config `environment`. Required."""
     region: str
+    """Region of the ALB: picks the account that delivers its access logs. From config
+    `aws:region`. Required."""
     vpc_id: pulumi.Input[str]
-    # Public subnets, one per AZ (at least two).
+    """VPC of the target group. Set by the stack from Network. Required."""
     public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    # Security group of the ALB (ingress from CloudFront, egress to the tasks).
+    """Public subnets, one per AZ (at least two). Set by the stack from Network. Required."""
     security_group_id: pulumi.Input[str]
-    # Route 53 zone that holds the certificate's DNS validation record.
+    """Security group of the ALB (ingress from CloudFront, egress to the tasks). Set by the
+    stack from SecurityGroups (``alb``). Required."""
     zone_id: pulumi.Input[str]
-    # DNS name of the origin: the certificate's only domain, and an alias record to the ALB.
+    """Route 53 zone that holds the certificate's DNS validation record and the origin's alias
+    record. From config `dnsZoneId`. Required."""
     origin_name: str
-    # Values of the origin header the ALB forwards: the current one first and, while a rotation
-    # is under way, the previous one (1 or 2 values). Everything else gets a fixed 403.
+    """DNS name of the origin: the certificate's only domain, and an alias record to the ALB.
+    From config `dnsOriginName`. Required."""
     origin_secret_values: Sequence[pulumi.Input[str]]
-    # Header CloudFront adds with the secret value. Default "X-Origin-Verify".
+    """Values of the origin header the ALB forwards: the current one first and, while a
+    rotation is under way, the previous one (1 or 2 values). Everything else gets a fixed 403.
+    Set by the stack from OriginSecret (generations from config `edgeOriginSecretGeneration`
+    and `edgeOriginSecretPreviousGeneration`). Required."""
     origin_header_name: str = DEFAULT_ORIGIN_HEADER_NAME
-    # HTTPS listener policy; TLS 1.3 policies with a TLS 1.2 minimum or newer. Default:
-    # ELBSecurityPolicy-TLS13-1-2-2021-06.
+    """Header CloudFront adds with the secret value. Default ``X-Origin-Verify``. Set by the
+    stack from OriginSecret, so that the edge sends the header the ALB checks."""
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    # Refuse deletion of the ALB in AWS. Default True.
+    """HTTPS listener policy; TLS 1.3 policies with a TLS 1.2 minimum or newer. From config
+    `albSslPolicy`. Default ``ELBSecurityPolicy-TLS13-1-2-2021-06``."""
     deletion_protection: bool = True
-    # Connection idle timeout; below the API's keep-alive (75 s). Default 60.
+    """Refuse deletion of the ALB in AWS. From config `albDeletionProtection`. Default on."""
     idle_timeout_seconds: int = 60
-    # Days access logs stay in their bucket. Default 90.
+    """Connection idle timeout; below the API's keep-alive (75 s). From config
+    `albIdleTimeoutSeconds`. Default 60."""
     access_log_retention_days: int = 90
-    # Port the tasks listen on. Default 8000.
+    """Days access logs stay in their bucket. From config `albAccessLogRetentionDays`. Default
+    90."""
     app_port: int = 8000
-    # Target group health check path: liveness, without dependencies. Default "/health".
+    """Port the tasks listen on. From config `serviceContainerPort`. Default 8000."""
     health_check_path: str = "/health"
-    # Draining time of a deregistered task; ECS sends SIGTERM only after it, and the API then
-    # has its shutdown grace (20 s) for what is still running. Default 30.
+    """Target group health check path: liveness, without dependencies. Default ``/health``."""
     deregistration_delay_seconds: int = 30
-    # Key prefix of the access logs in their bucket. Default "alb".
+    """Draining time of a deregistered task; ECS sends SIGTERM only after it, and the API then
+    has its shutdown grace (20 s) for what is still running. Default 30."""
     access_log_prefix: str = "alb"
+    """Key prefix of the access logs in their bucket. Default ``alb``."""
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -169,14 +179,29 @@ class LoadBalancer(pulumi.ComponentResource):
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _validate(args)
         super().__init__("notes:infra:LoadBalancer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        env = args.environment
 
         bucket_policy = self._logs_bucket(name, args)
+        self._load_balancer(name, args, bucket_policy)
+        self._certificate(name, args)
+        self._target_group(name, args)
+        self._listeners(name, args)
 
+        self.register_outputs(
+            {
+                "dnsName": self.dns_name,
+                "arnSuffix": self.arn_suffix,
+                "targetGroupArn": self.target_group.arn,
+                "httpsListenerArn": self.https_listener.arn,
+                "originRuleArn": self.origin_rule.arn,
+                "logsBucket": self.logs_bucket.id,
+            }
+        )
+
+    def _load_balancer(self, name: str, args: LoadBalancerArgs, bucket_policy: aws.s3.BucketPolicy) -> None:
+        """The ALB and the origin name that resolves to it."""
         self.alb = aws.lb.LoadBalancer(
             f"{name}-lb",
-            name=f"notes-{env}",
+            name=f"notes-{args.environment}",
             load_balancer_type="application",
             internal=False,
             subnets=args.public_subnet_ids,
@@ -208,9 +233,12 @@ class LoadBalancer(pulumi.ComponentResource):
                     name=self.alb.dns_name, zone_id=self.alb.zone_id, evaluate_target_health=True
                 )
             ],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _certificate(self, name: str, args: LoadBalancerArgs) -> None:
+        """The origin name's certificate, validated by DNS."""
+        child = pulumi.ResourceOptions(parent=self)
         self.certificate = aws.acm.Certificate(
             f"{name}-certificate",
             domain_name=args.origin_name,
@@ -227,11 +255,12 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=child,
         )
 
+    def _target_group(self, name: str, args: LoadBalancerArgs) -> None:
         self.target_group = aws.lb.TargetGroup(
             f"{name}-target-group",
             # The port is in the name: changing it replaces the group, and Pulumi creates the
             # new one before deleting the old (still attached) one, which needs a free name.
-            name=f"notes-{env}-api-{args.app_port}",
+            name=f"notes-{args.environment}-api-{args.app_port}",
             target_type="ip",
             protocol="HTTP",
             port=args.app_port,
@@ -249,10 +278,13 @@ class LoadBalancer(pulumi.ComponentResource):
                 healthy_threshold=2,
                 unhealthy_threshold=3,
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.target_group_arn_suffix = self.target_group.arn_suffix
 
+    def _listeners(self, name: str, args: LoadBalancerArgs) -> None:
+        """HTTPS (403 unless the origin rule matches) and HTTP (a redirect to HTTPS)."""
+        child = pulumi.ResourceOptions(parent=self)
         self.https_listener = aws.lb.Listener(
             f"{name}-https",
             load_balancer_arn=self.alb.arn,
@@ -297,17 +329,6 @@ class LoadBalancer(pulumi.ComponentResource):
                 )
             ],
             opts=child,
-        )
-
-        self.register_outputs(
-            {
-                "dnsName": self.dns_name,
-                "arnSuffix": self.arn_suffix,
-                "targetGroupArn": self.target_group.arn,
-                "httpsListenerArn": self.https_listener.arn,
-                "originRuleArn": self.origin_rule.arn,
-                "logsBucket": self.logs_bucket.id,
-            }
         )
 
     def _https_default_actions(self) -> list[aws.lb.ListenerDefaultActionArgs]:
