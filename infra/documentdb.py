@@ -117,39 +117,55 @@ def parameter_family(engine_version: str) -> str:
 @dataclass(frozen=True)
 class DocumentDbArgs:
     environment: str
-    """Environment name; part of every AWS-side identifier (``notes-<environment>-docdb``)."""
+    """Environment name; part of every AWS-side identifier (``notes-<environment>-docdb``). From
+    config `environment`. Required."""
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    """Isolated subnets (no route to the internet) for the subnet group."""
+    """Isolated subnets (no route to the internet) for the subnet group. Set by the stack from
+    Network. Required."""
     security_group_id: pulumi.Input[str]
-    """The cluster's security group (27017 from the API's tasks only)."""
+    """The cluster's security group (27017 from the API's tasks only). Set by the stack from
+    SecurityGroups (``docdb``). Required."""
     kms_key_arn: pulumi.Input[str]
-    """Key for the cluster's storage, snapshots and backups."""
+    """Key for the cluster's storage, snapshots and backups. Set by the stack from Keys
+    (``docdb``). Required."""
     secrets_kms_key_arn: pulumi.Input[str]
-    """Key for the master password and connection URI secrets."""
+    """Key for the master password and connection URI secrets. Set by the stack from Keys
+    (``secrets``). Required."""
     logs_kms_key_arn: pulumi.Input[str]
-    """Key for the exported audit and profiler log groups."""
+    """Key for the exported audit and profiler log groups. Set by the stack from Keys
+    (``logs``). Required."""
     instance_class: str
-    """Instance class of every instance, e.g. ``db.t4g.medium``."""
+    """Instance class of every instance, e.g. ``db.t4g.medium``. From config
+    `docdbInstanceClass`. Required."""
     instance_count: int
-    """Instances, 1-16: one writer plus replicas (promotion in creation order)."""
+    """Instances, 1-16: one writer plus replicas (promotion in creation order). From config
+    `docdbInstanceCount`. Required."""
     backup_retention_days: int = 7
-    """Automated backup retention, 1-35 days. Default 7."""
+    """Automated backup retention, 1-35 days. From config `docdbBackupRetentionDays`. Default 7."""
     engine_version: str = "5.0.0"
-    """DocumentDB engine version; also chooses the parameter group family. Default 5.0.0."""
+    """DocumentDB engine version; also chooses the parameter group family. From config
+    `docdbEngineVersion`. Default 5.0.0."""
     backup_window: str = "02:00-03:00"
-    """Daily backup window, UTC; at least 30 minutes, apart from the maintenance window."""
+    """Daily backup window, UTC; at least 30 minutes, apart from the maintenance window. From
+    config `docdbBackupWindow`. Default 02:00-03:00."""
     maintenance_window: str = "sun:04:00-sun:05:00"
-    """Weekly maintenance window, UTC, for the cluster and its instances."""
+    """Weekly maintenance window, UTC, for the cluster and its instances. From config
+    `docdbMaintenanceWindow`. Default sun:04:00-sun:05:00."""
     deletion_protection: bool = True
-    """AWS refuses to delete the cluster while on. Default on."""
+    """AWS refuses to delete the cluster while on. From config `docdbDeletionProtection`.
+    Default on."""
     skip_final_snapshot: bool = False
-    """Delete without the final snapshot. Default off: a snapshot is kept."""
+    """Delete without the final snapshot. From config `docdbSkipFinalSnapshot`. Default off: a
+    snapshot is kept."""
     protect: bool = False
-    """Pulumi ``protect`` on the cluster and instances: ``pulumi destroy`` refuses. Default off."""
+    """Pulumi ``protect`` on the cluster and instances: ``pulumi destroy`` refuses. From config
+    `docdbProtect`. Default off."""
     recovery_window_days: int = 30
-    """Days a deleted secret (master password, URI) can still be restored. Default 30."""
+    """Days a deleted secret (master password, URI) can still be restored. From config
+    `secretsRecoveryWindowDays`. Default 30."""
     audit_log_retention_days: int = 90
-    """Retention of the exported audit and profiler logs. Default 90."""
+    """Retention of the exported audit and profiler logs. From config
+    `docdbAuditLogRetentionDays`. Default 90."""
 
 
 class DocumentDb(pulumi.ComponentResource):
@@ -170,11 +186,34 @@ class DocumentDb(pulumi.ComponentResource):
         _validate(args)
         family = parameter_family(args.engine_version)
         super().__init__("notes:infra:DocumentDb", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        env = args.environment
-        identifier = f"notes-{env}-docdb"
+        identifier = f"notes-{args.environment}-docdb"
 
-        parameters = aws.docdb.ClusterParameterGroup(
+        parameters = self._parameter_group(name, args, family)
+        subnets = self._subnet_group(name, args, identifier)
+        log_groups = self._log_groups(name, args, identifier)
+        master = self._master_secret(name, args)
+        self._cluster(name, args, identifier, parameters, subnets, log_groups, master)
+        self._instances(name, args, identifier)
+        uri_secret = self._uri_secret(name, args, master)
+
+        self.endpoint = self.cluster.endpoint
+        self.cluster_identifier = self.cluster.cluster_identifier
+        self.master_secret_arn = master.arn
+        self.uri_secret_arn = uri_secret.arn
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "cluster_identifier": self.cluster_identifier,
+                "master_secret_arn": self.master_secret_arn,
+                "uri_secret_arn": self.uri_secret_arn,
+            }
+        )
+
+    def _parameter_group(
+        self, name: str, args: DocumentDbArgs, family: str
+    ) -> aws.docdb.ClusterParameterGroup:
+        env = args.environment
+        return aws.docdb.ClusterParameterGroup(
             f"{name}-parameters",
             # The family is in the name: an engine upgrade creates the new group before the
             # old one is deleted, and two groups cannot share a name.
@@ -188,34 +227,39 @@ class DocumentDb(pulumi.ComponentResource):
                 )
                 for key in ("tls", "audit_logs", "profiler")
             ],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        subnets = aws.docdb.SubnetGroup(
+
+    def _subnet_group(self, name: str, args: DocumentDbArgs, identifier: str) -> aws.docdb.SubnetGroup:
+        return aws.docdb.SubnetGroup(
             f"{name}-subnets",
             name=identifier,
-            description=f"notes {env}: isolated subnets of the database",
+            description=f"notes {args.environment}: isolated subnets of the database",
             subnet_ids=args.subnet_ids,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _log_groups(self, name: str, args: DocumentDbArgs, identifier: str) -> list[aws.cloudwatch.LogGroup]:
         # Created before the cluster so that AWS finds them: otherwise the export creates
         # its own, unencrypted and never expiring.
-        log_groups = [
+        return [
             aws.cloudwatch.LogGroup(
                 f"{name}-{kind}-logs",
                 name=f"/aws/docdb/{identifier}/{kind}",
                 kms_key_id=args.logs_kms_key_arn,
                 retention_in_days=args.audit_log_retention_days,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
             for kind in LOG_EXPORTS
         ]
 
-        master = GeneratedSecret(
+    def _master_secret(self, name: str, args: DocumentDbArgs) -> GeneratedSecret:
+        return GeneratedSecret(
             f"{name}-master",
             GeneratedSecretArgs(
-                environment=env,
+                environment=args.environment,
                 purpose="docdb-master",
-                description=f"notes {env}: DocumentDB master password (user {MASTER_USERNAME})",
+                description=f"notes {args.environment}: DocumentDB master password (user {MASTER_USERNAME})",
                 kms_key_arn=args.secrets_kms_key_arn,
                 recovery_window_days=args.recovery_window_days,
                 # Letters and digits only; the forbidden list stays as a guard should anyone
@@ -223,9 +267,19 @@ class DocumentDb(pulumi.ComponentResource):
                 special=False,
                 forbidden_characters=MASTER_REJECTS,
             ),
-            child,
+            pulumi.ResourceOptions(parent=self),
         )
 
+    def _cluster(
+        self,
+        name: str,
+        args: DocumentDbArgs,
+        identifier: str,
+        parameters: aws.docdb.ClusterParameterGroup,
+        subnets: aws.docdb.SubnetGroup,
+        log_groups: list[aws.cloudwatch.LogGroup],
+        master: GeneratedSecret,
+    ) -> None:
         self.cluster = aws.docdb.Cluster(
             f"{name}-cluster",
             cluster_identifier=identifier,
@@ -261,6 +315,7 @@ class DocumentDb(pulumi.ComponentResource):
             ),
         )
 
+    def _instances(self, name: str, args: DocumentDbArgs, identifier: str) -> None:
         self.instances = [
             aws.docdb.ClusterInstance(
                 f"{name}-instance-{index + 1}",
@@ -279,32 +334,26 @@ class DocumentDb(pulumi.ComponentResource):
             for index in range(args.instance_count)
         ]
 
+    def _uri_secret(
+        self, name: str, args: DocumentDbArgs, master: GeneratedSecret
+    ) -> aws.secretsmanager.Secret:
+        """The API's connection URI, stored as a secret of its own; sets ``uri_version``."""
         uri = pulumi.Output.all(master.value, self.cluster.endpoint).apply(
             lambda values: connection_uri(MASTER_USERNAME, values[0], values[1], ca_file=self.CA_FILE)
         )
         uri_secret, self.uri_version = store_secret(
             f"{name}-uri",
-            environment=env,
+            environment=args.environment,
             purpose="docdb-uri",
-            description=f"notes {env}: the API's DocumentDB connection URI (TLS, CA file in the image)",
+            description=(
+                f"notes {args.environment}: the API's DocumentDB connection URI (TLS, CA file in the image)"
+            ),
             kms_key_arn=args.secrets_kms_key_arn,
             recovery_window_days=args.recovery_window_days,
             value=pulumi.Output.secret(uri),
             parent=self,
         )
-
-        self.endpoint = self.cluster.endpoint
-        self.cluster_identifier = self.cluster.cluster_identifier
-        self.master_secret_arn = master.arn
-        self.uri_secret_arn = uri_secret.arn
-        self.register_outputs(
-            {
-                "endpoint": self.endpoint,
-                "cluster_identifier": self.cluster_identifier,
-                "master_secret_arn": self.master_secret_arn,
-                "uri_secret_arn": self.uri_secret_arn,
-            }
-        )
+        return uri_secret
 
 
 def _validate(args: DocumentDbArgs) -> None:
