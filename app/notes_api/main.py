@@ -19,6 +19,7 @@ from notes_api.api.routes import auth, health, notes
 from notes_api.core.cache import NoteCache, RedisGate
 from notes_api.core.config import Settings
 from notes_api.core.db import Database
+from notes_api.core.draining import install_drain_handler
 from notes_api.core.errors import install_error_handlers
 from notes_api.core.middleware import BodySizeLimitMiddleware, GZipWhenAccepted, RequestContextMiddleware
 from notes_api.core.ratelimit import RateLimiter
@@ -65,8 +66,6 @@ def create_app(settings: Settings) -> FastAPI:
             await asyncio.wait_for(asyncio.shield(indexer), first_try)
         restore_signal = None
         if settings.shutdown_drain_seconds > 0:
-            from notes_api.server import install_drain_handler  # noqa: PLC0415 (server imports main)
-
             restore_signal = install_drain_handler(app, settings.shutdown_drain_seconds)
         # Everything built so far lives as long as the process: out of the collector's sight,
         # a full collection walks only what requests allocate, not every module and pool

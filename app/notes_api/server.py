@@ -2,7 +2,8 @@
 
 Shutdown on SIGTERM, in order:
 1. with ``NOTES_SHUTDOWN_DRAIN_SECONDS`` > 0, keep serving that long while /ready answers
-   503, so a readiness-polling balancer (Kubernetes) stops sending new requests;
+   503, so a readiness-polling balancer (Kubernetes) stops sending new requests (the app's
+   lifespan installs that handler, ``notes_api.core.draining``);
 2. uvicorn stops accepting and lets in-flight requests finish for up to
    ``NOTES_SHUTDOWN_GRACE_SECONDS``; what is still running then is cancelled;
 3. the lifespan closes the Redis and database pools;
@@ -13,13 +14,11 @@ ECS deregisters a task from its target group before it sends SIGTERM, so the dra
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -40,26 +39,6 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         settings = load_settings()
     configure_logging(settings.log_level)
     return create_app(settings)
-
-
-def install_drain_handler(app: FastAPI, drain_seconds: float) -> Callable[[], None]:
-    """Wrap the server's SIGTERM handler: mark draining now, pass the signal on later."""
-    loop = asyncio.get_running_loop()
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        if getattr(app.state, "draining", False):
-            return
-        app.state.draining = True
-        if callable(previous):
-            loop.call_soon_threadsafe(loop.call_later, drain_seconds, previous, signum, frame)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-
-    def restore() -> None:
-        signal.signal(signal.SIGTERM, previous)
-
-    return restore
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
