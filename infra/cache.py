@@ -48,39 +48,48 @@ def redis_url(host: str, port: int = PORT, db: int = 0) -> str:
 @dataclass(frozen=True)
 class RedisCacheArgs:
     environment: str
-    """Environment name; part of every AWS-side identifier (``notes-<environment>-redis``)."""
+    """Environment name; part of every AWS-side identifier (``notes-<environment>-redis``).
+    From config `environment`. Required."""
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    """Isolated subnets for the cache subnet group."""
+    """Isolated subnets for the cache subnet group. Set by the stack from Network. Required."""
     security_group_id: pulumi.Input[str]
-    """The cache's security group (6379 from the API's tasks only)."""
+    """The cache's security group (6379 from the API's tasks only). Set by the stack from
+    SecurityGroups (``redis``). Required."""
     kms_key_arn: pulumi.Input[str]
-    """Key for encryption at rest (data on disk, snapshots)."""
+    """Key for encryption at rest (data on disk, snapshots). Set by the stack from Keys
+    (``cache``). Required."""
     secrets_kms_key_arn: pulumi.Input[str]
-    """Key for the AUTH token secret."""
+    """Key for the AUTH token secret. Set by the stack from Keys (``secrets``). Required."""
     logs_kms_key_arn: pulumi.Input[str]
-    """Key for the slow-log log group."""
+    """Key for the slow-log log group. Set by the stack from Keys (``logs``). Required."""
     node_type: str
-    """Node type, e.g. ``cache.t4g.small``."""
+    """Node type, e.g. ``cache.t4g.small``. From config `cacheNodeType`. Required."""
     node_count: int
-    """Nodes, 1-6: a primary plus replicas."""
+    """Nodes, 1-6: a primary plus replicas. From config `cacheNodeCount`. Required."""
     multi_az: bool
-    """Spread the nodes over AZs; needs ``automatic_failover``."""
+    """Spread the nodes over AZs; needs ``automatic_failover``. From config `cacheMultiAz`.
+    Required."""
     automatic_failover: bool
-    """Promote a replica when the primary fails; needs ``node_count`` >= 2."""
+    """Promote a replica when the primary fails; needs ``node_count`` >= 2. From config
+    `cacheAutomaticFailover`. Required."""
     snapshot_retention_days: int = 1
-    """Daily snapshots kept, 0-35 (0: none). Default 1."""
+    """Daily snapshots kept, 0-35 (0: none). From config `cacheSnapshotRetentionDays`.
+    Default 1."""
     engine_version: str = "7.1"
-    """Redis OSS version, 7 or later. Default 7.1."""
+    """Redis OSS version, 7 or later. From config `cacheEngineVersion`. Default 7.1."""
     snapshot_window: str = "03:00-04:00"
-    """Daily snapshot window, UTC; apart from the maintenance window."""
+    """Daily snapshot window, UTC; apart from the maintenance window. From config
+    `cacheSnapshotWindow`. Default 03:00-04:00."""
     maintenance_window: str = "sun:05:00-sun:06:00"
-    """Weekly maintenance window, UTC, at least 60 minutes. Default after DocumentDB's."""
+    """Weekly maintenance window, UTC, at least 60 minutes. Default sun:05:00-sun:06:00, after
+    DocumentDB's."""
     protect: bool = False
-    """Pulumi ``protect`` on the replication group. Default off."""
+    """Pulumi ``protect`` on the replication group. From config `cacheProtect`. Default off."""
     recovery_window_days: int = 30
-    """Days a deleted AUTH token secret can still be restored. Default 30."""
+    """Days a deleted AUTH token secret can still be restored. From config
+    `secretsRecoveryWindowDays`. Default 30."""
     log_retention_days: int = 30
-    """Slow-log retention in days. Default 30."""
+    """Slow-log retention in days. From config `cacheLogRetentionDays`. Default 30."""
     auth_token_length: int = 64
     """AUTH token length, 32-128. Default 64."""
 

@@ -27,20 +27,27 @@ PLATFORM = docker_build.Platform.LINUX_AMD64
 class ServiceImageArgs:
     """Where the image lives and where it comes from."""
 
-    # Environment name; the repository is ``<environment>/<repository_name>``.
     environment: str
-    # Repository name inside the environment's namespace, e.g. "notes-api".
+    """Environment name; the repository is ``<environment>/<repository_name>``. From config
+    `environment`. Required."""
     repository_name: str
-    # KMS key that encrypts the repository's layers.
+    """Repository name inside the environment's namespace, e.g. ``notes-api``. From config
+    `imageRepositoryName`. Required."""
     kms_key_arn: pulumi.Input[str]
-    # Build context: a directory holding the Dockerfile (the app/ directory).
+    """KMS key that encrypts the repository's layers. Set by the stack from Keys (``ecr``).
+    Required."""
     context_path: str
-    # Lifecycle policy: the newest this many images stay, older ones expire. Default 30.
+    """Build context: a directory holding the Dockerfile. Set by the stack to ``app``, relative
+    to the project directory. Required."""
     keep_images: int = 30
-    # Deploy this digest ("sha256:<64 hex>") and build nothing. Default None: build.
+    """Lifecycle policy: the newest this many images stay, older ones expire. From config
+    `imageKeepImages`. Default 30."""
     digest: str | None = None
-    # Tag of a built image (the git revision). Default "unknown".
+    """Deploy this digest (``sha256:<64 hex>``) and build nothing. From config `imageDigest`.
+    Default None: build."""
     git_revision: str = "unknown"
+    """Tag of a built image. Set by the stack to the git revision when it builds. Default
+    ``unknown``."""
 
 
 def lifecycle_policy(keep_images: int) -> str:

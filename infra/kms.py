@@ -29,20 +29,26 @@ DESCRIPTIONS = {
 @dataclass(frozen=True)
 class KeysArgs:
     environment: str
-    """Environment name; part of each alias (``alias/notes-<env>-<purpose>``). Required."""
+    """Environment name; part of each alias (``alias/notes-<env>-<purpose>``). From config
+    `environment`. Required."""
     region: str
-    """Region of the keys; names the CloudWatch Logs service principal. Required."""
+    """Region of the keys; names the CloudWatch Logs service principal. From config
+    `aws:region` (the edge's keys: ``us-east-1``). Required."""
     account_id: pulumi.Input[str]
-    """Account that owns the keys; its root administers them. Required."""
+    """Account that owns the keys; its root administers them. Set by the stack from the
+    caller's identity. Required."""
     deletion_window_days: int = 30
     """Days a scheduled deletion waits before the key material is gone (7-30). Default 30, the
-    longest: a deleted key makes everything it encrypted unreadable for good."""
+    longest: a deleted key makes everything it encrypted unreadable for good. The stack keeps
+    the default; Edge passes its own for the us-east-1 keys."""
     purposes: tuple[str, ...] = PURPOSES
-    """The purposes that get a key, a subset of ``PURPOSES``. Default all of them. A second set
-    in another region (the edge's us-east-1 logs and alarm topic) needs only a few."""
+    """The purposes that get a key, a subset of ``PURPOSES``. Default all of them (the stack's
+    keys). A second set in another region (the edge's us-east-1 logs and alarm topic) needs
+    only a few: Edge passes them."""
     alias_scope: str | None = None
-    """Extra word in each alias (``alias/notes-<env>-<scope>-<purpose>``). Default none. Aliases
-    are regional, so a second set of keys in the stack's own region would otherwise collide."""
+    """Extra word in each alias (``alias/notes-<env>-<scope>-<purpose>``). Default none (the
+    stack's keys); Edge passes ``edge``. Aliases are regional, so a second set of keys in the
+    stack's own region would otherwise collide."""
 
 
 def _key_policy(purpose: str, args: KeysArgs) -> pulumi.Output[str]:

@@ -32,25 +32,31 @@ NAT_MODES = ("single", "perAz", "none")
 @dataclass(frozen=True)
 class NetworkArgs:
     environment: str
-    """Environment name, in AWS names and Name tags. Required."""
+    """Environment name, in AWS names and Name tags. From config `environment`. Required."""
     cidr: str
-    """VPC IPv4 CIDR, /16 to /23 (the layout needs 32 subnets of at least /28). Required."""
+    """VPC IPv4 CIDR, /16 to /23 (the layout needs 32 subnets of at least /28). From config
+    `networkCidr`. Required."""
     availability_zones: tuple[str, ...]
-    """AZ names, one subnet per tier in each, at most ``AZ_SLOTS``. Required."""
+    """AZ names, one subnet per tier in each, at most ``AZ_SLOTS``. Set by the stack: the
+    region's first `networkAzCount` available AZs. Required."""
     logs_kms_key_arn: pulumi.Input[str]
-    """KMS key that encrypts the flow log group (its policy must admit CloudWatch Logs). Required."""
+    """KMS key that encrypts the flow log group (its policy must admit CloudWatch Logs). Set by
+    the stack from Keys (``logs``). Required."""
     region: str
-    """Region of the VPC; names the endpoint services. Required."""
+    """Region of the VPC; names the endpoint services. From config `aws:region`. Required."""
     nat_gateways: Literal["single", "perAz", "none"] = "perAz"
     """NAT for the private tier: one per AZ (default: losing an AZ costs no other AZ its
-    egress), one shared (cheaper, one AZ's failure cuts all egress), or none (endpoints only)."""
+    egress), one shared (cheaper, one AZ's failure cuts all egress), or none (endpoints only).
+    From config `networkNatGateways`."""
     interface_endpoints: tuple[str, ...] = ()
-    """Interface endpoint services (``ecr.api``, ``logs``, ...) in the private subnets. Default none."""
+    """Interface endpoint services (``ecr.api``, ``logs``, ...) in the private subnets. From
+    config `networkInterfaceEndpoints`. Default none."""
     s3_gateway_endpoint: bool = True
-    """S3 gateway endpoint on the private and isolated route tables. Default on (free; ECR
-    image layers come from S3)."""
+    """S3 gateway endpoint on the private and isolated route tables. From config
+    `networkS3GatewayEndpoint`. Default on (free; ECR image layers come from S3)."""
     flow_log_retention_days: int = 90
-    """Retention of the VPC flow log group in days. Default 90."""
+    """Retention of the VPC flow log group in days. From config `networkFlowLogRetentionDays`.
+    Default 90."""
 
 
 def subnet_cidrs(cidr: str, az_count: int) -> dict[str, list[str]]:

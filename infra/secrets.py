@@ -31,18 +31,28 @@ def secret_name(environment: str, purpose: str) -> str:
 
 @dataclass(frozen=True)
 class GeneratedSecretArgs:
+    """One generated value. The stack creates the JWT signing key; DocumentDb, RedisCache and
+    OriginSecret create their own secrets and pass their own settings."""
+
     environment: str
-    """Environment name; part of the secret's name ``notes/<environment>/<purpose>``."""
+    """Environment name; part of the secret's name ``notes/<environment>/<purpose>``. From
+    config `environment`. Required."""
     purpose: str
-    """What the value is for, kebab-case (``jwt-signing-key``); the last part of the name."""
+    """What the value is for, kebab-case (``jwt-signing-key``); the last part of the name. Set
+    by the stack or the component that owns the secret. Required."""
     description: str
-    """Shown in the Secrets Manager console next to the name."""
+    """Shown in the Secrets Manager console next to the name. Set by the stack or the component
+    that owns the secret. Required."""
     kms_key_arn: pulumi.Input[str]
-    """Customer-managed KMS key the secret is encrypted with."""
+    """Customer-managed KMS key the secret is encrypted with: Keys' ``secrets`` key, passed by
+    the stack or through the component that owns the secret. Required."""
     recovery_window_days: int = 30
-    """Days a deleted secret can still be restored, 7-30. Default 30."""
+    """Days a deleted secret can still be restored, 7-30. From config
+    `secretsRecoveryWindowDays`. Default 30."""
     length: int = 64
-    """Characters in the generated value; at least 32. Default 64."""
+    """Characters in the generated value; at least 32. Default 64. Set by its owner: 64 for the
+    JWT signing key and the origin header, RedisCache's ``auth_token_length`` for the AUTH
+    token."""
     special: bool = False
     """Include punctuation. Default off: the values end up in URIs and headers, and letters
     plus digits at 64 characters already carry over 380 bits."""
@@ -50,7 +60,7 @@ class GeneratedSecretArgs:
     """The punctuation used when ``special`` is on. Default ``-_.~`` (URI-unreserved)."""
     forbidden_characters: str = ""
     """Characters the consumer rejects (DocumentDB: ``/"@``); the constructor refuses an
-    alphabet that could produce one. Default none."""
+    alphabet that could produce one. Default none; set by DocumentDb and RedisCache."""
 
 
 class GeneratedSecret(pulumi.ComponentResource):
