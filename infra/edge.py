@@ -49,7 +49,7 @@ import pulumi_aws as aws
 from infra.alb import DEFAULT_ORIGIN_HEADER_NAME, dns_validation_record, origin_header_name_problem
 from infra.kms import Keys, KeysArgs
 from infra.log_retention import LOG_RETENTION_DAYS
-from infra.metrics_catalog import CLOUDFRONT, CLOUDFRONT_REGION_DIMENSION, WAF, WAF_ALL_RULES
+from infra.observability.metrics_catalog import CLOUDFRONT, CLOUDFRONT_REGION_DIMENSION, WAF, WAF_ALL_RULES
 from infra.secrets import RECOVERY_WINDOW_DAYS, GeneratedSecret, GeneratedSecretArgs
 
 EDGE_REGION = "us-east-1"

@@ -22,13 +22,7 @@ from infra.edge import Edge, EdgeArgs, OriginSecret, OriginSecretArgs
 from infra.image import ServiceImage, ServiceImageArgs
 from infra.kms import Keys, KeysArgs
 from infra.network import Network, NetworkArgs
-from infra.observability import (
-    AlarmSubscription,
-    AlarmThresholds,
-    AlarmTopic,
-    AlarmTopicArgs,
-    Dashboard,
-    DashboardArgs,
+from infra.observability.alarms import (
     DataAlarms,
     DataAlarmsArgs,
     DeploymentAlarms,
@@ -37,6 +31,9 @@ from infra.observability import (
     ServiceAlarmsArgs,
     cache_member_ids,
 )
+from infra.observability.dashboard import Dashboard, DashboardArgs
+from infra.observability.thresholds import AlarmThresholds
+from infra.observability.topic import AlarmSubscription, AlarmTopic, AlarmTopicArgs
 from infra.secrets import GeneratedSecret, GeneratedSecretArgs
 from infra.security_groups import SecurityGroups, SecurityGroupsArgs
 from stacks import outputs as out

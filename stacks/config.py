@@ -32,7 +32,7 @@ from pydantic import (
 from infra.edge import BASE_MANAGED_GROUPS, CUSTOM_RULES, MANAGED_GROUP, NEEDS_GROUP_CONFIG
 from infra.fargate import FARGATE_SIZES
 from infra.log_retention import LOG_RETENTION_DAYS
-from infra.metrics_catalog import DEFAULT_MIN_REQUESTS
+from infra.observability.metrics_catalog import DEFAULT_MIN_REQUESTS
 
 PROJECT = "notes-platform"
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import pulumi_aws as aws
 import pytest
 
 from infra.ecs import ApiService, ApiServiceArgs
-from infra.observability import DeploymentAlarms, DeploymentAlarmsArgs
+from infra.observability.alarms import DeploymentAlarms, DeploymentAlarmsArgs
 from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
 

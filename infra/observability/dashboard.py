@@ -1,17 +1,22 @@
-"""The body of an environment's CloudWatch dashboard, built as plain data.
+"""The environment's CloudWatch dashboard: ``Dashboard``, the component, and its body built as
+plain data.
 
 ``dashboard_body`` takes resolved values (no Pulumi outputs), so tests read the exact JSON
-CloudWatch receives. Every metric comes from ``infra.metrics_catalog``: a widget cannot name a
-metric AWS does not publish.
+CloudWatch receives. Every metric comes from ``infra.observability.metrics_catalog``: a widget
+cannot name a metric AWS does not publish.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.metrics_catalog import (
+import pulumi
+import pulumi_aws as aws
+
+from infra.observability.metrics_catalog import (
     ALB,
     CLOUDFRONT,
     CLOUDFRONT_REGION_DIMENSION,
@@ -26,6 +31,8 @@ from infra.metrics_catalog import (
     check,
     error_rate_expression,
 )
+from infra.observability.naming import check_environment
+from infra.observability.thresholds import AlarmThresholds
 
 GRID_WIDTH = 24  # CloudWatch dashboards are 24 columns wide
 WIDGET_HEIGHT = 6
@@ -375,3 +382,89 @@ def dashboard_body(v: DashboardValues) -> dict[str, Any]:
         cache[3:],
     ]
     return {"start": "-PT6H", "periodOverride": "inherit", "widgets": _layout(rows)}
+
+
+# --- the component --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardArgs:
+    """What the environment's dashboard shows."""
+
+    environment: str
+    """Environment name: the dashboard is notes-<env>. From config ``environment``. Required."""
+    region: str
+    """Region of the stack; CloudFront and WAF widgets read us-east-1 whatever this is. From
+    config ``aws:region``. Required."""
+    alb_arn_suffix: pulumi.Input[str]
+    """ARN suffix of the ALB (``LoadBalancer.arn_suffix``): traffic and errors. Required."""
+    target_group_arn_suffix: pulumi.Input[str]
+    """ARN suffix of the API's target group (``LoadBalancer.target_group_arn_suffix``): latency
+    and target health. Required."""
+    cluster_name: pulumi.Input[str]
+    """ECS cluster (``ApiService.cluster_name``): service saturation and task counts. Required."""
+    service_name: pulumi.Input[str]
+    """ECS service (``ApiService.service_name``). Required."""
+    docdb_instance_ids: Sequence[pulumi.Input[str]]
+    """DocumentDB instance identifiers (``DocumentDb.instances[i].identifier``), writer first: as
+    many as config ``docdbInstanceCount``, at least one. Required."""
+    cache_cluster_ids: Sequence[pulumi.Input[str]]
+    """ElastiCache member cluster ids (see ``cache_member_ids``): as many as config
+    ``cacheNodeCount``, at least one. Required."""
+    alarm_arns: Sequence[pulumi.Input[str]] = ()
+    """Alarms the status widget lists (the alarm components' alarm_arns), at most 100. Default
+    none."""
+    web_acl_name: pulumi.Input[str] | None = None
+    """Name of the CLOUDFRONT-scope web ACL (``Edge.web_acl_name``). Default None: no WAF widget."""
+    distribution_id: pulumi.Input[str] | None = None
+    """CloudFront distribution id (``Edge.distribution_id``). Default None: no CloudFront widget."""
+    thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
+    """The 5xx rate's low-traffic guard comes from here, as the alarm's does (config
+    ``alarmsAlb5xxMinRequests``). Default ``AlarmThresholds()``."""
+
+
+class Dashboard(pulumi.ComponentResource):
+    """The CloudWatch dashboard notes-<env>; ``dashboard_url`` opens it in the console."""
+
+    dashboard: aws.cloudwatch.Dashboard
+    dashboard_name: str
+    dashboard_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_environment(args.environment)
+        check_sizes(
+            alarms=len(args.alarm_arns),
+            docdb_instances=len(args.docdb_instance_ids),
+            cache_nodes=len(args.cache_cluster_ids),
+        )
+        super().__init__("notes:infra:Dashboard", name, None, opts)
+        self.dashboard_name = dashboard_name(args.environment)
+        # Keyed by DashboardValues' field names, so the resolved dict is its arguments.
+        resolved = pulumi.Output.all(
+            alb_arn_suffix=args.alb_arn_suffix,
+            target_group_arn_suffix=args.target_group_arn_suffix,
+            cluster_name=args.cluster_name,
+            service_name=args.service_name,
+            docdb_instance_ids=pulumi.Output.all(*args.docdb_instance_ids),
+            cache_cluster_ids=pulumi.Output.all(*args.cache_cluster_ids),
+            alarm_arns=pulumi.Output.all(*args.alarm_arns),
+            web_acl_name=args.web_acl_name,
+            distribution_id=args.distribution_id,
+        )
+        body = resolved.apply(
+            lambda v: json.dumps(
+                dashboard_body(
+                    DashboardValues(
+                        region=args.region, min_requests=args.thresholds.alb_5xx_min_requests, **v
+                    )
+                )
+            )
+        )
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=self.dashboard_name,
+            dashboard_body=body,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.dashboard_url = self.dashboard.dashboard_name.apply(lambda n: dashboard_url(args.region, n))
+        self.register_outputs({"dashboardUrl": self.dashboard_url})

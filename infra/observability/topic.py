@@ -1,0 +1,140 @@
+"""Who is told: ``AlarmTopic``, the KMS-encrypted SNS topic every alarm of an environment
+notifies, its policy and its subscribers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.observability.naming import check_environment
+
+PROTOCOLS = ("email", "https")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+@dataclass(frozen=True)
+class AlarmSubscription:
+    """One recipient of every alarm notification. The stack makes one per entry of config
+    ``alarmsEmails`` and ``alarmsHttpsEndpoints`` (``stacks.app.alarm_subscriptions``)."""
+
+    protocol: str
+    """"email" (the address confirms by clicking the link SNS sends) or "https" (the endpoint
+    confirms by fetching the SubscribeURL SNS posts to it). Required."""
+    endpoint: str
+    """An e-mail address (from config ``alarmsEmails``), or an https:// URL (from config
+    ``alarmsHttpsEndpoints``). Required."""
+
+
+@dataclass(frozen=True)
+class AlarmTopicArgs:
+    """The alarm topic of one environment."""
+
+    environment: str
+    """Environment name: the topic is notes-<env>-alarms. From config ``environment``. Required."""
+    region: str
+    """Region of the topic; alarms notify topics of their own region only. From config
+    ``aws:region``. Required."""
+    account_id: pulumi.Input[str]
+    """Account whose CloudWatch alarms may publish (the stack's caller identity). Required."""
+    kms_key_arn: pulumi.Input[str]
+    """KMS key of the topic (the "sns" key: its policy lets CloudWatch use it). Required."""
+    subscriptions: Sequence[AlarmSubscription] = ()
+    """Who is told. From config ``alarmsEmails`` and ``alarmsHttpsEndpoints``. Default none (the
+    topic still collects for later subscribers)."""
+
+
+def topic_policy(*, topic_arn: str, account_id: str, region: str, environment: str) -> dict[str, Any]:
+    """CloudWatch may publish, for this account's alarms of this environment only. Principals of
+    the account keep what their IAM policies grant: a topic policy is needed only across the
+    account boundary, and for service principals."""
+    alarms = f"arn:aws:cloudwatch:{region}:{account_id}:alarm:notes-{environment}-*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "CloudWatchAlarmsOfThisAccountPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": alarms},
+                },
+            }
+        ],
+    }
+
+
+def _validate_subscriptions(subscriptions: Sequence[AlarmSubscription]) -> None:
+    seen: set[tuple[str, str]] = set()
+    for index, s in enumerate(subscriptions):
+        where = f"subscriptions[{index}]"
+        if s.protocol not in PROTOCOLS:
+            raise ValueError(f"{where}.protocol={s.protocol!r}: use one of {', '.join(PROTOCOLS)}")
+        if s.protocol == "email" and not EMAIL.match(s.endpoint):
+            raise ValueError(f"{where}.endpoint={s.endpoint!r} is not an e-mail address")
+        if s.protocol == "https" and not re.match(r"^https://[^/\s]+\.[^/\s]+(/\S*)?$", s.endpoint):
+            raise ValueError(
+                f"{where}.endpoint={s.endpoint!r}: an https subscription needs an https:// URL "
+                "(alarm notifications never travel in plain HTTP)"
+            )
+        key = (s.protocol, s.endpoint.lower())
+        if key in seen:
+            raise ValueError(f"{where}: {s.protocol} {s.endpoint} is listed twice")
+        seen.add(key)
+
+
+class AlarmTopic(pulumi.ComponentResource):
+    """The encrypted SNS topic of an environment's alarms, its policy and its subscribers."""
+
+    topic: aws.sns.Topic
+    arn: pulumi.Output[str]
+    policy: aws.sns.TopicPolicy
+    subscriptions: list[aws.sns.TopicSubscription]
+
+    def __init__(self, name: str, args: AlarmTopicArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_environment(args.environment)
+        _validate_subscriptions(args.subscriptions)
+        super().__init__("notes:infra:AlarmTopic", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        env = args.environment
+
+        self.topic = aws.sns.Topic(
+            f"{name}-topic",
+            name=f"notes-{env}-alarms",
+            display_name=f"notes {env} alarms",
+            kms_master_key_id=args.kms_key_arn,
+            opts=child,
+        )
+        self.arn = self.topic.arn
+        self.policy = aws.sns.TopicPolicy(
+            f"{name}-policy",
+            arn=self.topic.arn,
+            policy=pulumi.Output.all(topic_arn=self.topic.arn, account_id=args.account_id).apply(
+                lambda v: json.dumps(topic_policy(region=args.region, environment=env, **v))
+            ),
+            opts=child,
+        )
+        # E-mail and https subscriptions stay pending until their owner confirms them; SNS
+        # drops an unconfirmed one after three days, and nothing can delete it before.
+        self.subscriptions = [
+            aws.sns.TopicSubscription(
+                # Named after the endpoint, not its position: reordering the list must not
+                # delete and recreate a subscription (and ask its owner to confirm again).
+                f"{name}-{s.protocol}-{hashlib.sha256(s.endpoint.lower().encode()).hexdigest()[:10]}",
+                topic=self.topic.arn,
+                protocol=s.protocol,
+                endpoint=s.endpoint,
+                opts=child,
+            )
+            for s in args.subscriptions
+        ]
+        self.register_outputs({"topicArn": self.arn})
