@@ -1,5 +1,9 @@
 """The notes API on ECS Fargate: cluster, task definition, service behind the ALB, and
-target-tracking autoscaling on CPU and on requests per task."""
+target-tracking autoscaling on CPU and on requests per task.
+
+Past 500 lines on purpose: the task's documents (container definition, execution policy), the
+component that wires Outputs into them and the checks on the same arguments read best side by
+side, and STYLE.md points readers to this module for the documents."""
 
 from __future__ import annotations
 
