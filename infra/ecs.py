@@ -1,7 +1,7 @@
 """The notes API on ECS Fargate: cluster, task definition, service behind the ALB, and
 target-tracking autoscaling on CPU and on requests per task.
 
-Past 500 lines on purpose: the task's documents (container definition, execution policy), the
+Long on purpose: the task's documents (container definition, execution policy), the
 component that wires Outputs into them and the checks on the same arguments read best side by
 side, and STYLE.md points readers to this module for the documents."""
 

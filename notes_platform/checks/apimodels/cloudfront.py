@@ -14,8 +14,10 @@ import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from notes_platform.checks.apimodels._shapes import (
+from notes_platform.checks.apimodels._documents import (
     PROVIDER_ONLY,
+)
+from notes_platform.checks.apimodels._shapes import (
     Family,
     Report,
     Translation,

@@ -21,8 +21,15 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from notes_platform.checks.apimodels._shapes import (
+from notes_platform.checks.apimodels._documents import (
     PROVIDER_ONLY,
+    choice,
+    json_object,
+    name_value_list,
+    tag_list,
+    unexpected_members,
+)
+from notes_platform.checks.apimodels._shapes import (
     At,
     Family,
     Report,
@@ -30,14 +37,9 @@ from notes_platform.checks.apimodels._shapes import (
     Translation,
     Unfit,
     child,
-    choice,
     describe,
     is_number,
-    json_object,
-    name_value_list,
     service_model,
-    tag_list,
-    unexpected_members,
     unknown,
 )
 

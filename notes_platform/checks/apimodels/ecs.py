@@ -13,20 +13,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra.fargate import FARGATE_SIZES, MAX_STOP_TIMEOUT_SECONDS
+from notes_platform.checks.apimodels._documents import (
+    PROVIDER_ONLY,
+    decoded,
+    json_document,
+    name_value_list,
+    tag_list,
+)
 from notes_platform.checks.apimodels._shapes import (
     IGNORE,
-    PROVIDER_ONLY,
     At,
     Family,
     Report,
     Rule,
     Translation,
-    decoded,
     is_number,
     items,
-    json_document,
-    name_value_list,
-    tag_list,
     unknown,
 )
 

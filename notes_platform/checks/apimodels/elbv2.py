@@ -16,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from notes_platform.checks.apimodels._documents import (
+    PROVIDER_ONLY,
+    tag_list,
+)
 from notes_platform.checks.apimodels._shapes import (
     IGNORE,
-    PROVIDER_ONLY,
     At,
     Family,
     Report,
@@ -27,7 +30,6 @@ from notes_platform.checks.apimodels._shapes import (
     Unfit,
     child,
     describe,
-    tag_list,
     unknown,
 )
 

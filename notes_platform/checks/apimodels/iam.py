@@ -22,22 +22,24 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from notes_platform.checks.apimodels._documents import (
+    PROVIDER_ONLY,
+    choice,
+    json_object,
+    tag_list,
+    unexpected_members,
+)
 from notes_platform.checks.apimodels._shapes import (
     IGNORE,
-    PROVIDER_ONLY,
     Family,
     Report,
     Rule,
     Translation,
     Walker,
     child,
-    choice,
     describe,
     items,
-    json_object,
     request_shape,
-    tag_list,
-    unexpected_members,
 )
 
 Kind = Literal["identity", "trust", "resource"]

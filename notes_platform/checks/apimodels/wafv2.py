@@ -12,9 +12,14 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from notes_platform.checks.apimodels._documents import (
+    PROVIDER_ONLY,
+    decoded,
+    json_document,
+    tag_list,
+)
 from notes_platform.checks.apimodels._shapes import (
     IGNORE,
-    PROVIDER_ONLY,
     At,
     Family,
     Report,
@@ -22,11 +27,8 @@ from notes_platform.checks.apimodels._shapes import (
     Translation,
     Unfit,
     child,
-    decoded,
     describe,
     items,
-    json_document,
-    tag_list,
     unknown,
 )
 
