@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from infra.edge import BASE_MANAGED_GROUPS, CUSTOM_RULES, MANAGED_GROUP, NEEDS_GROUP_CONFIG
+from infra.edge.waf_rules import BASE_MANAGED_GROUPS, CUSTOM_RULES, MANAGED_GROUP, NEEDS_GROUP_CONFIG
 from infra.fargate import FARGATE_SIZES
 from infra.log_retention import LOG_RETENTION_DAYS
 from infra.observability.metrics_catalog import DEFAULT_MIN_REQUESTS

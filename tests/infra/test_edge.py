@@ -4,6 +4,9 @@ the WAF web ACL, logs, alarms and the rotation of the origin secret."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -12,20 +15,16 @@ import pytest
 from botocore.validate import ParamValidator
 
 from infra.alb import LoadBalancer, LoadBalancerArgs
-from infra.edge import (
+from infra.edge.cloudfront import (
     ACCESS_LOG_FIELDS,
     ALL_METHODS,
     ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID,
     CACHING_DISABLED_POLICY_ID,
     CLOUDFRONT_HOSTED_ZONE_ID,
-    COMMON_RULES,
-    IP_REPUTATION,
-    KNOWN_BAD_INPUTS,
-    Edge,
-    EdgeArgs,
-    OriginSecret,
-    OriginSecretArgs,
 )
+from infra.edge.component import Edge, EdgeArgs
+from infra.edge.origin_secret import OriginSecret, OriginSecretArgs
+from infra.edge.waf_rules import COMMON_RULES, IP_REPUTATION, KNOWN_BAD_INPUTS
 from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
 
@@ -700,6 +699,22 @@ def test_rotation_step_2_drops_the_previous_value() -> None:
 
 
 # --- shape and validation --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", ["infra.edge.waf_rules", "infra.edge.cloudfront"])
+def test_the_rule_names_and_cloudfront_values_load_without_pulumi(module: str) -> None:
+    # GIVEN a fresh interpreter (this one has loaded pulumi already) at the repository's root
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        f"import sys, {module}; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws')))"
+    )
+    # WHEN it imports the module the config schema reads the rule names from
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    # THEN neither pulumi nor pulumi_aws is in sys.modules
+    assert result.stdout.strip() == "[]", f"importing {module} loaded {result.stdout.strip()}"
 
 
 def test_children_are_named_after_the_component_and_urns_are_unique(graph: Graph) -> None:

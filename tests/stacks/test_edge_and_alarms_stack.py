@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.edge import ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID, CACHING_DISABLED_POLICY_ID
+from infra.edge.cloudfront import ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID, CACHING_DISABLED_POLICY_ID
 from infra.observability.metrics_catalog import published
 from stacks import outputs as out
 from stacks.app import CLOUDFRONT_ORIGIN_PREFIX_LIST, alarm_thresholds

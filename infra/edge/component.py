@@ -1,0 +1,482 @@
+"""``Edge``: the CloudFront distribution in front of the ALB, its WAF web ACL, viewer
+certificate, DNS names, access logs and alarms.
+
+CloudFront reads its viewer certificate, its CLOUDFRONT-scope web ACL, and publishes its own and
+WAF's metrics, only in us-east-1. ``Edge`` owns an explicit us-east-1 provider (with the stack's
+default tags) and registers everything CloudFront needs there with it: the certificate and its
+validation, the web ACL, its ``aws-waf-logs-`` log group and logging configuration, the access
+log delivery and its log group, the CloudFront and WAF alarms, the KMS-encrypted topic they
+notify (alarms can only notify a topic in their own region), and the two KMS keys of those. The
+distribution and its policies are global and registered there too. Route 53 is global and keeps
+the stack's provider. The origin secret (``infra.edge.origin_secret``) lives in the stack's
+region, next to the ALB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.alb import dns_validation_record
+from infra.edge import waf
+from infra.edge.cloudfront import (
+    ALL_METHODS,
+    ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID,
+    CACHING_DISABLED_POLICY_ID,
+    EDGE_REGION,
+    HSTS_MAX_AGE_SECONDS,
+    ORIGIN_ID,
+    ORIGIN_KEEPALIVE_SECONDS,
+    ORIGIN_READ_TIMEOUT_SECONDS,
+)
+from infra.edge.logs import access_logs, waf_logs
+from infra.edge.origin_secret import OriginSecret
+from infra.edge.validation import validate_edge
+from infra.edge.waf_rules import COMMON_RULES, RATE_WINDOW_SECONDS, RuleAction
+from infra.kms import Keys, KeysArgs
+from infra.observability.metrics_catalog import CLOUDFRONT, CLOUDFRONT_REGION_DIMENSION, WAF, WAF_ALL_RULES
+
+
+def _default_count_overrides() -> dict[str, tuple[str, ...]]:
+    # Notes bodies reach 100,000 characters and the API enforces its own body limit;
+    # SizeRestrictions_BODY would block every body over 8 KB.
+    return {COMMON_RULES: ("SizeRestrictions_BODY",)}
+
+
+@dataclass(frozen=True)
+class EdgeArgs:
+    """CloudFront, WAF and their us-east-1 companions for one environment.
+
+    ``stacks/app.py`` fills the fields that name a config key from that key; the others keep
+    their default in every stack. The origin secret's ``generation`` and
+    ``previous_generation`` come through ``OriginSecretArgs``.
+    """
+
+    environment: str
+    """Environment name; part of every AWS-side name. From config ``environment``. Required."""
+    account_id: pulumi.Input[str]
+    """Account of the stack (the caller identity's); its root administers the us-east-1 keys.
+    Required."""
+    default_tags: Mapping[str, str]
+    """The stack provider's default tags, given to the us-east-1 provider as well (from config
+    ``environment``, ``owner`` and ``costCenter``). Required."""
+    zone_id: pulumi.Input[str]
+    """Route 53 hosted zone of the aliases and of the certificate's validation records. From
+    config ``dnsZoneId``. Required."""
+    zone_name: str
+    """Name of that zone; every alias must lie inside it. From config ``dnsZoneName``. Required."""
+    aliases: Sequence[str]
+    """Names viewers use (``api.example.com``): the certificate's names, the distribution's
+    aliases and A/AAAA alias records. At least one. From config ``edgeAliases``. Required."""
+    origin_domain_name: str
+    """DNS name of the ALB (its certificate's name); CloudFront connects to it over TLS. From
+    config ``dnsOriginName``. Required."""
+    origin_secret: OriginSecret
+    """The origin header name and value CloudFront adds to every origin request. Required."""
+    origin_ready: Sequence[pulumi.Resource] = ()
+    """What must accept a new origin value before CloudFront sends it: the ALB's origin rule.
+    Default none (a stack must pass the rule, or a rotation can briefly send an unknown value)."""
+    price_class: str = "PriceClass_100"
+    """Edge locations used (``PriceClass_100``/``_200``/``_All``). From config
+    ``edgePriceClass``. Default ``PriceClass_100`` (North America and Europe)."""
+    public_cache_paths: Sequence[str] = ("/health",)
+    """Unauthenticated paths cached briefly at the edge, never under ``/api/``. Default
+    ``("/health",)``."""
+    public_cache_ttl_seconds: int = 10
+    """How long those paths are cached (1-300 s). Default 10."""
+    internal_paths: Sequence[str] = ("/metrics",)
+    """Paths the WAF blocks at the edge: served to the VPC, not to the internet. Default
+    ``("/metrics",)``."""
+    auth_path_prefix: str = "/api/v1/auth/"
+    """Prefix of the authentication endpoints, the scope of the stricter rate limit. Default
+    ``/api/v1/auth/``."""
+    rate_limit_per_5_minutes: int = 2000
+    """Requests per client IP per 5 minutes over the whole API before the rate rule acts. From
+    config ``edgeRateLimitPer5Minutes``. Default 2000."""
+    auth_rate_limit_per_5_minutes: int = 100
+    """Requests per client IP per 5 minutes to the auth endpoints; below the API-wide limit.
+    From config ``edgeAuthRateLimitPer5Minutes``. Default 100."""
+    extra_managed_rule_groups: Sequence[str] = ()
+    """AWS managed rule groups on top of the common, known-bad-inputs and IP reputation ones,
+    e.g. ``AWSManagedRulesSQLiRuleSet``. From config ``edgeExtraManagedRuleGroups``. Default
+    none."""
+    rule_actions: Mapping[str, RuleAction] = field(default_factory=dict)
+    """``"count"`` or ``"block"`` per rule name (a managed group's name, ``rate-limit-api``,
+    ``rate-limit-auth``, ``internal-paths``); a new rule can run in count mode on staging first.
+    From config ``edgeCountRules``: the rules it lists count. Default: every rule blocks."""
+    managed_rule_count_overrides: Mapping[str, Sequence[str]] = field(
+        default_factory=_default_count_overrides
+    )
+    """Rules inside a managed group that only count. Default: ``SizeRestrictions_BODY`` of the
+    common rule set (notes bodies are larger than its 8 KB)."""
+    waf_log_retention_days: int = 90
+    """Retention of the WAF log group. From config ``edgeWafLogRetentionDays``. Default 90."""
+    access_log_retention_days: int = 90
+    """Retention of the CloudFront access log group. From config ``edgeAccessLogRetentionDays``.
+    Default 90."""
+    error_rate_threshold_percent: float = 5.0
+    """5xx share of viewer requests (1-minute average) that alarms, 3 minutes out of 5. From
+    config ``alarmsCloudfront5xxPercent``. Default 5."""
+    blocked_requests_threshold: int = 1000
+    """Requests the web ACL blocks in 5 minutes before the spike alarm fires. From config
+    ``alarmsWafBlockedRequests``. Default 1000."""
+    alarm_emails: Sequence[str] = ()
+    """Addresses subscribed to the us-east-1 alarm topic (each confirms by mail). From config
+    ``alarmsEmails``. Default none."""
+    alarm_https_endpoints: Sequence[str] = ()
+    """HTTPS endpoints subscribed to that topic (they confirm the subscription). From config
+    ``alarmsHttpsEndpoints``. Default none."""
+    key_deletion_window_days: int = 30
+    """Deletion window of the us-east-1 KMS keys (7-30). Default 30."""
+
+
+class Edge(pulumi.ComponentResource):
+    """CloudFront + WAF + certificate + DNS + logs + alarms, with a us-east-1 provider of its own."""
+
+    provider: aws.Provider
+    keys: Keys
+    certificate: aws.acm.Certificate
+    certificate_validation: aws.acm.CertificateValidation
+    web_acl: aws.wafv2.WebAcl
+    waf_log_group: aws.cloudwatch.LogGroup
+    access_log_group: aws.cloudwatch.LogGroup
+    response_headers_policy: aws.cloudfront.ResponseHeadersPolicy
+    public_cache_policy: aws.cloudfront.CachePolicy
+    distribution: aws.cloudfront.Distribution
+    alarm_topic: aws.sns.Topic
+    error_rate_alarm: aws.cloudwatch.MetricAlarm
+    blocked_requests_alarm: aws.cloudwatch.MetricAlarm
+    domain_name: pulumi.Output[str]
+    distribution_id: pulumi.Output[str]
+    distribution_arn: pulumi.Output[str]
+    web_acl_arn: pulumi.Output[str]
+    web_acl_name: str
+    origin_secret_arn: pulumi.Output[str]
+    alarm_topic_arn: pulumi.Output[str]
+    url: str
+
+    def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        validate_edge(name, args)
+        super().__init__("notes:infra:Edge", name, None, opts)
+        self._provider_and_keys(name, args)
+        east = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        # Route 53 is global: its records keep the stack's provider.
+        child = pulumi.ResourceOptions(parent=self)
+
+        self._certificate(name, args, east, child)
+        self.web_acl_name = f"notes-{args.environment}-edge"
+        self._web_acl(name, args, east)
+        self._policies(name, args, east)
+        self._distribution(name, args)
+        self._alias_records(name, args, child)
+        self.access_log_group = access_logs(name, args, self.distribution, self.keys.arn("logs"), east)
+        self._alarms(name, args, east)
+        self.origin_secret_arn = args.origin_secret.arn
+
+        self.register_outputs(
+            {
+                "distributionId": self.distribution_id,
+                "domainName": self.domain_name,
+                "webAclArn": self.web_acl_arn,
+                "webAclName": self.web_acl_name,
+                "originSecretArn": self.origin_secret_arn,
+                "alarmTopicArn": self.alarm_topic_arn,
+                "url": self.url,
+            }
+        )
+
+    def _provider_and_keys(self, name: str, args: EdgeArgs) -> None:
+        self.provider = aws.Provider(
+            f"{name}-{EDGE_REGION}",
+            region=EDGE_REGION,
+            default_tags=aws.ProviderDefaultTagsArgs(tags=dict(args.default_tags)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.keys = Keys(
+            f"{name}-keys",
+            KeysArgs(
+                environment=args.environment,
+                region=EDGE_REGION,
+                account_id=args.account_id,
+                deletion_window_days=args.key_deletion_window_days,
+                purposes=("logs", "sns"),
+                alias_scope="edge",
+            ),
+            pulumi.ResourceOptions(parent=self, providers=[self.provider]),
+        )
+
+    def _certificate(
+        self, name: str, args: EdgeArgs, east: pulumi.ResourceOptions, child: pulumi.ResourceOptions
+    ) -> None:
+        first, *others = args.aliases
+        self.certificate = aws.acm.Certificate(
+            f"{name}-certificate",
+            domain_name=first,
+            subject_alternative_names=others or None,
+            validation_method="DNS",
+            opts=east,
+        )
+        records = [
+            dns_validation_record(
+                f"{name}-certificate-validation-{alias}", self.certificate, alias, args.zone_id, child
+            )
+            for alias in args.aliases
+        ]
+        self.certificate_validation = aws.acm.CertificateValidation(
+            f"{name}-certificate-validation",
+            certificate_arn=self.certificate.arn,
+            validation_record_fqdns=[record.fqdn for record in records],
+            opts=east,
+        )
+
+    def _web_acl(self, name: str, args: EdgeArgs, east: pulumi.ResourceOptions) -> None:
+        rules = [rule(priority, args) for priority, (_, rule) in enumerate(waf.rules(args))]
+        self.web_acl = aws.wafv2.WebAcl(
+            f"{name}-web-acl",
+            name=self.web_acl_name,
+            description=f"notes {args.environment}: managed rules and rate limits in front of the API",
+            scope="CLOUDFRONT",
+            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
+            rules=rules,
+            # The ACL's metric name is its name: WAF's WebACL metric dimension carries it, and
+            # the alarms and the dashboard address the ACL by name.
+            visibility_config=waf.visibility(aws.wafv2.WebAclVisibilityConfigArgs, self.web_acl_name),
+            opts=east,
+        )
+        self.web_acl_arn = self.web_acl.arn
+
+        self.waf_log_group = waf_logs(name, args, self.web_acl, self.keys.arn("logs"), east)
+
+    def _policies(self, name: str, args: EdgeArgs, east: pulumi.ResourceOptions) -> None:
+        env = args.environment
+        prefix = f"notes-{env}"
+        self.response_headers_policy = aws.cloudfront.ResponseHeadersPolicy(
+            f"{name}-security-headers",
+            name=f"{prefix}-api-security-headers",
+            comment=f"notes {env}: HSTS, nosniff, frame deny, no referrer",
+            security_headers_config=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigArgs(
+                strict_transport_security=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurityArgs(
+                    access_control_max_age_sec=HSTS_MAX_AGE_SECONDS,
+                    include_subdomains=True,
+                    # Preloading is a promise about the whole registered domain: the zone's
+                    # owner decides it, not one API.
+                    preload=False,
+                    override=True,
+                ),
+                content_type_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigContentTypeOptionsArgs(
+                    override=True
+                ),
+                frame_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigFrameOptionsArgs(
+                    frame_option="DENY", override=True
+                ),
+                referrer_policy=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigReferrerPolicyArgs(
+                    referrer_policy="no-referrer", override=True
+                ),
+            ),
+            opts=east,
+        )
+        # Public paths are the same for every viewer: nothing from the request is in the key,
+        # and with no origin request policy nothing else reaches the origin either (no
+        # Authorization, no query string, no cookie), so a cached answer can hold nothing
+        # personal.
+        self.public_cache_policy = aws.cloudfront.CachePolicy(
+            f"{name}-public-cache",
+            name=f"{prefix}-public-short-cache",
+            comment=f"notes {env}: unauthenticated paths, cached {args.public_cache_ttl_seconds} s",
+            min_ttl=0,
+            default_ttl=args.public_cache_ttl_seconds,
+            max_ttl=args.public_cache_ttl_seconds,
+            parameters_in_cache_key_and_forwarded_to_origin=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs(
+                headers_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs(
+                    header_behavior="none"
+                ),
+                cookies_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs(
+                    cookie_behavior="none"
+                ),
+                query_strings_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs(
+                    query_string_behavior="none"
+                ),
+                enable_accept_encoding_gzip=True,
+                enable_accept_encoding_brotli=True,
+            ),
+            opts=east,
+        )
+
+    def _distribution(self, name: str, args: EdgeArgs) -> None:
+        env = args.environment
+        self.distribution = aws.cloudfront.Distribution(
+            f"{name}-distribution",
+            enabled=True,
+            comment=f"notes {env} API",
+            aliases=list(args.aliases),
+            price_class=args.price_class,
+            http_version="http2and3",
+            is_ipv6_enabled=True,
+            web_acl_id=self.web_acl.arn,
+            origins=[
+                aws.cloudfront.DistributionOriginArgs(
+                    origin_id=ORIGIN_ID,
+                    domain_name=args.origin_domain_name,
+                    custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
+                        http_port=80,
+                        https_port=443,
+                        origin_protocol_policy="https-only",
+                        origin_ssl_protocols=["TLSv1.2"],
+                        origin_read_timeout=ORIGIN_READ_TIMEOUT_SECONDS,
+                        origin_keepalive_timeout=ORIGIN_KEEPALIVE_SECONDS,
+                    ),
+                    # CloudFront overwrites a viewer's header of the same name, so a viewer
+                    # cannot supply its own guess.
+                    custom_headers=[
+                        aws.cloudfront.DistributionOriginCustomHeaderArgs(
+                            name=args.origin_secret.header_name,
+                            value=args.origin_secret.value,
+                        )
+                    ],
+                )
+            ],
+            # The authenticated API. CloudFront refuses Authorization in an origin request
+            # policy when the behaviour caches (it would have to be in the cache key); with the
+            # managed CachingDisabled policy nothing is cached and nothing is in a cache key,
+            # and the managed AllViewerExceptHostHeader policy is then allowed to forward every
+            # viewer header (Authorization included), every query string and cookie. The Host
+            # header stays the origin's name, which the ALB's certificate carries.
+            default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
+                target_origin_id=ORIGIN_ID,
+                viewer_protocol_policy="https-only",
+                allowed_methods=list(ALL_METHODS),
+                cached_methods=["GET", "HEAD"],
+                cache_policy_id=CACHING_DISABLED_POLICY_ID,
+                origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID,
+                response_headers_policy_id=self.response_headers_policy.id,
+                compress=True,
+            ),
+            ordered_cache_behaviors=[
+                aws.cloudfront.DistributionOrderedCacheBehaviorArgs(
+                    path_pattern=path,
+                    target_origin_id=ORIGIN_ID,
+                    viewer_protocol_policy="https-only",
+                    allowed_methods=["GET", "HEAD"],
+                    cached_methods=["GET", "HEAD"],
+                    cache_policy_id=self.public_cache_policy.id,
+                    response_headers_policy_id=self.response_headers_policy.id,
+                    compress=True,
+                )
+                for path in args.public_cache_paths
+            ],
+            restrictions=aws.cloudfront.DistributionRestrictionsArgs(
+                geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(
+                    restriction_type="none"
+                )
+            ),
+            viewer_certificate=aws.cloudfront.DistributionViewerCertificateArgs(
+                # The validation's ARN: the distribution waits until ACM has issued it.
+                acm_certificate_arn=self.certificate_validation.certificate_arn,
+                ssl_support_method="sni-only",
+                minimum_protocol_version="TLSv1.2_2021",
+            ),
+            # Rotation step 2 may only start once no edge location sends the old value: the
+            # deployment returns when the distribution is Deployed everywhere, not before.
+            wait_for_deployment=True,
+            # The ALB must accept a new origin value before CloudFront sends it.
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self.provider, depends_on=list(args.origin_ready)
+            ),
+        )
+        self.domain_name = self.distribution.domain_name
+        self.distribution_id = self.distribution.id
+        self.distribution_arn = self.distribution.arn
+        self.url = f"https://{args.aliases[0]}"
+
+    def _alias_records(self, name: str, args: EdgeArgs, child: pulumi.ResourceOptions) -> None:
+        for alias in args.aliases:
+            for record_type in ("A", "AAAA"):
+                aws.route53.Record(
+                    f"{name}-alias-{alias}-{record_type.lower()}",
+                    zone_id=args.zone_id,
+                    name=alias,
+                    type=record_type,
+                    aliases=[
+                        aws.route53.RecordAliasArgs(
+                            name=self.distribution.domain_name,
+                            zone_id=self.distribution.hosted_zone_id,
+                            # Route 53 cannot evaluate a CloudFront target's health.
+                            evaluate_target_health=False,
+                        )
+                    ],
+                    opts=child,
+                )
+
+    def _alarms(self, name: str, args: EdgeArgs, east: pulumi.ResourceOptions) -> None:
+        prefix = f"notes-{args.environment}"
+        # CloudWatch alarms notify topics of their own region only: us-east-1, like the
+        # metrics. The sns key lets cloudwatch.amazonaws.com use it.
+        self.alarm_topic = aws.sns.Topic(
+            f"{name}-alarms",
+            name=f"{prefix}-edge-alarms",
+            kms_master_key_id=self.keys.arn("sns"),
+            opts=east,
+        )
+        self.alarm_topic_arn = self.alarm_topic.arn
+        for protocol, endpoints in (("email", args.alarm_emails), ("https", args.alarm_https_endpoints)):
+            for endpoint in endpoints:
+                # Named by a digest of the endpoint: reordering the list replaces nothing.
+                digest = hashlib.sha256(endpoint.encode()).hexdigest()[:10]
+                aws.sns.TopicSubscription(
+                    f"{name}-alarms-{protocol}-{digest}",
+                    topic=self.alarm_topic.arn,
+                    protocol=protocol,
+                    endpoint=endpoint,
+                    opts=east,
+                )
+        notify = [self.alarm_topic.arn]
+        self.error_rate_alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-5xx-error-rate",
+            name=f"{prefix}-cloudfront-5xx-error-rate",
+            alarm_description=(
+                f"More than {args.error_rate_threshold_percent:g}% of viewer requests answered 5xx "
+                "in 3 of the last 5 minutes (CloudFront, all edge locations)"
+            ),
+            namespace=CLOUDFRONT,
+            metric_name="5xxErrorRate",
+            dimensions={"DistributionId": self.distribution.id, "Region": CLOUDFRONT_REGION_DIMENSION},
+            statistic="Average",
+            period=60,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            threshold=args.error_rate_threshold_percent,
+            comparison_operator="GreaterThanThreshold",
+            # CloudFront publishes nothing for minutes without requests: no requests, no
+            # errors. Missing data as breaching would page a quiet staging every night.
+            treat_missing_data="notBreaching",
+            alarm_actions=notify,
+            ok_actions=notify,
+            opts=east,
+        )
+        self.blocked_requests_alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-waf-blocked-requests",
+            name=f"{prefix}-waf-blocked-requests",
+            alarm_description=(
+                f"The edge web ACL blocked more than {args.blocked_requests_threshold} requests "
+                "in 5 minutes: an attack, or a rule blocking real traffic"
+            ),
+            namespace=WAF,
+            metric_name="BlockedRequests",
+            # CLOUDFRONT-scope ACLs publish without a Region dimension; Rule=ALL is the ACL total.
+            dimensions={"WebACL": self.web_acl_name, "Rule": WAF_ALL_RULES},
+            statistic="Sum",
+            period=RATE_WINDOW_SECONDS,
+            evaluation_periods=1,
+            threshold=args.blocked_requests_threshold,
+            comparison_operator="GreaterThanThreshold",
+            # WAF publishes BlockedRequests only when it blocked something: missing data is
+            # zero blocks, the all-clear.
+            treat_missing_data="notBreaching",
+            alarm_actions=notify,
+            ok_actions=notify,
+            opts=east,
+        )
