@@ -12,16 +12,17 @@ import pytest
 from infra.alb import DEFAULT_ORIGIN_HEADER_NAME, LoadBalancer, LoadBalancerArgs
 from notes_platform.graph.mocks import ACCOUNT_ID, ELB_LOG_ACCOUNTS
 from tests.infra.harness import Graph, run
+from tests.type_tokens import (
+    ACM_CERTIFICATE,
+    ACM_VALIDATION,
+    LISTENER,
+    LISTENER_RULE,
+    LOAD_BALANCER,
+    S3_BUCKET,
+    S3_BUCKET_POLICY,
+    TARGET_GROUP,
+)
 
-LB = "aws:lb/loadBalancer:LoadBalancer"
-LISTENER = "aws:lb/listener:Listener"
-TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
-BUCKET = "aws:s3/bucket:Bucket"
-BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
-CERTIFICATE = "aws:acm/certificate:Certificate"
-VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
-RECORD = "aws:route53/record:Record"
-RULE = "aws:lb/listenerRule:ListenerRule"
 ORIGIN = "origin.staging.notes.example.com"
 ZONE = "Z0STAGINGEXAMPLE01"
 CURRENT = "current-origin-secret-value"
@@ -73,8 +74,8 @@ def listener(graph: Graph, port: int) -> Any:
 
 def test_alb_is_public_drops_invalid_headers_and_logs(graph: Graph) -> None:
     # GIVEN the staging-like args / WHEN the component runs
-    alb = graph.one(LB)
-    bucket = graph.one(BUCKET)
+    alb = graph.one(LOAD_BALANCER)
+    bucket = graph.one(S3_BUCKET)
     inputs = alb.inputs
     # THEN the ALB is internet-facing in the public subnets behind its security group
     assert inputs["internal"] is False, alb.urn
@@ -93,13 +94,13 @@ def test_alb_is_public_drops_invalid_headers_and_logs(graph: Graph) -> None:
         "enabled": True,
         "prefix": "alb",
     }, alb.urn
-    policy = graph.one(BUCKET_POLICY)
+    policy = graph.one(S3_BUCKET_POLICY)
     assert policy.urn in alb.dependencies, f"{alb.urn} must wait for {policy.urn}"
     assert bucket.urn in alb.dependencies, alb.urn
 
 
 def test_log_bucket_is_private_sse_s3_and_expires_logs(graph: Graph) -> None:
-    bucket = graph.one(BUCKET)
+    bucket = graph.one(S3_BUCKET)
     assert bucket.inputs["bucketPrefix"].startswith("notes-staging-"), bucket.urn
     block = graph.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
@@ -120,7 +121,7 @@ def test_log_bucket_is_private_sse_s3_and_expires_logs(graph: Graph) -> None:
 
 
 def test_bucket_policy_lets_only_elb_log_delivery_write_and_denies_plain_http(graph: Graph) -> None:
-    policy = graph.one(BUCKET_POLICY)
+    policy = graph.one(S3_BUCKET_POLICY)
     document = json.loads(policy.inputs["policy"])
     statements = {s["Sid"]: s for s in document["Statement"]}
     bucket_arn = graph.result["bucket_arn"]
@@ -147,8 +148,8 @@ def test_bucket_policy_lets_only_elb_log_delivery_write_and_denies_plain_http(gr
 
 def test_https_listener_uses_tls13_and_the_validated_certificate(graph: Graph) -> None:
     https = listener(graph, 443)
-    validation = graph.one(VALIDATION)
-    certificate = graph.one(CERTIFICATE)
+    validation = graph.one(ACM_VALIDATION)
+    certificate = graph.one(ACM_CERTIFICATE)
     target_group = graph.one(TARGET_GROUP)
     # THEN HTTPS with a TLS 1.3 policy
     assert https.inputs["protocol"] == "HTTPS", https.urn
@@ -187,7 +188,7 @@ def test_only_the_origin_header_rule_forwards_and_it_accepts_current_and_previou
     https = listener(graph, 443)
     target_group = graph.one(TARGET_GROUP)
     # WHEN the rules of the HTTPS listener are read
-    rules = graph.of_type(RULE)
+    rules = graph.of_type(LISTENER_RULE)
     # THEN there is exactly one, on the HTTPS listener, evaluated first
     assert len(rules) == 1, [r.urn for r in rules]
     [rule] = rules
@@ -219,7 +220,7 @@ def test_origin_name_resolves_to_the_alb(graph: Graph) -> None:
     # GIVEN the ALB / WHEN built / THEN origin_name is an alias A record to the ALB in the zone, so
     # CloudFront reaches the ALB by the name its certificate carries
     record = graph.named("staging-alb-origin-record")
-    alb = graph.one(LB)
+    alb = graph.one(LOAD_BALANCER)
     assert record.inputs["zoneId"] == ZONE, record.urn
     assert (record.inputs["name"], record.inputs["type"]) == (ORIGIN, "A"), record.urn
     [alias] = record.inputs["aliases"]

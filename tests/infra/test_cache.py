@@ -9,13 +9,14 @@ import pytest
 
 from infra.cache import AUTH_REJECTS, RedisCache, RedisCacheArgs, parameter_family, redis_url
 from tests.infra.harness import Graph, run
-
-GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
-PARAMETERS = "aws:elasticache/parameterGroup:ParameterGroup"
-SUBNETS = "aws:elasticache/subnetGroup:SubnetGroup"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-PASSWORD = "random:index/randomPassword:RandomPassword"
-SECRET = "aws:secretsmanager/secret:Secret"
+from tests.type_tokens import (
+    CACHE_PARAMETER_GROUP,
+    CACHE_REPLICATION_GROUP,
+    CACHE_SUBNET_GROUP,
+    LOG_GROUP,
+    RANDOM_PASSWORD,
+    SECRET,
+)
 
 CACHE_KEY = "arn:aws:kms:eu-west-1:123456789012:key/cache"
 SECRETS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/secrets"
@@ -81,7 +82,7 @@ def prod() -> Graph:
 
 def test_encrypted_in_transit_and_at_rest(staging: Graph) -> None:
     # GIVEN the cache key  WHEN the replication group is registered
-    group = staging.one(GROUP)
+    group = staging.one(CACHE_REPLICATION_GROUP)
     inputs = group.inputs
     # THEN TLS is on and required, and data at rest is encrypted with that key
     assert inputs["transitEncryptionEnabled"] is True, f"{group.urn}: transit encryption off"
@@ -94,8 +95,8 @@ def test_encrypted_in_transit_and_at_rest(staging: Graph) -> None:
 
 def test_auth_token_comes_from_the_generated_secret(staging: Graph) -> None:
     # GIVEN the auth GeneratedSecret  WHEN the replication group is registered
-    group = staging.one(GROUP)
-    password = staging.one(PASSWORD)
+    group = staging.one(CACHE_REPLICATION_GROUP)
+    password = staging.one(RANDOM_PASSWORD)
     secret = staging.one(SECRET)
     # THEN its token is that (masked) value, rotated without a window without AUTH, and the
     # secret is encrypted with the secrets key
@@ -110,7 +111,7 @@ def test_auth_token_comes_from_the_generated_secret(staging: Graph) -> None:
 def test_auth_token_alphabet_is_one_elasticache_accepts(staging: Graph) -> None:
     # GIVEN ElastiCache allows only !&#$^<>- as punctuation, 16-128 characters
     assert not AUTH_ALPHABET & set(AUTH_REJECTS), AUTH_REJECTS
-    password = staging.one(PASSWORD)
+    password = staging.one(RANDOM_PASSWORD)
     # WHEN the token is generated
     alphabet = set(string.ascii_letters + string.digits)
     if password.inputs["special"]:
@@ -130,7 +131,7 @@ def test_nodes_failover_and_multi_az_follow_args(
 ) -> None:
     # GIVEN a staging-like or prod-like args set  WHEN the replication group is registered
     graph: Graph = request.getfixturevalue(stack)
-    group = graph.one(GROUP)
+    group = graph.one(CACHE_REPLICATION_GROUP)
     # THEN node count, automatic failover, Multi-AZ and protect follow them
     assert group.inputs["numCacheClusters"] == nodes, f"{group.urn}: {group.inputs['numCacheClusters']}"
     assert group.inputs["automaticFailoverEnabled"] is failover, group.urn
@@ -140,7 +141,7 @@ def test_nodes_failover_and_multi_az_follow_args(
 
 def test_slow_log_goes_to_an_encrypted_log_group_as_json(prod: Graph) -> None:
     # GIVEN the component  WHEN the replication group and its log group are registered
-    group = prod.one(GROUP)
+    group = prod.one(CACHE_REPLICATION_GROUP)
     log_group = prod.one(LOG_GROUP)
     deliveries = group.inputs["logDeliveryConfigurations"]
     # THEN the slow log is delivered, as JSON, to the log group, which is KMS-encrypted with retention
@@ -160,9 +161,9 @@ def test_slow_log_goes_to_an_encrypted_log_group_as_json(prod: Graph) -> None:
 
 def test_group_settings_follow_args(prod: Graph) -> None:
     # GIVEN prod-like args  WHEN the replication group is registered
-    group = prod.one(GROUP)
-    parameters = prod.one(PARAMETERS)
-    subnets = prod.one(SUBNETS)
+    group = prod.one(CACHE_REPLICATION_GROUP)
+    parameters = prod.one(CACHE_PARAMETER_GROUP)
+    subnets = prod.one(CACHE_SUBNET_GROUP)
     # THEN engine, snapshots, windows and network follow them, and nothing applies mid-day
     expected = {
         "replicationGroupId": "notes-prod-redis",

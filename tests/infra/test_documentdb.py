@@ -19,15 +19,16 @@ from infra.documentdb import (
     parameter_family,
 )
 from tests.infra.harness import Graph, run
-
-CLUSTER = "aws:docdb/cluster:Cluster"
-INSTANCE = "aws:docdb/clusterInstance:ClusterInstance"
-PARAMETERS = "aws:docdb/clusterParameterGroup:ClusterParameterGroup"
-SUBNETS = "aws:docdb/subnetGroup:SubnetGroup"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-PASSWORD = "random:index/randomPassword:RandomPassword"
-SECRET = "aws:secretsmanager/secret:Secret"
-VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+from tests.type_tokens import (
+    DOCDB_CLUSTER,
+    DOCDB_INSTANCE,
+    DOCDB_PARAMETER_GROUP,
+    DOCDB_SUBNET_GROUP,
+    LOG_GROUP,
+    RANDOM_PASSWORD,
+    SECRET,
+    SECRET_VERSION,
+)
 
 DOCDB_KEY = "arn:aws:kms:eu-west-1:123456789012:key/docdb"
 SECRETS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/secrets"
@@ -104,7 +105,7 @@ def disposable() -> Graph:
 
 def test_storage_is_encrypted_with_the_docdb_key(staging: Graph) -> None:
     # GIVEN the docdb key  WHEN the cluster is registered
-    cluster = staging.one(CLUSTER)
+    cluster = staging.one(DOCDB_CLUSTER)
     # THEN its storage is encrypted with that key
     assert cluster.inputs["storageEncrypted"] is True, f"{cluster.urn}: storage not encrypted"
     assert cluster.inputs["kmsKeyId"] == DOCDB_KEY, (
@@ -114,8 +115,8 @@ def test_storage_is_encrypted_with_the_docdb_key(staging: Graph) -> None:
 
 def test_parameter_group_requires_tls_and_turns_audit_logs_on(staging: Graph) -> None:
     # GIVEN engine 5.0.0  WHEN the parameter group is registered
-    group = staging.one(PARAMETERS)
-    cluster = staging.one(CLUSTER)
+    group = staging.one(DOCDB_PARAMETER_GROUP)
+    cluster = staging.one(DOCDB_CLUSTER)
     parameters = {p["name"]: p["value"] for p in group.inputs["parameters"]}
     # THEN it is family docdb5.0 with tls, audit_logs and profiler enabled, and the cluster uses it
     assert group.inputs["family"] == "docdb5.0", f"{group.urn}: family {group.inputs['family']}"
@@ -127,7 +128,7 @@ def test_parameter_group_requires_tls_and_turns_audit_logs_on(staging: Graph) ->
 
 def test_audit_and_profiler_logs_are_exported(staging: Graph) -> None:
     # GIVEN the cluster  WHEN it is registered
-    cluster = staging.one(CLUSTER)
+    cluster = staging.one(DOCDB_CLUSTER)
     # THEN both logs go to CloudWatch
     exports = cluster.inputs["enabledCloudwatchLogsExports"]
     assert sorted(exports) == ["audit", "profiler"], f"{cluster.urn}: exports {exports}"
@@ -135,7 +136,7 @@ def test_audit_and_profiler_logs_are_exported(staging: Graph) -> None:
 
 def test_exported_log_groups_exist_first_encrypted_with_retention(staging: Graph) -> None:
     # GIVEN the cluster notes-staging-docdb  WHEN its log groups are registered
-    cluster = staging.one(CLUSTER)
+    cluster = staging.one(DOCDB_CLUSTER)
     identifier = cluster.inputs["clusterIdentifier"]
     groups = {r.inputs["name"]: r for r in staging.of_type(LOG_GROUP)}
     # THEN they carry the names DocumentDB writes to, the logs key and the retention, and the
@@ -149,7 +150,7 @@ def test_exported_log_groups_exist_first_encrypted_with_retention(staging: Graph
 
 def test_availability_zones_are_ignored(staging: Graph) -> None:
     # GIVEN AWS reports three AZs whatever was set  WHEN the cluster is registered
-    cluster = staging.one(CLUSTER)
+    cluster = staging.one(DOCDB_CLUSTER)
     # THEN an AZ diff cannot force its replacement
     assert "availabilityZones" in cluster.ignore_changes, (
         f"{cluster.urn}: ignoreChanges {cluster.ignore_changes}"
@@ -158,7 +159,7 @@ def test_availability_zones_are_ignored(staging: Graph) -> None:
 
 def test_cluster_settings_follow_args(prod: Graph) -> None:
     # GIVEN prod-like args  WHEN the cluster is registered
-    cluster = prod.one(CLUSTER)
+    cluster = prod.one(DOCDB_CLUSTER)
     inputs = cluster.inputs
     # THEN engine, backups, windows and network follow them and nothing applies mid-day
     expected = {
@@ -178,8 +179,8 @@ def test_cluster_settings_follow_args(prod: Graph) -> None:
 
 def test_subnet_group_uses_the_isolated_subnets(staging: Graph) -> None:
     # GIVEN the isolated subnets  WHEN the subnet group is registered
-    subnets = staging.one(SUBNETS)
-    cluster = staging.one(CLUSTER)
+    subnets = staging.one(DOCDB_SUBNET_GROUP)
+    cluster = staging.one(DOCDB_CLUSTER)
     # THEN it holds exactly those and the cluster uses it
     assert subnets.inputs["subnetIds"] == ISOLATED, f"{subnets.urn}: {subnets.inputs['subnetIds']}"
     assert cluster.inputs["dbSubnetGroupName"] == subnets.inputs["name"], cluster.urn
@@ -190,7 +191,7 @@ def test_subnet_group_uses_the_isolated_subnets(staging: Graph) -> None:
 
 def test_final_snapshot_is_kept_by_default(staging: Graph) -> None:
     # GIVEN default skip_final_snapshot  WHEN the cluster is registered
-    cluster = staging.one(CLUSTER)
+    cluster = staging.one(DOCDB_CLUSTER)
     # THEN a final snapshot with a name derived from the environment is taken on deletion
     assert cluster.inputs["skipFinalSnapshot"] is False, f"{cluster.urn}: final snapshot skipped"
     assert cluster.inputs["finalSnapshotIdentifier"] == "notes-staging-docdb-final", cluster.urn
@@ -198,7 +199,7 @@ def test_final_snapshot_is_kept_by_default(staging: Graph) -> None:
 
 def test_skipping_the_final_snapshot_is_explicit(disposable: Graph) -> None:
     # GIVEN skip_final_snapshot=True  WHEN the cluster is registered
-    cluster = disposable.one(CLUSTER)
+    cluster = disposable.one(DOCDB_CLUSTER)
     # THEN no snapshot identifier is set
     assert cluster.inputs["skipFinalSnapshot"] is True, cluster.urn
     assert "finalSnapshotIdentifier" not in cluster.inputs, f"{cluster.urn}: {cluster.inputs}"
@@ -210,10 +211,10 @@ def test_deletion_protection_and_protect_follow_args(
 ) -> None:
     # GIVEN a staging-like (both off) or prod-like (both on) args set
     graph: Graph = request.getfixturevalue(stack)
-    cluster = graph.one(CLUSTER)
+    cluster = graph.one(DOCDB_CLUSTER)
     # WHEN the cluster and instances are registered  THEN AWS and Pulumi protection follow them
     assert cluster.inputs["deletionProtection"] is expected, f"{cluster.urn}: deletionProtection"
-    for resource in [cluster, *graph.of_type(INSTANCE)]:
+    for resource in [cluster, *graph.of_type(DOCDB_INSTANCE)]:
         assert resource.protect is expected, f"{resource.urn}: protect={resource.protect}"
         assert resource.retain_on_delete is False, f"{resource.urn}: retainOnDelete set"
 
@@ -225,8 +226,8 @@ def test_deletion_protection_and_protect_follow_args(
 def test_instances_follow_instance_count(stack: str, count: int, request: pytest.FixtureRequest) -> None:
     # GIVEN instance_count  WHEN the instances are registered
     graph: Graph = request.getfixturevalue(stack)
-    cluster = graph.one(CLUSTER)
-    instances = graph.of_type(INSTANCE)
+    cluster = graph.one(DOCDB_CLUSTER)
+    instances = graph.of_type(DOCDB_INSTANCE)
     # THEN there are that many, in promotion order, all joined to the cluster
     assert len(instances) == count, f"{[r.urn for r in instances]}"
     tiers = sorted(r.inputs["promotionTier"] for r in instances)
@@ -241,7 +242,7 @@ def test_instances_follow_instance_count(stack: str, count: int, request: pytest
 
 def test_instance_class_follows_args(prod: Graph) -> None:
     # GIVEN db.r6g.large  WHEN the instances are registered  THEN each is that class
-    for instance in prod.of_type(INSTANCE):
+    for instance in prod.of_type(DOCDB_INSTANCE):
         assert instance.inputs["instanceClass"] == "db.r6g.large", f"{instance.urn}: {instance.inputs}"
 
 
@@ -251,7 +252,7 @@ def test_instance_class_follows_args(prod: Graph) -> None:
 def test_master_password_cannot_contain_characters_docdb_refuses(staging: Graph) -> None:
     # GIVEN DocumentDB refuses / " @ in passwords  WHEN the master password is generated
     assert set(MASTER_REJECTS) == set('/"@'), MASTER_REJECTS
-    password = staging.one(PASSWORD)
+    password = staging.one(RANDOM_PASSWORD)
     # THEN the generator's alphabet has none of them
     alphabet = set(string.ascii_letters + string.digits)
     if password.inputs["special"]:
@@ -264,8 +265,8 @@ def test_master_password_cannot_contain_characters_docdb_refuses(staging: Graph)
 
 def test_master_credentials_come_from_the_generated_secret(staging: Graph) -> None:
     # GIVEN the master GeneratedSecret  WHEN the cluster is registered
-    cluster = staging.one(CLUSTER)
-    password = staging.one(PASSWORD)
+    cluster = staging.one(DOCDB_CLUSTER)
+    password = staging.one(RANDOM_PASSWORD)
     master = staging.one(SECRET, "staging-docdb-master-secret")
     # THEN the password is that secret value (masked), the user is fixed, the secret is encrypted
     assert cluster.inputs["masterPassword"] == "[secret]", f"{cluster.urn}: masterPassword not secret"
@@ -278,8 +279,8 @@ def test_master_credentials_come_from_the_generated_secret(staging: Graph) -> No
 def test_uri_secret_is_encrypted_and_its_value_secret(staging: Graph) -> None:
     # GIVEN the component  WHEN the URI secret is registered
     secret = staging.one(SECRET, "staging-docdb-uri-secret")
-    version = staging.one(VERSION, "staging-docdb-uri-version")
-    cluster, password = staging.one(CLUSTER), staging.one(PASSWORD)
+    version = staging.one(SECRET_VERSION, "staging-docdb-uri-version")
+    cluster, password = staging.one(DOCDB_CLUSTER), staging.one(RANDOM_PASSWORD)
     # THEN it is encrypted, has the recovery window, and its value is secret and built from
     # the cluster's endpoint and the master password
     assert secret.inputs["name"] == "notes/staging/docdb-uri", secret.urn

@@ -16,16 +16,17 @@ from infra.ecs import ApiService, ApiServiceArgs
 from infra.observability.alarms import DeploymentAlarms, DeploymentAlarmsArgs
 from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
-
-TASK = "aws:ecs/taskDefinition:TaskDefinition"
-SERVICE = "aws:ecs/service:Service"
-CLUSTER = "aws:ecs/cluster:Cluster"
-CAPACITY = "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-SCALING_TARGET = "aws:appautoscaling/target:Target"
-SCALING_POLICY = "aws:appautoscaling/policy:Policy"
+from tests.type_tokens import (
+    ECS_CAPACITY_PROVIDERS,
+    ECS_CLUSTER,
+    ECS_SERVICE,
+    IAM_ROLE,
+    IAM_ROLE_POLICY,
+    LOG_GROUP,
+    SCALING_POLICY,
+    SCALING_TARGET,
+    TASK_DEFINITION,
+)
 
 REPOSITORY = f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/staging/notes-api"
 DIGEST = "sha256:" + "1f" * 32
@@ -124,7 +125,7 @@ def prod() -> Graph:
 
 
 def container(graph: Graph) -> dict[str, Any]:
-    task = graph.one(TASK)
+    task = graph.one(TASK_DEFINITION)
     definitions = json.loads(task.inputs["containerDefinitions"])
     assert len(definitions) == 1, task.urn
     return definitions[0]
@@ -138,7 +139,7 @@ def policy_document(resource: Recorded, key: str = "policy") -> dict[str, Any]:
 
 
 def test_task_definition_is_fargate_awsvpc_with_a_stable_family(staging: Graph) -> None:
-    task = staging.one(TASK)
+    task = staging.one(TASK_DEFINITION)
     inputs = task.inputs
     assert inputs["family"] == "notes-staging-api", task.urn
     assert inputs["requiresCompatibilities"] == ["FARGATE"], task.urn
@@ -156,7 +157,7 @@ def test_task_definition_is_fargate_awsvpc_with_a_stable_family(staging: Graph) 
 def test_a_new_image_is_a_new_revision_of_the_same_family(staging: Graph) -> None:
     # GIVEN the same service deployed with another digest
     other = service_graph(image=f"{REPOSITORY}@sha256:{'2e' * 32}")
-    before, after = staging.one(TASK), other.one(TASK)
+    before, after = staging.one(TASK_DEFINITION), other.one(TASK_DEFINITION)
     # THEN only the container definitions change; the family (and the logical name) stay
     assert before.urn == after.urn
     assert after.inputs["family"] == before.inputs["family"] == "notes-staging-api", after.urn
@@ -164,7 +165,7 @@ def test_a_new_image_is_a_new_revision_of_the_same_family(staging: Graph) -> Non
 
 
 def test_container_runs_the_image_by_digest_hardened(staging: Graph) -> None:
-    task = staging.one(TASK)
+    task = staging.one(TASK_DEFINITION)
     c = container(staging)
     assert c["image"] == f"{REPOSITORY}@{DIGEST}", task.urn
     assert c["essential"] is True, task.urn
@@ -182,7 +183,7 @@ def test_container_runs_the_image_by_digest_hardened(staging: Graph) -> None:
 
 
 def test_secrets_come_by_arn_and_the_environment_holds_none(staging: Graph) -> None:
-    task = staging.one(TASK)
+    task = staging.one(TASK_DEFINITION)
     c = container(staging)
     # THEN every secret is a Secrets Manager ARN that ECS resolves at start
     assert {s["name"]: s["valueFrom"] for s in c["secrets"]} == SECRET_ARNS, task.urn
@@ -197,7 +198,7 @@ def test_secrets_come_by_arn_and_the_environment_holds_none(staging: Graph) -> N
 
 
 def test_environment_sets_the_server_from_the_args(staging: Graph) -> None:
-    task = staging.one(TASK)
+    task = staging.one(TASK_DEFINITION)
     environment = {e["name"]: e["value"] for e in container(staging)["environment"]}
     assert environment["NOTES_HOST"] == "0.0.0.0", task.urn  # noqa: S104 (the task's own namespace)
     assert environment["NOTES_PORT"] == "8000", task.urn
@@ -208,7 +209,7 @@ def test_environment_sets_the_server_from_the_args(staging: Graph) -> None:
 
 
 def test_logs_go_to_the_app_log_group_without_blocking(staging: Graph) -> None:
-    task = staging.one(TASK)
+    task = staging.one(TASK_DEFINITION)
     group = staging.one(LOG_GROUP)
     logging = container(staging)["logConfiguration"]
     assert logging["logDriver"] == "awslogs", task.urn
@@ -222,7 +223,7 @@ def test_logs_go_to_the_app_log_group_without_blocking(staging: Graph) -> None:
 
 
 def test_stop_timeout_outlasts_the_shutdown_grace_and_health_uses_python(staging: Graph) -> None:
-    task = staging.one(TASK)
+    task = staging.one(TASK_DEFINITION)
     c = container(staging)
     assert c["stopTimeout"] == 30, task.urn
     assert c["stopTimeout"] <= 120, task.urn
@@ -238,7 +239,7 @@ def test_stop_timeout_outlasts_the_shutdown_grace_and_health_uses_python(staging
 
 
 def roles(graph: Graph) -> tuple[Recorded, Recorded]:
-    found = {r.inputs["name"]: r for r in graph.of_type(ROLE)}
+    found = {r.inputs["name"]: r for r in graph.of_type(IAM_ROLE)}
     return found["notes-staging-api-execution"], found["notes-staging-api-task"]
 
 
@@ -252,7 +253,7 @@ def test_both_roles_trust_only_ecs_tasks_of_this_account(staging: Graph) -> None
 
 def test_execution_role_reaches_exactly_its_image_logs_secrets_and_key(staging: Graph) -> None:
     execution, _ = roles(staging)
-    [policy] = [p for p in staging.of_type(ROLE_POLICY) if execution.urn in p.dependencies]
+    [policy] = [p for p in staging.of_type(IAM_ROLE_POLICY) if execution.urn in p.dependencies]
     statements = policy_document(policy)["Statement"]
     by_action: dict[str, list[Any]] = {}
     for statement in statements:
@@ -288,7 +289,7 @@ def test_execution_role_reaches_exactly_its_image_logs_secrets_and_key(staging: 
 def test_without_secrets_the_execution_role_reads_none() -> None:
     # GIVEN a service given no secrets
     graph = service_graph(secrets={}, environment_variables={"NOTES_ENV": "production"})
-    [policy] = graph.of_type(ROLE_POLICY)
+    [policy] = graph.of_type(IAM_ROLE_POLICY)
     actions = {
         action
         for statement in policy_document(policy)["Statement"]
@@ -296,12 +297,12 @@ def test_without_secrets_the_execution_role_reads_none() -> None:
     }
     # THEN neither Secrets Manager nor KMS appears in its execution policy
     assert not {a for a in actions if a.startswith(("secretsmanager:", "kms:"))}, policy.urn
-    assert container(graph)["secrets"] == [], graph.one(TASK).urn
+    assert container(graph)["secrets"] == [], graph.one(TASK_DEFINITION).urn
 
 
 def test_task_role_has_no_permissions(staging: Graph) -> None:
     _, task_role = roles(staging)
-    attached = [p.urn for p in staging.of_type(ROLE_POLICY) if task_role.urn in p.dependencies]
+    attached = [p.urn for p in staging.of_type(IAM_ROLE_POLICY) if task_role.urn in p.dependencies]
     assert attached == [], f"{task_role.urn} has policies {attached}"
     assert "managedPolicyArns" not in task_role.inputs, task_role.urn
     [statement] = policy_document(task_role, "assumeRolePolicy")["Statement"]
@@ -314,15 +315,15 @@ def test_task_role_has_no_permissions(staging: Graph) -> None:
 
 
 def test_cluster_has_container_insights_and_both_fargate_providers(staging: Graph) -> None:
-    cluster = staging.one(CLUSTER)
+    cluster = staging.one(ECS_CLUSTER)
     assert cluster.inputs["name"] == "notes-staging", cluster.urn
     assert {"name": "containerInsights", "value": "enabled"} in cluster.inputs["settings"], cluster.urn
-    capacity = staging.one(CAPACITY)
+    capacity = staging.one(ECS_CAPACITY_PROVIDERS)
     assert sorted(capacity.inputs["capacityProviders"]) == ["FARGATE", "FARGATE_SPOT"], capacity.urn
 
 
 def test_service_is_private_behind_the_target_group_and_rolls_back(staging: Graph) -> None:
-    service = staging.one(SERVICE)
+    service = staging.one(ECS_SERVICE)
     inputs = service.inputs
     # THEN tasks get no public IP, run in the private subnets with the tasks' group
     assert inputs["networkConfiguration"] == {
@@ -350,14 +351,14 @@ def test_service_is_private_behind_the_target_group_and_rolls_back(staging: Grap
 
 
 def test_service_leaves_the_count_to_autoscaling_and_waits_for_listener_and_providers(staging: Graph) -> None:
-    service = staging.one(SERVICE)
+    service = staging.one(ECS_SERVICE)
     assert service.ignore_changes == ["desiredCount"], service.urn
     assert staging.named(LISTENER_NAME).urn in service.dependencies, service.urn
-    assert staging.one(CAPACITY).urn in service.dependencies, service.urn
+    assert staging.one(ECS_CAPACITY_PROVIDERS).urn in service.dependencies, service.urn
 
 
 def test_without_deployment_alarms_only_the_circuit_breaker_judges_a_deployment(staging: Graph) -> None:
-    service = staging.one(SERVICE)
+    service = staging.one(ECS_SERVICE)
     assert "alarms" not in service.inputs, service.urn
 
 
@@ -381,7 +382,7 @@ def test_service_rolls_back_on_its_deployment_alarms() -> None:
         return service.service_name
 
     graph = run(build)
-    service = graph.one(SERVICE)
+    service = graph.one(ECS_SERVICE)
     # THEN ECS watches the 5xx-rate and latency alarms and rolls back when one goes off
     assert service.inputs["alarms"] == {
         "alarmNames": ["notes-staging-api-5xx-rate", "notes-staging-api-p99-latency"],
@@ -401,21 +402,21 @@ def strategy(resource: Recorded, key: str) -> dict[str, tuple[int, int]]:
 
 
 def test_staging_like_capacity_puts_extra_tasks_mostly_on_spot(staging: Graph) -> None:
-    service = staging.one(SERVICE)
+    service = staging.one(ECS_SERVICE)
     assert strategy(service, "capacityProviderStrategies") == {
         "FARGATE": (1, 1),
         "FARGATE_SPOT": (0, 3),
     }, service.urn
-    capacity = staging.one(CAPACITY)
+    capacity = staging.one(ECS_CAPACITY_PROVIDERS)
     assert strategy(capacity, "defaultCapacityProviderStrategies") == strategy(
         service, "capacityProviderStrategies"
     ), capacity.urn
 
 
 def test_prod_like_capacity_is_on_demand_only(prod: Graph) -> None:
-    service = prod.one(SERVICE)
+    service = prod.one(ECS_SERVICE)
     assert strategy(service, "capacityProviderStrategies") == {"FARGATE": (3, 1)}, service.urn
-    task = prod.one(TASK)
+    task = prod.one(TASK_DEFINITION)
     assert (task.inputs["cpu"], task.inputs["memory"]) == ("1024", "2048"), task.urn
     assert task.inputs["family"] == "notes-prod-api", task.urn
     environment = {e["name"]: e["value"] for e in container(prod)["environment"]}
@@ -424,7 +425,7 @@ def test_prod_like_capacity_is_on_demand_only(prod: Graph) -> None:
 
 def test_a_base_with_zero_weight_keeps_its_provider() -> None:
     graph = service_graph(fargate_base=2, fargate_weight=0, fargate_spot_weight=1)
-    service = graph.one(SERVICE)
+    service = graph.one(ECS_SERVICE)
     assert strategy(service, "capacityProviderStrategies") == {
         "FARGATE": (2, 0),
         "FARGATE_SPOT": (0, 1),

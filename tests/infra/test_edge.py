@@ -27,6 +27,24 @@ from infra.edge.origin_secret import OriginSecret, OriginSecretArgs
 from infra.edge.waf_rules import COMMON_RULES, IP_REPUTATION, KNOWN_BAD_INPUTS
 from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
+from tests.type_tokens import (
+    ACM_CERTIFICATE,
+    ACM_VALIDATION,
+    CACHE_POLICY,
+    DISTRIBUTION,
+    KMS_KEY,
+    LISTENER,
+    LISTENER_RULE,
+    LOG_GROUP,
+    METRIC_ALARM,
+    RESPONSE_HEADERS_POLICY,
+    ROUTE53_RECORD,
+    SECRET,
+    SNS_SUBSCRIPTION,
+    SNS_TOPIC,
+    WEB_ACL,
+    WEB_ACL_LOGGING,
+)
 
 NAME = "staging-edge"
 ZONE = "Z0STAGINGEXAMPLE01"
@@ -38,41 +56,25 @@ SECRETS_KEY = f"arn:aws:kms:{STACK_REGION}:{ACCOUNT_ID}:key/secrets"
 TAGS = {"Project": "notes-platform", "Environment": "staging", "ManagedBy": "pulumi"}
 PROVIDER_URN_SUFFIX = f"pulumi:providers:aws::{NAME}-us-east-1"
 
-DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
-CACHE_POLICY = "aws:cloudfront/cachePolicy:CachePolicy"
-HEADERS_POLICY = "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy"
-WEB_ACL = "aws:wafv2/webAcl:WebAcl"
-WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-TOPIC = "aws:sns/topic:Topic"
-SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
-CERTIFICATE = "aws:acm/certificate:Certificate"
-VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
-RECORD = "aws:route53/record:Record"
-SECRET = "aws:secretsmanager/secret:Secret"
-LISTENER = "aws:lb/listener:Listener"
-RULE = "aws:lb/listenerRule:ListenerRule"
-KEY = "aws:kms/key:Key"
 
 # What CloudFront needs in us-east-1, and so what must be registered with the edge's provider.
 US_EAST_1_TYPES = {
-    CERTIFICATE,
-    VALIDATION,
+    ACM_CERTIFICATE,
+    ACM_VALIDATION,
     WEB_ACL,
-    WAF_LOGGING,
+    WEB_ACL_LOGGING,
     LOG_GROUP,
     "aws:cloudwatch/logDeliverySource:LogDeliverySource",
     "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination",
     "aws:cloudwatch/logDelivery:LogDelivery",
-    ALARM,
-    TOPIC,
-    SUBSCRIPTION,
-    KEY,
+    METRIC_ALARM,
+    SNS_TOPIC,
+    SNS_SUBSCRIPTION,
+    KMS_KEY,
     "aws:kms/alias:Alias",
     DISTRIBUTION,
     CACHE_POLICY,
-    HEADERS_POLICY,
+    RESPONSE_HEADERS_POLICY,
 }
 
 
@@ -178,7 +180,7 @@ def web_acl_rules(graph: Graph) -> dict[str, dict[str, Any]]:
 def test_alb_answers_403_unless_the_header_cloudfront_sends_carries_an_accepted_value(graph: Graph) -> None:
     # GIVEN the origin secret, the ALB and the edge wired as a stack wires them
     https = next(r for r in graph.of_type(LISTENER) if r.inputs["port"] == 443)
-    [rule] = graph.of_type(RULE)
+    [rule] = graph.of_type(LISTENER_RULE)
     [origin] = distribution(graph).inputs["origins"]
     # WHEN a request reaches the HTTPS listener
     # THEN without a matching rule it gets a fixed 403
@@ -205,7 +207,7 @@ def test_origin_value_never_appears_in_clear_in_any_recorded_input(graph: Graph)
     assert origin["customHeaders"] == [{"name": "X-Origin-Verify", "value": "[secret]"}], distribution(
         graph
     ).urn
-    [rule] = graph.of_type(RULE)
+    [rule] = graph.of_type(LISTENER_RULE)
     assert rule.inputs["conditions"][0]["httpHeader"]["values"] == ["[secret]"], rule.urn
     # ... and appears in clear nowhere else
     leaks = [r.urn for r in graph.resources if value in json.dumps(r.inputs)]
@@ -214,7 +216,7 @@ def test_origin_value_never_appears_in_clear_in_any_recorded_input(graph: Graph)
 
 def test_cloudfront_waits_for_the_alb_to_accept_a_new_value(graph: Graph) -> None:
     # GIVEN the wired stack / WHEN the distribution's dependencies are read
-    [rule] = graph.of_type(RULE)
+    [rule] = graph.of_type(LISTENER_RULE)
     dist = distribution(graph)
     # THEN the origin rule is among them: during a rotation the ALB accepts the new value first
     assert rule.urn in dist.dependencies, f"{dist.urn} does not wait for {rule.urn}"
@@ -245,7 +247,7 @@ def test_everything_cloudfront_needs_in_us_east_1_is_registered_with_that_provid
     assert not wrong, wrong
     # AND the only other resources are Route 53 records (global, on the stack's provider)
     others = {r.type for r in resources if r.type not in US_EAST_1_TYPES}
-    assert others == {RECORD}, others
+    assert others == {ROUTE53_RECORD}, others
 
 
 def test_us_east_1_arns_and_the_stack_region_secret(graph: Graph) -> None:
@@ -361,7 +363,7 @@ def test_origin_is_the_alb_over_https_with_tls12_only(graph: Graph) -> None:
 def test_every_response_carries_the_security_headers(graph: Graph) -> None:
     # GIVEN the distribution / WHEN its response headers policy is read
     dist = distribution(graph)
-    policy = graph.one(HEADERS_POLICY)
+    policy = graph.one(RESPONSE_HEADERS_POLICY)
     headers = policy.inputs["securityHeadersConfig"]
     # THEN HSTS (two years, subdomains), nosniff, frame DENY and no referrer, overriding the origin
     hsts = headers["strictTransportSecurity"]
@@ -554,7 +556,7 @@ def test_web_acl_is_a_valid_create_web_acl_request(graph: Graph) -> None:
 
 def test_waf_logs_are_redacted_and_kept_in_an_encrypted_aws_waf_logs_group(graph: Graph) -> None:
     # GIVEN the web ACL / WHEN its logging is read
-    logging = graph.one(WAF_LOGGING)
+    logging = graph.one(WEB_ACL_LOGGING)
     group = graph.named(f"{NAME}-waf-logs")
     # THEN WAF logs to the aws-waf-logs- group, KMS-encrypted with the us-east-1 key, with retention
     assert group.inputs["name"].startswith("aws-waf-logs-"), group.urn
@@ -603,7 +605,7 @@ def test_rules_roll_out_in_count_mode_and_extra_groups_join_from_config() -> Non
 
 
 def _alarms(graph: Graph) -> dict[str, Recorded]:
-    return {r.inputs["metricName"]: r for r in graph.of_type(ALARM)}
+    return {r.inputs["metricName"]: r for r in graph.of_type(METRIC_ALARM)}
 
 
 def test_alarms_watch_cloudfront_5xx_and_waf_blocks_and_notify_the_us_east_1_topic(graph: Graph) -> None:
@@ -636,16 +638,16 @@ def test_alarms_watch_cloudfront_5xx_and_waf_blocks_and_notify_the_us_east_1_top
 
 def test_alarm_topic_is_encrypted_with_the_us_east_1_sns_key_and_has_the_subscriptions(graph: Graph) -> None:
     # GIVEN an email and an HTTPS endpoint / WHEN the topic and its subscriptions are read
-    topic = graph.one(TOPIC)
+    topic = graph.one(SNS_TOPIC)
     # THEN the topic uses the edge's sns key (its policy admits cloudwatch.amazonaws.com)
     assert topic.inputs["kmsMasterKeyId"] == graph.result["sns_key"], topic.urn
     sns_key = graph.named(f"{NAME}-keys-sns")
     principals = [s["Principal"] for s in json.loads(sns_key.inputs["policy"])["Statement"]]
     assert {"Service": "cloudwatch.amazonaws.com"} in principals, sns_key.urn
     # AND one subscription per endpoint, on that topic
-    subscriptions = {(s.inputs["protocol"], s.inputs["endpoint"]) for s in graph.of_type(SUBSCRIPTION)}
+    subscriptions = {(s.inputs["protocol"], s.inputs["endpoint"]) for s in graph.of_type(SNS_SUBSCRIPTION)}
     assert subscriptions == {("email", "ops@example.com"), ("https", "https://hooks.example.com/alarms")}
-    for subscription in graph.of_type(SUBSCRIPTION):
+    for subscription in graph.of_type(SNS_SUBSCRIPTION):
         assert subscription.inputs["topic"] == graph.result["topic_arn"], subscription.urn
 
 
@@ -675,7 +677,7 @@ def test_rotation_step_1_accepts_both_values_while_cloudfront_moves_to_the_new_o
     assert len(accepted) == 2, accepted
     assert len(set(accepted)) == 2, "the two generations must differ"
     assert accepted[0] == sent, (sent, accepted)
-    [rule] = graph.of_type(RULE)
+    [rule] = graph.of_type(LISTENER_RULE)
     assert rule.inputs["conditions"][0]["httpHeader"]["values"] == ["[secret]", "[secret]"], rule.urn
     # AND the distribution's header comes from the new generation's value
     dist = graph.one(DISTRIBUTION)

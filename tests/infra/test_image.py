@@ -9,13 +9,11 @@ import pulumi
 import pytest
 
 from infra.image import ServiceImage, ServiceImageArgs
-from stacks.config import ROOT
 from notes_platform.graph.mocks import ACCOUNT_ID
+from stacks.config import ROOT
 from tests.infra.harness import Graph, run
+from tests.type_tokens import ECR_LIFECYCLE_POLICY, ECR_REPOSITORY, IMAGE_BUILD
 
-REPO = "aws:ecr/repository:Repository"
-LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
-BUILD = "docker-build:index:Image"
 PROMOTED = "sha256:" + "ab" * 32
 KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/ecr"
 URL = f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/staging/notes-api"
@@ -54,7 +52,7 @@ def promoted() -> Graph:
 
 def test_repository_is_immutable_scanned_and_kms_encrypted(built: Graph) -> None:
     # GIVEN the default image args / WHEN the component runs
-    repo = built.one(REPO)
+    repo = built.one(ECR_REPOSITORY)
     # THEN tags cannot move, pushes are scanned, layers use the ECR key, deletion keeps images
     inputs = repo.inputs
     assert inputs["imageTagMutability"] == "IMMUTABLE", repo.urn
@@ -66,7 +64,7 @@ def test_repository_is_immutable_scanned_and_kms_encrypted(built: Graph) -> None
 
 def test_lifecycle_policy_keeps_the_configured_number(built: Graph) -> None:
     # GIVEN keep_images=12
-    policy = built.one(LIFECYCLE)
+    policy = built.one(ECR_LIFECYCLE_POLICY)
     # WHEN its JSON is read
     rules = json.loads(policy.inputs["policy"])["rules"]
     # THEN one rule expires everything past the newest 12, tagged or not
@@ -89,7 +87,7 @@ def test_every_child_is_parented_to_the_component(built: Graph) -> None:
 
 def test_without_a_digest_one_build_is_pushed_tagged_with_the_revision(built: Graph) -> None:
     # GIVEN no digest / WHEN the component runs
-    image = built.one(BUILD)
+    image = built.one(IMAGE_BUILD)
     inputs = image.inputs
     # THEN one build is pushed to the repository, tagged with the git revision only
     assert inputs["push"] is True, image.urn
@@ -116,7 +114,7 @@ def test_a_built_image_is_deployed_by_digest(built: Graph) -> None:
 def test_with_a_digest_nothing_is_built(promoted: Graph) -> None:
     # GIVEN a digest promoted from staging / WHEN the component runs
     # THEN no build is registered
-    assert promoted.of_type(BUILD) == [], [r.urn for r in promoted.of_type(BUILD)]
+    assert promoted.of_type(IMAGE_BUILD) == [], [r.urn for r in promoted.of_type(IMAGE_BUILD)]
     # AND the service runs exactly that digest from this environment's repository
     prod_url = f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/prod/notes-api"
     assert promoted.result == {"url": prod_url, "digest": PROMOTED, "ref": f"{prod_url}@{PROMOTED}"}

@@ -10,11 +10,10 @@ import pytest
 from infra.kms import PURPOSES, Keys, KeysArgs
 from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
+from tests.type_tokens import KMS_ALIAS, KMS_KEY
 
 NAME = "staging-keys"
 REGION = "eu-west-1"
-KEY = "aws:kms/key:Key"
-ALIAS = "aws:kms/alias:Alias"
 ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
 
 
@@ -42,7 +41,7 @@ def graph(built: tuple[Graph, Keys]) -> Graph:
 
 
 def _keys(graph: Graph) -> dict[str, Recorded]:
-    return {r.name.removeprefix(f"{NAME}-"): r for r in graph.of_type(KEY)}
+    return {r.name.removeprefix(f"{NAME}-"): r for r in graph.of_type(KMS_KEY)}
 
 
 def _statements(key: Recorded) -> list[dict[str, Any]]:
@@ -69,7 +68,7 @@ def test_one_key_per_purpose_rotated_with_the_longest_deletion_window(graph: Gra
 def test_every_key_has_an_alias_naming_environment_and_purpose(graph: Graph) -> None:
     # GIVEN Keys / WHEN built / THEN alias/notes-<env>-<purpose> points at that purpose's key
     keys = _keys(graph)
-    aliases = {r.inputs["name"]: r for r in graph.of_type(ALIAS)}
+    aliases = {r.inputs["name"]: r for r in graph.of_type(KMS_ALIAS)}
     assert sorted(aliases) == sorted(f"alias/notes-staging-{p}" for p in PURPOSES), list(aliases)
     for purpose, key in keys.items():
         alias = aliases[f"alias/notes-staging-{purpose}"]
@@ -163,9 +162,9 @@ def test_a_scoped_subset_creates_only_those_keys_with_scoped_aliases() -> None:
     )
     # WHEN built / THEN exactly those two keys exist, with aliases that cannot collide with the
     # stack's own set when the stack also lives in us-east-1
-    keys = {r.name.removeprefix("staging-edge-keys-"): r for r in graph.of_type(KEY)}
+    keys = {r.name.removeprefix("staging-edge-keys-"): r for r in graph.of_type(KMS_KEY)}
     assert sorted(keys) == ["logs", "sns"], [r.urn for r in keys.values()]
-    aliases = sorted(r.inputs["name"] for r in graph.of_type(ALIAS))
+    aliases = sorted(r.inputs["name"] for r in graph.of_type(KMS_ALIAS))
     assert aliases == ["alias/notes-staging-edge-logs", "alias/notes-staging-edge-sns"], aliases
     # AND the logs key admits CloudWatch Logs of the keys' own region
     (statement,) = _service_statements(keys["logs"])

@@ -11,29 +11,30 @@ import pytest
 from infra.network import AZ_SLOTS, TIERS, Network, NetworkArgs, subnet_cidrs
 from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
+from tests.type_tokens import (
+    DEFAULT_SECURITY_GROUP,
+    EGRESS_RULE,
+    EIP,
+    FLOW_LOG,
+    IAM_ROLE,
+    IAM_ROLE_POLICY,
+    INGRESS_RULE,
+    INTERNET_GATEWAY,
+    LOG_GROUP,
+    NAT_GATEWAY,
+    ROUTE,
+    ROUTE_TABLE,
+    ROUTE_TABLE_ASSOCIATION,
+    SECURITY_GROUP,
+    SUBNET,
+    VPC,
+    VPC_ENDPOINT,
+)
 
 REGION = "eu-west-1"
 ZONES = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
 LOGS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/11111111-2222-4333-8444-555555555555"
 PRIVATE_NEEDS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
-
-VPC = "aws:ec2/vpc:Vpc"
-SUBNET = "aws:ec2/subnet:Subnet"
-ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
-ROUTE = "aws:ec2/route:Route"
-ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
-NAT = "aws:ec2/natGateway:NatGateway"
-EIP = "aws:ec2/eip:Eip"
-IGW = "aws:ec2/internetGateway:InternetGateway"
-ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
-SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
-INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
-DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 
 
 def _args(**overrides: Any) -> NetworkArgs:
@@ -126,7 +127,7 @@ def _tier(subnet: Recorded) -> str:
 
 def _table_of_subnet(graph: Graph) -> dict[str, list[str]]:
     tables: dict[str, list[str]] = {}
-    for association in graph.of_type(ASSOCIATION):
+    for association in graph.of_type(ROUTE_TABLE_ASSOCIATION):
         tables.setdefault(_dep(association, "subnetId"), []).append(_dep(association, "routeTableId"))
     return tables
 
@@ -206,7 +207,7 @@ def test_public_tier_routes_to_the_internet_gateway(per_az: Graph) -> None:
     (table,) = _tables(per_az, "public")
     (route,) = _routes_of(per_az, table.urn)
     assert route.inputs["destinationCidrBlock"] == "0.0.0.0/0", route.urn
-    assert _dep(route, "gatewayId") == per_az.one(IGW).urn, route.urn
+    assert _dep(route, "gatewayId") == per_az.one(INTERNET_GATEWAY).urn, route.urn
 
 
 @pytest.mark.parametrize(("fixture", "expected"), [("per_az", 3), ("single", 1), ("no_nat", 0)])
@@ -215,11 +216,11 @@ def test_nat_gateway_count_follows_the_mode(
 ) -> None:
     # GIVEN nat_gateways perAz (3 AZs) / single / none / WHEN built / THEN 3 / 1 / 0 NATs, an EIP each
     graph: Graph = request.getfixturevalue(fixture)
-    nats, eips = graph.of_type(NAT), graph.of_type(EIP)
+    nats, eips = graph.of_type(NAT_GATEWAY), graph.of_type(EIP)
     assert len(nats) == expected, [n.urn for n in nats]
     assert len(eips) == expected, [e.urn for e in eips]
     by_urn = _by_urn(graph)
-    igw = graph.one(IGW).urn
+    igw = graph.one(INTERNET_GATEWAY).urn
     for nat in nats:
         assert by_urn[_dep(nat, "allocationId")].type == EIP, nat.urn
         subnet = by_urn[_dep(nat, "subnetId")]
@@ -242,7 +243,7 @@ def test_per_az_private_tables_route_to_the_nat_of_their_own_az(per_az: Graph) -
 
 def test_single_nat_serves_every_private_table(single: Graph) -> None:
     # GIVEN nat_gateways single over 2 AZs / WHEN built / THEN both private tables use the one NAT
-    nat = single.one(NAT)
+    nat = single.one(NAT_GATEWAY)
     for table in _tables(single, "private"):
         (route,) = _routes_of(single, table.urn)
         assert _dep(route, "natGatewayId") == nat.urn, route.urn
@@ -272,7 +273,7 @@ def test_isolated_tier_has_no_route_to_the_internet(any_graph: Graph) -> None:
 
 def test_s3_gateway_endpoint_serves_private_and_isolated_tables_only(per_az: Graph) -> None:
     # GIVEN s3_gateway_endpoint / WHEN built / THEN the endpoint is on the private + isolated tables
-    endpoint = per_az.one(ENDPOINT, "prod-network-endpoint-s3")
+    endpoint = per_az.one(VPC_ENDPOINT, "prod-network-endpoint-s3")
     assert endpoint.inputs["serviceName"] == f"com.amazonaws.{REGION}.s3", endpoint.urn
     assert endpoint.inputs["vpcEndpointType"] == "Gateway", endpoint.urn
     expected = sorted(t.urn for t in [*_tables(per_az, "private"), *_tables(per_az, "isolated")])
@@ -283,7 +284,7 @@ def test_interface_endpoints_in_private_subnets_with_private_dns(per_az: Graph) 
     # GIVEN six interface endpoints / WHEN built / THEN each is in every private subnet, private DNS on
     endpoints = {
         e.inputs["serviceName"]: e
-        for e in per_az.of_type(ENDPOINT)
+        for e in per_az.of_type(VPC_ENDPOINT)
         if e.inputs["vpcEndpointType"] == "Interface"
     }
     services = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts", "kms")
@@ -301,19 +302,19 @@ def test_endpoint_security_group_admits_only_https_from_the_vpc(per_az: Graph) -
     group = per_az.one(SECURITY_GROUP)
     assert group.inputs["namePrefix"] == "notes-prod-vpc-endpoints-", group.urn
     assert not group.inputs.get("ingress") and not group.inputs.get("egress"), f"{group.urn} has inline rules"
-    (rule,) = per_az.of_type(INGRESS)
+    (rule,) = per_az.of_type(INGRESS_RULE)
     assert _dep(rule, "securityGroupId") == group.urn, rule.urn
     wanted = {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "10.30.0.0/16"}
     assert {k: rule.inputs.get(k) for k in wanted} == wanted, rule.urn
     assert rule.inputs.get("description"), rule.urn
-    assert per_az.of_type(EGRESS) == []
+    assert per_az.of_type(EGRESS_RULE) == []
 
 
 def test_without_endpoints_there_is_no_endpoint_or_endpoint_group(bare: Graph) -> None:
     # GIVEN no interface endpoints and no S3 endpoint / WHEN built / THEN none of either, no group
-    assert bare.of_type(ENDPOINT) == []
+    assert bare.of_type(VPC_ENDPOINT) == []
     assert bare.of_type(SECURITY_GROUP) == []
-    assert bare.of_type(INGRESS) == []
+    assert bare.of_type(INGRESS_RULE) == []
 
 
 # --- Default security group, flow logs ---------------------------------------------------------
@@ -321,7 +322,7 @@ def test_without_endpoints_there_is_no_endpoint_or_endpoint_group(bare: Graph) -
 
 def test_default_security_group_is_emptied_and_default_nacl_left_alone(any_graph: Graph) -> None:
     # GIVEN any mode / WHEN built / THEN the VPC's default group is adopted with no rules at all
-    group = any_graph.one(DEFAULT_SG)
+    group = any_graph.one(DEFAULT_SECURITY_GROUP)
     assert _dep(group, "vpcId") == any_graph.one(VPC).urn, group.urn
     assert group.inputs.get("ingress", []) == [], group.urn
     assert group.inputs.get("egress", []) == [], group.urn
@@ -336,8 +337,10 @@ def test_flow_log_captures_all_traffic_into_an_encrypted_group_with_retention(pe
     assert flow_log.inputs["logDestinationType"] == "cloud-watch-logs", flow_log.urn
     assert _dep(flow_log, "logDestination") == group.urn, flow_log.urn
     assert _dep(flow_log, "vpcId") == per_az.one(VPC).urn, flow_log.urn
-    assert _dep(flow_log, "iamRoleArn") == per_az.one(ROLE).urn, flow_log.urn
-    assert per_az.one(ROLE_POLICY).urn in flow_log.dependencies, f"{flow_log.urn} may start before its policy"
+    assert _dep(flow_log, "iamRoleArn") == per_az.one(IAM_ROLE).urn, flow_log.urn
+    assert per_az.one(IAM_ROLE_POLICY).urn in flow_log.dependencies, (
+        f"{flow_log.urn} may start before its policy"
+    )
     assert group.inputs["kmsKeyId"] == LOGS_KEY, group.urn
     assert group.inputs["retentionInDays"] == 365, group.urn
     assert group.inputs["name"] == "/notes/prod/vpc-flow-logs", group.urn
@@ -346,7 +349,7 @@ def test_flow_log_captures_all_traffic_into_an_encrypted_group_with_retention(pe
 
 def test_flow_log_role_is_trusted_by_flow_logs_of_this_account_only(per_az: Graph) -> None:
     # GIVEN the flow log role / WHEN built / THEN only vpc-flow-logs of this account may assume it
-    role = per_az.one(ROLE)
+    role = per_az.one(IAM_ROLE)
     assert role.inputs["name"] == "notes-prod-vpc-flow-logs", role.urn
     (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}, role.urn
@@ -359,8 +362,8 @@ def test_flow_log_role_is_trusted_by_flow_logs_of_this_account_only(per_az: Grap
 
 def test_flow_log_role_writes_only_to_its_log_group(per_az: Graph) -> None:
     # GIVEN the flow log role's policy / WHEN built / THEN every write names the flow log group
-    policy = per_az.one(ROLE_POLICY)
-    assert _dep(policy, "role") == per_az.one(ROLE).urn, policy.urn
+    policy = per_az.one(IAM_ROLE_POLICY)
+    assert _dep(policy, "role") == per_az.one(IAM_ROLE).urn, policy.urn
     group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/notes/prod/vpc-flow-logs"
     for statement in json.loads(policy.inputs["policy"])["Statement"]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -390,7 +393,17 @@ def test_component_shape_children_names_tags_and_outputs(per_az: Graph) -> None:
     for resource in custom:
         assert resource.parent == component.urn, f"{resource.urn} is not a child of {component.urn}"
         assert resource.name.startswith("prod-network-"), resource.urn
-    named = (VPC, SUBNET, ROUTE_TABLE, NAT, EIP, IGW, ENDPOINT, FLOW_LOG, SECURITY_GROUP)
+    named = (
+        VPC,
+        SUBNET,
+        ROUTE_TABLE,
+        NAT_GATEWAY,
+        EIP,
+        INTERNET_GATEWAY,
+        VPC_ENDPOINT,
+        FLOW_LOG,
+        SECURITY_GROUP,
+    )
     for resource in [r for r in custom if r.type in named]:
         assert resource.inputs.get("tags", {}).get("Name", "").startswith("notes-prod-"), resource.urn
     urns = [r.urn for r in per_az.resources]

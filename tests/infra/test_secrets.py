@@ -10,10 +10,8 @@ import pytest
 
 from infra.secrets import URI_SAFE_SPECIAL, GeneratedSecret, GeneratedSecretArgs
 from tests.infra.harness import Graph, run
+from tests.type_tokens import RANDOM_PASSWORD, SECRET, SECRET_VERSION
 
-PASSWORD = "random:index/randomPassword:RandomPassword"
-SECRET = "aws:secretsmanager/secret:Secret"
-VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/secrets"
 
 
@@ -56,14 +54,16 @@ def test_component_owns_the_trio(graph: Graph) -> None:
     component = graph.one("notes:infra:GeneratedSecret")
     # THEN the password, the secret and its version are its children, named after it
     children = {r.type: r for r in graph.children_of(component.urn)}
-    assert set(children) == {PASSWORD, SECRET, VERSION}, f"{component.urn}: children {list(children)}"
+    assert set(children) == {RANDOM_PASSWORD, SECRET, SECRET_VERSION}, (
+        f"{component.urn}: children {list(children)}"
+    )
     for child in children.values():
         assert child.name.startswith("staging-jwt-"), f"{child.urn}: not named after the component"
 
 
 def test_password_has_no_special_characters_by_default(graph: Graph) -> None:
     # GIVEN default args  WHEN the password is generated
-    password = graph.one(PASSWORD)
+    password = graph.one(RANDOM_PASSWORD)
     # THEN it is 64 letters and digits, with all three classes present
     assert password.inputs["length"] == 64, f"{password.urn}: length {password.inputs['length']}"
     assert password.inputs["special"] is False, f"{password.urn}: special characters enabled"
@@ -83,8 +83,8 @@ def test_secret_is_named_per_environment_and_encrypted(graph: Graph) -> None:
 
 def test_version_holds_the_generated_value_as_a_secret(graph: Graph) -> None:
     # GIVEN the trio  WHEN the version is registered
-    version = graph.one(VERSION)
-    password, secret = graph.one(PASSWORD), graph.one(SECRET)
+    version = graph.one(SECRET_VERSION)
+    password, secret = graph.one(RANDOM_PASSWORD), graph.one(SECRET)
     # THEN its string is marked secret, comes from the password and goes into the secret
     assert version.inputs["secretString"] == "[secret]", f"{version.urn}: secretString not secret"
     assert password.urn in version.property_dependencies["secretString"], f"{version.urn}: not the password"
@@ -100,7 +100,7 @@ def test_attributes_resolve(graph: Graph) -> None:
 
 def test_opting_into_special_characters_uses_uri_safe_ones(special_graph: Graph) -> None:
     # GIVEN special=True and no override  WHEN the password is generated
-    password = special_graph.one(PASSWORD)
+    password = special_graph.one(RANDOM_PASSWORD)
     # THEN only the URI-unreserved punctuation can appear
     assert password.inputs["special"] is True, password.urn
     assert password.inputs["overrideSpecial"] == URI_SAFE_SPECIAL, f"{password.urn}: {password.inputs}"

@@ -10,14 +10,12 @@ import pytest
 from infra.security_groups import SecurityGroups, SecurityGroupsArgs
 from notes_platform.graph.mocks import Recorded
 from tests.infra.harness import Graph, run
+from tests.type_tokens import EGRESS_RULE, INGRESS_RULE, SECURITY_GROUP
 
 NAME = "staging-sg"
 APP_PORT = 8000
 PREFIX_LIST = "pl-4fa04526"
 VPC_ID = "vpc-0123456789abcdef0"
-GROUP = "aws:ec2/securityGroup:SecurityGroup"
-INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 ROLES = ("alb", "tasks", "docdb", "redis")
 # What EC2 accepts in group and rule descriptions.
 EC2_DESCRIPTION = re.compile(r"^[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]{1,255}$")
@@ -49,11 +47,11 @@ def graph() -> Graph:
 
 
 def _groups(graph: Graph) -> dict[str, Recorded]:
-    return {r.name.removeprefix(f"{NAME}-"): r for r in graph.of_type(GROUP)}
+    return {r.name.removeprefix(f"{NAME}-"): r for r in graph.of_type(SECURITY_GROUP)}
 
 
 def _rules(graph: Graph) -> list[tuple[str, Recorded]]:
-    return [("in", r) for r in graph.of_type(INGRESS)] + [("out", r) for r in graph.of_type(EGRESS)]
+    return [("in", r) for r in graph.of_type(INGRESS_RULE)] + [("out", r) for r in graph.of_type(EGRESS_RULE)]
 
 
 def _rule_set(graph: Graph) -> set[tuple[str, str, str, int, int, str]]:
@@ -114,7 +112,7 @@ def test_rule_set_is_exactly_the_request_path(graph: Graph) -> None:
 
 def test_no_ingress_from_anywhere(graph: Graph) -> None:
     # GIVEN SecurityGroups / WHEN built / THEN no ingress rule admits 0.0.0.0/0 or ::/0
-    for rule in graph.of_type(INGRESS):
+    for rule in graph.of_type(INGRESS_RULE):
         assert rule.inputs.get("cidrIpv4") != "0.0.0.0/0", f"{rule.urn} admits the IPv4 internet"
         assert rule.inputs.get("cidrIpv6") != "::/0", f"{rule.urn} admits the IPv6 internet"
 
@@ -123,7 +121,9 @@ def test_alb_group_holds_the_prefix_list_and_nothing_else_inbound(graph: Graph) 
     # GIVEN the CloudFront list counts ~55 of the 60 inbound rules a group may hold
     # WHEN built / THEN it is the ALB group's only inbound rule
     alb = _groups(graph)["alb"]
-    inbound = [r for r in graph.of_type(INGRESS) if r.property_dependencies["securityGroupId"] == [alb.urn]]
+    inbound = [
+        r for r in graph.of_type(INGRESS_RULE) if r.property_dependencies["securityGroupId"] == [alb.urn]
+    ]
     assert [r.inputs.get("prefixListId") for r in inbound] == [PREFIX_LIST], [r.urn for r in inbound]
 
 
@@ -132,14 +132,14 @@ def test_data_stores_send_nothing(graph: Graph, role: str) -> None:
     # GIVEN the docdb and redis groups / WHEN built / THEN they have no egress rule at all
     group = _groups(graph)[role]
     outbound = [
-        r.urn for r in graph.of_type(EGRESS) if r.property_dependencies["securityGroupId"] == [group.urn]
+        r.urn for r in graph.of_type(EGRESS_RULE) if r.property_dependencies["securityGroupId"] == [group.urn]
     ]
     assert outbound == [], f"{group.urn} has egress {outbound}"
 
 
 def test_every_group_and_rule_has_a_description_ec2_accepts(graph: Graph) -> None:
     # GIVEN SecurityGroups / WHEN built / THEN each group and rule says why, in EC2's character set
-    for resource in [*graph.of_type(GROUP), *(r for _, r in _rules(graph))]:
+    for resource in [*graph.of_type(SECURITY_GROUP), *(r for _, r in _rules(graph))]:
         description = resource.inputs.get("description", "")
         assert EC2_DESCRIPTION.match(description), f"{resource.urn}: description {description!r}"
 

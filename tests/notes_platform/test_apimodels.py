@@ -25,6 +25,20 @@ from notes_platform.checks.apimodels import FAMILIES, Finding, check, render
 from notes_platform.checks.apimodels._shapes import Family, Walker, request_shape, service_model
 from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
+from tests.type_tokens import (
+    CACHE_POLICY,
+    DASHBOARD,
+    IAM_ROLE,
+    IAM_ROLE_POLICY,
+    LISTENER,
+    LISTENER_RULE,
+    METRIC_ALARM,
+    ORIGIN_REQUEST_POLICY,
+    RESPONSE_HEADERS_POLICY,
+    S3_BUCKET_POLICY,
+    TASK_DEFINITION,
+    WEB_ACL,
+)
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 REGION = "eu-west-1"
@@ -34,18 +48,6 @@ LOAD_BALANCER = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:loadbalance
 CERTIFICATE = f"arn:aws:acm:{REGION}:{ACCOUNT_ID}:certificate/0123"
 DROP = object()  # planted(..., DROP) removes the member
 
-TASK = "aws:ecs/taskDefinition:TaskDefinition"
-WEB_ACL = "aws:wafv2/webAcl:WebAcl"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
-LISTENER = "aws:lb/listener:Listener"
-LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
-CACHE_POLICY = "aws:cloudfront/cachePolicy:CachePolicy"
-ORIGIN_REQUEST_POLICY = "aws:cloudfront/originRequestPolicy:OriginRequestPolicy"
-HEADERS_POLICY = "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy"
 
 CONTAINERS = [
     {
@@ -375,7 +377,7 @@ def test_only_the_models_of_the_families_present_are_loaded(graph: Graph) -> Non
     # GIVEN no model loaded yet / WHEN only a task definition is checked / THEN only ecs is loaded
     service_model.cache_clear()
     try:
-        check([graph.one(TASK)])
+        check([graph.one(TASK_DEFINITION)])
         assert service_model.cache_info().currsize == 1
     finally:
         service_model.cache_clear()
@@ -400,7 +402,9 @@ def test_the_policies_checked_without_a_model_limit_have_none_in_their_model(
 
 def test_ecs_invalid_enum(graph: Graph) -> None:
     # GIVEN a container port mapping with protocol 'tcpp' / WHEN checked / THEN named at its path
-    task = planted(graph.one(TASK), "[0].portMappings[0].protocol", "tcpp", within="containerDefinitions")
+    task = planted(
+        graph.one(TASK_DEFINITION), "[0].portMappings[0].protocol", "tcpp", within="containerDefinitions"
+    )
     assert reported(task) == [
         ("containerDefinitions[0].portMappings[0].protocol", "value 'tcpp' is not one of tcp, udp")
     ]
@@ -408,7 +412,9 @@ def test_ecs_invalid_enum(graph: Graph) -> None:
 
 def test_ecs_missing_required(graph: Graph) -> None:
     # GIVEN a log configuration without its driver / WHEN checked / THEN the missing member is named
-    task = planted(graph.one(TASK), "[0].logConfiguration.logDriver", within="containerDefinitions")
+    task = planted(
+        graph.one(TASK_DEFINITION), "[0].logConfiguration.logDriver", within="containerDefinitions"
+    )
     assert reported(task) == [
         ("containerDefinitions[0].logConfiguration.logDriver", "required member 'logDriver' is missing")
     ]
@@ -416,7 +422,7 @@ def test_ecs_missing_required(graph: Graph) -> None:
 
 def test_ecs_out_of_range(graph: Graph) -> None:
     # GIVEN a health check every 400 s (the documented range is 5-300) / WHEN checked / THEN reported
-    task = planted(graph.one(TASK), "[0].healthCheck.interval", 400, within="containerDefinitions")
+    task = planted(graph.one(TASK_DEFINITION), "[0].healthCheck.interval", 400, within="containerDefinitions")
     assert reported(task) == [
         ("containerDefinitions[0].healthCheck.interval", "400 is above the maximum 300")
     ]
@@ -424,7 +430,7 @@ def test_ecs_out_of_range(graph: Graph) -> None:
 
 def test_ecs_misspelt_member_that_the_provider_would_drop_silently(graph: Graph) -> None:
     # GIVEN "portMapping" for "portMappings" / WHEN checked / THEN unknown, with the likely meaning
-    task = planted(graph.one(TASK), "[0].portMapping", [], within="containerDefinitions")
+    task = planted(graph.one(TASK_DEFINITION), "[0].portMapping", [], within="containerDefinitions")
     assert reported(task) == [
         (
             "containerDefinitions[0].portMapping",
@@ -436,7 +442,7 @@ def test_ecs_misspelt_member_that_the_provider_would_drop_silently(graph: Graph)
 
 def test_fargate_cpu_and_memory_must_be_an_offered_pair(graph: Graph) -> None:
     # GIVEN 256 CPU units with 4096 MiB / WHEN checked / THEN the sizes Fargate offers are listed
-    task = planted(graph.one(TASK), "memory", "4096")
+    task = planted(graph.one(TASK_DEFINITION), "memory", "4096")
     offered = ", ".join(str(m) for m in FARGATE_SIZES[256])
     assert reported(task) == [
         ("memory", f"4096 MiB does not go with 256 CPU units on Fargate; it offers {offered} MiB")
@@ -447,7 +453,7 @@ def test_fargate_cpu_and_memory_must_be_an_offered_pair(graph: Graph) -> None:
 
 def test_fargate_needs_awsvpc_and_a_container_that_fits(graph: Graph) -> None:
     # GIVEN bridge networking and a container asking for more memory than the task has
-    task = planted(graph.one(TASK), "networkMode", "bridge")
+    task = planted(graph.one(TASK_DEFINITION), "networkMode", "bridge")
     task = planted(task, "[0].memory", 1024, within="containerDefinitions")
     # WHEN checked / THEN both are reported
     assert reported(task) == [
@@ -548,14 +554,14 @@ def test_waf_rules_written_as_json_are_read_in_the_apis_own_names(graph: Graph) 
 
 def test_alarm_invalid_enum(graph: Graph) -> None:
     # GIVEN a comparison operator AWS does not have / WHEN checked / THEN the valid ones are listed
-    found = reported(planted(graph.one(ALARM, "alb-5xx"), "comparisonOperator", "GreaterThan"))
+    found = reported(planted(graph.one(METRIC_ALARM, "alb-5xx"), "comparisonOperator", "GreaterThan"))
     assert [p for p, _ in found] == ["comparisonOperator"]
     assert found[0][1].startswith("value 'GreaterThan' is not one of GreaterThanOrEqualToThreshold, ")
 
 
 def test_alarm_treat_missing_data_takes_the_documented_values(graph: Graph) -> None:
     # GIVEN treatMissingData 'notbreaching' (a free string in the model) / WHEN checked / THEN reported
-    alarm = planted(graph.one(ALARM, "alb-5xx"), "treatMissingData", "notbreaching")
+    alarm = planted(graph.one(METRIC_ALARM, "alb-5xx"), "treatMissingData", "notbreaching")
     assert reported(alarm) == [
         ("treatMissingData", "value 'notbreaching' is not one of breaching, notBreaching, ignore, missing")
     ]
@@ -563,13 +569,13 @@ def test_alarm_treat_missing_data_takes_the_documented_values(graph: Graph) -> N
 
 def test_alarm_missing_required(graph: Graph) -> None:
     # GIVEN a metric query whose metric has no period / WHEN checked / THEN named at the query's metric
-    alarm = planted(graph.one(ALARM, "latency"), "metricQueries[0].metric.period")
+    alarm = planted(graph.one(METRIC_ALARM, "latency"), "metricQueries[0].metric.period")
     assert reported(alarm) == [("metricQueries[0].metric.period", "required member 'period' is missing")]
 
 
 def test_alarm_out_of_range(graph: Graph) -> None:
     # GIVEN zero evaluation periods / WHEN checked / THEN below the model's minimum, and M > N
-    alarm = planted(graph.one(ALARM, "alb-5xx"), "evaluationPeriods", 0)
+    alarm = planted(graph.one(METRIC_ALARM, "alb-5xx"), "evaluationPeriods", 0)
     assert reported(alarm) == [
         ("evaluationPeriods", "0 is below the minimum 1"),
         ("datapointsToAlarm", "3 is above evaluationPeriods 0"),
@@ -578,7 +584,7 @@ def test_alarm_out_of_range(graph: Graph) -> None:
 
 def test_alarm_statistics_periods_and_dimensions(graph: Graph) -> None:
     # GIVEN a percentile that is not one, a 90 s period and an empty dimension value
-    alarm = planted(graph.one(ALARM, "latency"), "metricQueries[0].metric.stat", "p999")
+    alarm = planted(graph.one(METRIC_ALARM, "latency"), "metricQueries[0].metric.stat", "p999")
     alarm = planted(alarm, "metricQueries[0].metric.period", 90)
     alarm = planted(alarm, "metricQueries[0].metric.dimensions.LoadBalancer", "")
     # WHEN checked / THEN each is reported at the query's metric
@@ -644,14 +650,14 @@ def test_dashboard_metric_arrays_and_json(graph: Graph) -> None:
 
 def test_policy_invalid_enum(graph: Graph) -> None:
     # GIVEN a statement whose Effect is 'Permit' / WHEN checked / THEN Allow and Deny are named
-    policy = planted(graph.one(ROLE_POLICY), "Statement[0].Effect", "Permit", within="policy")
+    policy = planted(graph.one(IAM_ROLE_POLICY), "Statement[0].Effect", "Permit", within="policy")
     assert reported(policy) == [("policy.Statement[0].Effect", "value 'Permit' is not one of Allow, Deny")]
 
 
 def test_policy_missing_required(graph: Graph) -> None:
     # GIVEN an identity statement without Action, and one without Resource
-    no_action = planted(graph.one(ROLE_POLICY), "Statement[0].Action", within="policy")
-    no_resource = planted(graph.one(ROLE_POLICY), "Statement[0].Resource", within="policy")
+    no_action = planted(graph.one(IAM_ROLE_POLICY), "Statement[0].Action", within="policy")
+    no_resource = planted(graph.one(IAM_ROLE_POLICY), "Statement[0].Resource", within="policy")
     # WHEN checked / THEN each missing element is named
     assert reported(no_action) == [
         ("policy.Statement[0].Action", "required member 'Action' (or 'NotAction') is missing")
@@ -663,10 +669,10 @@ def test_policy_missing_required(graph: Graph) -> None:
 
 def test_policy_out_of_range(graph: Graph) -> None:
     # GIVEN a role allowed 50000 s sessions, and a policy longer than IAM's model allows
-    role = planted(graph.one(ROLE), "maxSessionDuration", 50000)
+    role = planted(graph.one(IAM_ROLE), "maxSessionDuration", 50000)
     assert reported(role) == [("maxSessionDuration", "50000 is above the maximum 43200")]
     statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/" + "k" * 131072}
-    long = planted(graph.one(ROLE_POLICY), "Statement", [statement], within="policy")
+    long = planted(graph.one(IAM_ROLE_POLICY), "Statement", [statement], within="policy")
     found = reported(long)
     assert [p for p, _ in found] == ["policy"]
     assert found[0][1].endswith("is above the maximum 131072")
@@ -675,9 +681,9 @@ def test_policy_out_of_range(graph: Graph) -> None:
 def test_policy_kinds_take_their_own_elements(graph: Graph) -> None:
     # GIVEN a trust policy naming a Resource, an identity policy naming a Principal, and a bucket
     # policy without one
-    trust = planted(graph.one(ROLE), "Statement[0].Resource", "*", within="assumeRolePolicy")
-    identity = planted(graph.one(ROLE_POLICY), "Statement[0].Principal", "*", within="policy")
-    bucket = planted(graph.one(BUCKET_POLICY), "Statement[0].Principal", within="policy")
+    trust = planted(graph.one(IAM_ROLE), "Statement[0].Resource", "*", within="assumeRolePolicy")
+    identity = planted(graph.one(IAM_ROLE_POLICY), "Statement[0].Principal", "*", within="policy")
+    bucket = planted(graph.one(S3_BUCKET_POLICY), "Statement[0].Principal", within="policy")
     # WHEN checked / THEN each is told what its kind takes
     assert reported(trust) == [
         (
@@ -699,7 +705,7 @@ def test_policy_kinds_take_their_own_elements(graph: Graph) -> None:
 def test_policy_condition_operators_and_version(graph: Graph) -> None:
     # GIVEN an operator IAM lacks, Null with IfExists, and the 2008 policy language
     role = planted(
-        graph.one(ROLE), "Statement[0].Condition", {"StringEqual": {"a": "b"}}, within="assumeRolePolicy"
+        graph.one(IAM_ROLE), "Statement[0].Condition", {"StringEqual": {"a": "b"}}, within="assumeRolePolicy"
     )
     role = planted(role, "Statement[0].Condition.NullIfExists", {"a": "true"}, within="assumeRolePolicy")
     role = planted(role, "Version", "2008-10-17", within="assumeRolePolicy")
@@ -817,7 +823,9 @@ def test_cache_policy_out_of_range(graph: Graph) -> None:
 def test_origin_request_and_response_headers_policies(graph: Graph) -> None:
     # GIVEN an unknown query string behaviour, and a frame option browsers do not have
     origin = planted(graph.one(ORIGIN_REQUEST_POLICY), "queryStringsConfig.queryStringBehavior", "some")
-    headers = planted(graph.one(HEADERS_POLICY), "securityHeadersConfig.frameOptions.frameOption", "ALLOWALL")
+    headers = planted(
+        graph.one(RESPONSE_HEADERS_POLICY), "securityHeadersConfig.frameOptions.frameOption", "ALLOWALL"
+    )
     # WHEN checked / THEN each is named with its valid values
     assert reported(origin) == [
         (
@@ -833,13 +841,13 @@ def test_origin_request_and_response_headers_policies(graph: Graph) -> None:
 # --- the mapping stays complete -----------------------------------------------------------------
 
 RESOURCE_CLASSES: dict[str, type] = {
-    TASK: aws.ecs.TaskDefinition,
+    TASK_DEFINITION: aws.ecs.TaskDefinition,
     WEB_ACL: aws.wafv2.WebAcl,
     "aws:wafv2/ruleGroup:RuleGroup": aws.wafv2.RuleGroup,
-    ALARM: aws.cloudwatch.MetricAlarm,
+    METRIC_ALARM: aws.cloudwatch.MetricAlarm,
     DASHBOARD: aws.cloudwatch.Dashboard,
-    ROLE: aws.iam.Role,
-    ROLE_POLICY: aws.iam.RolePolicy,
+    IAM_ROLE: aws.iam.Role,
+    IAM_ROLE_POLICY: aws.iam.RolePolicy,
     "aws:iam/userPolicy:UserPolicy": aws.iam.UserPolicy,
     "aws:iam/groupPolicy:GroupPolicy": aws.iam.GroupPolicy,
     "aws:iam/policy:Policy": aws.iam.Policy,
@@ -849,7 +857,7 @@ RESOURCE_CLASSES: dict[str, type] = {
     "aws:alb/listenerRule:ListenerRule": aws.alb.ListenerRule,
     CACHE_POLICY: aws.cloudfront.CachePolicy,
     ORIGIN_REQUEST_POLICY: aws.cloudfront.OriginRequestPolicy,
-    HEADERS_POLICY: aws.cloudfront.ResponseHeadersPolicy,
+    RESPONSE_HEADERS_POLICY: aws.cloudfront.ResponseHeadersPolicy,
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +215,17 @@ def test_a_rotation_in_progress_is_a_valid_stack_file() -> None:
     # GIVEN step 1 of a rotation: generation 2 in use, generation 1 still accepted
     config = load(_staging(edgeOriginSecretGeneration=2, edgeOriginSecretPreviousGeneration=1), "staging")
     assert (config.edge.origin_secret_generation, config.edge.origin_secret_previous_generation) == (2, 1)
+
+
+def test_the_schema_loads_without_pulumi_or_the_provider_sdk() -> None:
+    # GIVEN a fresh interpreter (the tooling validates stack files before it needs any SDK)
+    probe = "import sys, stacks.config; print(' '.join(sorted(sys.modules)))"
+    # WHEN it imports the schema
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    # THEN neither pulumi nor a provider SDK was loaded: the constants the schema shares with
+    # the components live in modules that import neither
+    loaded = {name.split(".")[0] for name in result.stdout.split()}
+    sdks = loaded & {"pulumi", "pulumi_aws", "pulumi_random", "pulumi_docker_build"}
+    assert not sdks, f"importing stacks.config loaded {sorted(sdks)}"

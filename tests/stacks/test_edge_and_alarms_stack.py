@@ -11,16 +11,15 @@ import pytest
 
 from infra.edge.cloudfront import ALL_VIEWER_EXCEPT_HOST_HEADER_POLICY_ID, CACHING_DISABLED_POLICY_ID
 from infra.observability.metrics_catalog import published
-from stacks import outputs as out
-from stacks.app import CLOUDFRONT_ORIGIN_PREFIX_LIST, alarm_thresholds
-from stacks.config import load_stack
 from notes_platform.graph.mocks import Recorded
 from notes_platform.graph.plan import Plan, render_tree
+from stacks import outputs as out
+from stacks.config import load_stack
+from stacks.settings import alarm_thresholds
+from stacks.tiers import CLOUDFRONT_ORIGIN_PREFIX_LIST
+from tests.type_tokens import DISTRIBUTION, METRIC_ALARM, SNS_TOPIC
 
 STACKS = ["staging", "prod"]
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-TOPIC = "aws:sns/topic:Topic"
-DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 # The prefix list id the mocks answer for CLOUDFRONT_ORIGIN_PREFIX_LIST (stacks/mocks.py).
 CLOUDFRONT_PREFIX_LIST_ID = "pl-4fa04526"
 
@@ -105,8 +104,8 @@ def test_everything_cloudfront_needs_in_us_east_1_is_registered_there(
             if r.parent == edge_parent
         ],
         *[r for r in plan.of_type("aws:cloudwatch/logGroup:LogGroup") if r.parent == edge_parent],
-        *[r for r in plan.of_type(ALARM) if r.parent == edge_parent],
-        *[r for r in plan.of_type(TOPIC) if r.parent == edge_parent],
+        *[r for r in plan.of_type(METRIC_ALARM) if r.parent == edge_parent],
+        *[r for r in plan.of_type(SNS_TOPIC) if r.parent == edge_parent],
     ]
     kinds = {r.type for r in needed}
     assert {
@@ -115,8 +114,8 @@ def test_everything_cloudfront_needs_in_us_east_1_is_registered_there(
         "aws:acm/certificate:Certificate",
         "aws:acm/certificateValidation:CertificateValidation",
         "aws:cloudwatch/logGroup:LogGroup",
-        ALARM,
-        TOPIC,
+        METRIC_ALARM,
+        SNS_TOPIC,
     } <= kinds, kinds
     wrong = [f"{r.urn}: {_region_of(plan, r)}" for r in needed if _region_of(plan, r) != "us-east-1"]
     assert not wrong, "\n".join(wrong)
@@ -239,8 +238,8 @@ def test_every_alarm_notifies_a_topic_in_its_region_on_alarm_and_ok(
     plans: dict[str, Plan], stack: str
 ) -> None:
     plan = plans[stack]
-    topics = {t.inputs.get("name", t.name): t for t in plan.of_type(TOPIC)}
-    alarms = plan.of_type(ALARM)
+    topics = {t.inputs.get("name", t.name): t for t in plan.of_type(SNS_TOPIC)}
+    alarms = plan.of_type(METRIC_ALARM)
     assert len(alarms) >= 15, len(alarms)
     for alarm in alarms:
         region = _region_of(plan, alarm)
@@ -263,7 +262,7 @@ def test_every_alarm_notifies_a_topic_in_its_region_on_alarm_and_ok(
 
 
 def _threshold(plan: Plan, name_suffix: str) -> float:
-    return float(_one(plan, ALARM, name_suffix).inputs["threshold"])
+    return float(_one(plan, METRIC_ALARM, name_suffix).inputs["threshold"])
 
 
 # Alarm (by name suffix) -> how its threshold follows from the stack file.
@@ -286,7 +285,7 @@ def test_alarm_thresholds_come_from_the_stack_file(plans: dict[str, Plan], stack
     for suffix, expected in FROM_CONFIG.items():
         assert _threshold(plans[stack], suffix) == pytest.approx(expected(config)), suffix
     assert alarm_thresholds(config).alb_5xx_min_requests == config.alarms.alb_5xx_min_requests
-    five_xx = _one(plans[stack], ALARM, "-api-5xx-rate")
+    five_xx = _one(plans[stack], METRIC_ALARM, "-api-5xx-rate")
     expression = next(q["expression"] for q in five_xx.inputs["metricQueries"] if q.get("returnData"))
     assert f">= {config.alarms.alb_5xx_min_requests}," in expression, expression
 
@@ -303,8 +302,8 @@ def test_staging_and_prod_thresholds_differ_where_the_stack_files_say_so(plans: 
         same_in_plans = _threshold(plans["staging"], suffix) == _threshold(plans["prod"], suffix)
         assert same_in_files == same_in_plans, suffix
     # AND replica lag is watched only where there are replicas
-    assert not [a for a in plans["staging"].of_type(ALARM) if "lag" in a.name]
-    assert {a.name.rsplit("-", 2)[0] for a in plans["prod"].of_type(ALARM) if "lag" in a.name}
+    assert not [a for a in plans["staging"].of_type(METRIC_ALARM) if "lag" in a.name]
+    assert {a.name.rsplit("-", 2)[0] for a in plans["prod"].of_type(METRIC_ALARM) if "lag" in a.name}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -315,7 +314,9 @@ def test_a_bad_deployment_rolls_back_on_the_5xx_and_latency_alarms(
     (service,) = plan.of_type("aws:ecs/service:Service")
     alarms = service.inputs["alarms"]
     assert alarms["enable"] is True and alarms["rollback"] is True, service.urn
-    names = {_one(plan, ALARM, suffix).inputs["name"] for suffix in ("-api-5xx-rate", "-api-p99-latency")}
+    names = {
+        _one(plan, METRIC_ALARM, suffix).inputs["name"] for suffix in ("-api-5xx-rate", "-api-p99-latency")
+    }
     assert set(alarms["alarmNames"]) == names
 
 
@@ -365,7 +366,7 @@ def test_the_plan_tree_shows_the_edge_and_the_alarms(plans: dict[str, Plan], sta
     ):
         assert component in tree, component
     assert "(aws:cloudfront/distribution:Distribution)" in tree
-    assert tree.count("(aws:cloudwatch/metricAlarm:MetricAlarm)") == len(plans[stack].of_type(ALARM))
+    assert tree.count("(aws:cloudwatch/metricAlarm:MetricAlarm)") == len(plans[stack].of_type(METRIC_ALARM))
 
 
 @pytest.mark.parametrize("stack", STACKS)

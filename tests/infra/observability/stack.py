@@ -23,12 +23,6 @@ from infra.observability.topic import AlarmSubscription, AlarmTopic, AlarmTopicA
 from notes_platform.graph.mocks import ACCOUNT_ID
 from tests.infra.harness import Graph, run
 
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-TOPIC = "aws:sns/topic:Topic"
-TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
-SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
-DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
-
 REGION = "eu-west-1"
 SNS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/sns"
 ALB_SUFFIX = "app/notes-{env}/fedcba9876543210"

@@ -21,15 +21,14 @@ from infra.observability.thresholds import AlarmThresholds
 from notes_platform.graph.mocks import Recorded
 from tests.infra.harness import Graph, run
 from tests.infra.observability.stack import (
-    ALARM,
     ALB_SUFFIX,
     PROD,
     STAGING,
     TARGET_GROUP_SUFFIX,
-    TOPIC,
     cache_ids,
     docdb_ids,
 )
+from tests.type_tokens import METRIC_ALARM, SNS_TOPIC
 
 # Alarm name (after notes-<env>-) -> the AlarmThresholds field its threshold comes from.
 THRESHOLD_FIELD = {
@@ -103,20 +102,20 @@ def metrics_of(alarm: Recorded) -> list[dict[str, Any]]:
 def test_every_alarm_notifies_the_topic_on_alarm_and_on_ok(staging: Graph, prod: Graph) -> None:
     for _, _, graph in graphs(staging, prod):
         topic_arn = graph.result["topic"]
-        alarms = graph.of_type(ALARM)
+        alarms = graph.of_type(METRIC_ALARM)
         assert alarms
         for alarm in alarms:
             assert alarm.inputs["alarmActions"] == [topic_arn], alarm.urn
             assert alarm.inputs["okActions"] == [topic_arn], alarm.urn
             assert alarm.inputs["actionsEnabled"] is True, alarm.urn
-            assert graph.one(TOPIC).urn in alarm.dependencies, alarm.urn
+            assert graph.one(SNS_TOPIC).urn in alarm.dependencies, alarm.urn
 
 
 def test_alarm_names_are_unique_per_environment_and_descriptions_say_what_to_do(
     staging: Graph, prod: Graph
 ) -> None:
     for env, _, graph in graphs(staging, prod):
-        alarms = graph.of_type(ALARM)
+        alarms = graph.of_type(METRIC_ALARM)
         names = [role(a, env) for a in alarms]
         assert len(names) == len(set(names)), sorted(names)
         for alarm in alarms:
@@ -129,7 +128,7 @@ def test_alarm_names_are_unique_per_environment_and_descriptions_say_what_to_do(
 def test_every_alarm_threshold_comes_from_its_config_field(staging: Graph, prod: Graph) -> None:
     for env, thresholds, graph in graphs(staging, prod):
         used = set()
-        for alarm in graph.of_type(ALARM):
+        for alarm in graph.of_type(METRIC_ALARM):
             field_name = lookup(THRESHOLD_FIELD, alarm, env)
             used.add(field_name)
             assert alarm.inputs["threshold"] == getattr(thresholds, field_name), f"{alarm.urn}: {field_name}"
@@ -141,8 +140,8 @@ def test_every_alarm_threshold_comes_from_its_config_field(staging: Graph, prod:
 def test_staging_and_prod_alarms_differ_exactly_where_their_thresholds_do(
     staging: Graph, prod: Graph
 ) -> None:
-    staging_alarms = {role(a, "staging"): a for a in staging.of_type(ALARM)}
-    for alarm in prod.of_type(ALARM):
+    staging_alarms = {role(a, "staging"): a for a in staging.of_type(METRIC_ALARM)}
+    for alarm in prod.of_type(METRIC_ALARM):
         what = role(alarm, "prod")
         twin = staging_alarms.get(what)
         if twin is None:
@@ -154,7 +153,7 @@ def test_staging_and_prod_alarms_differ_exactly_where_their_thresholds_do(
 
 def test_every_alarm_treats_missing_data_deliberately(staging: Graph, prod: Graph) -> None:
     for env, _, graph in graphs(staging, prod):
-        for alarm in graph.of_type(ALARM):
+        for alarm in graph.of_type(METRIC_ALARM):
             assert alarm.inputs.get("treatMissingData") == lookup(TREAT_MISSING, alarm, env), alarm.urn
 
 
@@ -170,7 +169,7 @@ def test_every_alarm_watches_a_metric_aws_publishes_for_the_resource_it_names(
             "DBInstanceIdentifier": set(docdb_ids(env, 3)),
             "CacheClusterId": set(cache_ids(env, 3)),
         }
-        for alarm in graph.of_type(ALARM):
+        for alarm in graph.of_type(METRIC_ALARM):
             for m in metrics_of(alarm):
                 dimensions = m["dimensions"]
                 assert published(m["namespace"], m["metricName"], frozenset(dimensions)), (
@@ -231,7 +230,7 @@ def test_running_tasks_alarm_compares_desired_with_running(prod: Graph) -> None:
 
 
 def test_low_memory_alarms_fire_below_and_everything_else_above(prod: Graph) -> None:
-    for alarm in prod.of_type(ALARM):
+    for alarm in prod.of_type(METRIC_ALARM):
         operator = alarm.inputs["comparisonOperator"]
         if role(alarm, "prod").endswith("freeable-memory"):
             assert operator == "LessThanThreshold", alarm.urn
@@ -241,7 +240,7 @@ def test_low_memory_alarms_fire_below_and_everything_else_above(prod: Graph) -> 
 
 def test_errors_react_in_minutes_and_saturation_must_last(prod: Graph) -> None:
     fast = {"api-5xx-rate", "api-p99-latency", "api-unhealthy-hosts"}
-    for alarm in prod.of_type(ALARM):
+    for alarm in prod.of_type(METRIC_ALARM):
         what = role(alarm, "prod")
         window = (alarm.inputs["datapointsToAlarm"], alarm.inputs["evaluationPeriods"])
         if what in fast:
@@ -253,7 +252,7 @@ def test_errors_react_in_minutes_and_saturation_must_last(prod: Graph) -> None:
 
 
 def test_alarms_per_instance_and_node_and_lag_alarms_only_with_replicas(staging: Graph, prod: Graph) -> None:
-    staging_roles = sorted(role(a, "staging") for a in staging.of_type(ALARM))
+    staging_roles = sorted(role(a, "staging") for a in staging.of_type(METRIC_ALARM))
     assert staging_roles == sorted(
         [
             "api-5xx-rate",
@@ -271,7 +270,7 @@ def test_alarms_per_instance_and_node_and_lag_alarms_only_with_replicas(staging:
             "redis-001-evictions",
         ]
     )
-    prod_roles = {role(a, "prod") for a in prod.of_type(ALARM)}
+    prod_roles = {role(a, "prod") for a in prod.of_type(METRIC_ALARM)}
     # Any instance or node may be a replica after a failover: each has a lag alarm.
     assert {f"docdb-{n}-replica-lag" for n in (1, 2, 3)} <= prod_roles
     assert {f"redis-00{n}-replication-lag" for n in (1, 2, 3)} <= prod_roles
@@ -288,7 +287,7 @@ def test_alarms_are_children_of_their_components(prod: Graph) -> None:
         children = prod.children_of(parent.urn)
         assert children, parent.urn
         for child in children:
-            assert child.type == ALARM, child.urn
+            assert child.type == METRIC_ALARM, child.urn
             assert child.name.startswith(f"{parent.name}-"), child.urn
 
 

@@ -22,15 +22,14 @@ from infra.observability.metrics_catalog import CATALOG, GLOBAL_REGION, publishe
 from notes_platform.graph.mocks import ACCOUNT_ID
 from tests.infra.harness import Graph
 from tests.infra.observability.stack import (
-    ALARM,
     ALB_SUFFIX,
-    DASHBOARD,
     PROD,
     REGION,
     TARGET_GROUP_SUFFIX,
     cache_ids,
     docdb_ids,
 )
+from tests.type_tokens import DASHBOARD, METRIC_ALARM
 
 
 def values(**overrides: Any) -> DashboardValues:
@@ -191,9 +190,9 @@ def test_dashboard_component_lists_the_stacks_alarms_and_links_to_the_console(pr
     # AND its status widget lists every alarm of the stack, and nothing else
     [status] = [w for w in body["widgets"] if w["type"] == "alarm"]
     alarm_arns = {
-        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:metricalarm/{a.name}-" for a in prod.of_type(ALARM)
+        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:metricalarm/{a.name}-" for a in prod.of_type(METRIC_ALARM)
     }
-    assert len(status["properties"]["alarms"]) == len(alarm_arns) == len(prod.of_type(ALARM))
+    assert len(status["properties"]["alarms"]) == len(alarm_arns) == len(prod.of_type(METRIC_ALARM))
     for arn in status["properties"]["alarms"]:
         assert [prefix for prefix in alarm_arns if arn.startswith(prefix)], arn
     assert prod.result["dashboard_url"] == dashboard_url(REGION, "notes-prod")

@@ -14,23 +14,21 @@ from tests.infra.observability.stack import (
     REGION,
     SNS_KEY,
     STAGING,
-    SUBSCRIPTION,
     SUBSCRIPTIONS,
-    TOPIC,
-    TOPIC_POLICY,
     stack_graph,
 )
+from tests.type_tokens import SNS_SUBSCRIPTION, SNS_TOPIC, SNS_TOPIC_POLICY
 
 
 def test_topic_is_encrypted_with_the_sns_key_and_named_per_environment(staging: Graph) -> None:
-    topic = staging.one(TOPIC)
+    topic = staging.one(SNS_TOPIC)
     assert topic.inputs["name"] == "notes-staging-alarms", topic.urn
     assert topic.inputs["kmsMasterKeyId"] == SNS_KEY, topic.urn
 
 
 def test_topic_policy_lets_only_this_accounts_alarms_of_this_environment_publish(staging: Graph) -> None:
-    topic = staging.one(TOPIC)
-    policy = staging.one(TOPIC_POLICY)
+    topic = staging.one(SNS_TOPIC)
+    policy = staging.one(SNS_TOPIC_POLICY)
     assert topic.urn in policy.dependencies, policy.urn
     [statement] = json.loads(policy.inputs["policy"])["Statement"]
     assert statement["Effect"] == "Allow", policy.urn
@@ -44,8 +42,8 @@ def test_topic_policy_lets_only_this_accounts_alarms_of_this_environment_publish
 
 
 def test_subscriptions_come_from_the_args(staging: Graph) -> None:
-    topic = staging.one(TOPIC)
-    subscriptions = staging.of_type(SUBSCRIPTION)
+    topic = staging.one(SNS_TOPIC)
+    subscriptions = staging.of_type(SNS_SUBSCRIPTION)
     assert sorted((s.inputs["protocol"], s.inputs["endpoint"]) for s in subscriptions) == sorted(
         (s.protocol, s.endpoint) for s in SUBSCRIPTIONS
     )
@@ -60,7 +58,9 @@ def test_reordering_subscriptions_keeps_their_resource_names() -> None:
     )
     first = stack_graph("staging", STAGING, docdb_count=1, cache_count=1)
     # THEN no subscription is replaced (its owner would have to confirm again)
-    assert {s.urn for s in reordered.of_type(SUBSCRIPTION)} == {s.urn for s in first.of_type(SUBSCRIPTION)}
+    assert {s.urn for s in reordered.of_type(SNS_SUBSCRIPTION)} == {
+        s.urn for s in first.of_type(SNS_SUBSCRIPTION)
+    }
 
 
 @pytest.mark.parametrize(

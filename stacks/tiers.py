@@ -1,0 +1,446 @@
+"""The stack's tiers, each one function over what the tiers before it built.
+
+foundation -> data -> edge -> compute -> observability. A tier returns a frozen record of
+what later tiers and the outputs read; compute is the one that differs by platform
+(``ecs_compute`` today), so another compute path is one more function of the same shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.alb import LoadBalancer, LoadBalancerArgs
+from infra.cache import RedisCache, RedisCacheArgs
+from infra.documentdb import DocumentDb, DocumentDbArgs
+from infra.ecs import ApiService, ApiServiceArgs
+from infra.edge.component import Edge, EdgeArgs
+from infra.edge.origin_secret import OriginSecret, OriginSecretArgs
+from infra.image import ServiceImage, ServiceImageArgs
+from infra.kms import Keys, KeysArgs
+from infra.network import Network, NetworkArgs
+from infra.observability.alarms import (
+    DataAlarms,
+    DataAlarmsArgs,
+    DeploymentAlarms,
+    DeploymentAlarmsArgs,
+    ServiceAlarms,
+    ServiceAlarmsArgs,
+    cache_member_ids,
+)
+from infra.observability.dashboard import Dashboard, DashboardArgs
+from infra.observability.thresholds import AlarmThresholds
+from infra.observability.topic import AlarmTopic, AlarmTopicArgs
+from infra.secrets import GeneratedSecret, GeneratedSecretArgs
+from infra.security_groups import SecurityGroups, SecurityGroupsArgs
+from stacks.config import StackConfig
+from stacks.settings import alarm_subscriptions, alarm_thresholds, default_tags, git_revision
+
+# CloudFront's origin-facing addresses, as an AWS-managed prefix list.
+CLOUDFRONT_ORIGIN_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+
+
+@dataclass(frozen=True)
+class Foundation:
+    """What every tier builds on: the provider, the account, keys, network, security groups
+    and the alarm topic everything reports to."""
+
+    config: StackConfig
+    env: str
+    tags: dict[str, str]
+    opts: pulumi.ResourceOptions
+    account_id: str
+    keys: Keys
+    network: Network
+    groups: SecurityGroups
+    topic: AlarmTopic
+    thresholds: AlarmThresholds
+
+
+@dataclass(frozen=True)
+class DataTier:
+    database: DocumentDb
+    cache: RedisCache
+    jwt_key: GeneratedSecret
+
+
+@dataclass(frozen=True)
+class EdgeTier:
+    """The way in: CloudFront + WAF in front of the ALB, locked to CloudFront's origin header."""
+
+    origin_secret: OriginSecret
+    alb: LoadBalancer
+    edge: Edge
+
+
+@dataclass(frozen=True)
+class ComputeTier:
+    image: ServiceImage
+    deployment_alarms: DeploymentAlarms
+    service: ApiService
+
+
+@dataclass(frozen=True)
+class ObservabilityTier:
+    service_alarms: ServiceAlarms
+    data_alarms: DataAlarms
+    dashboard: Dashboard
+
+
+def foundation(config: StackConfig) -> Foundation:
+    env = config.general.environment
+    # The stack's provider and the edge's us-east-1 one tag alike.
+    tags = default_tags(config)
+    provider = aws.Provider("aws", region=config.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
+    opts = pulumi.ResourceOptions(providers={"aws": provider})
+    invoke = pulumi.InvokeOptions(provider=provider)
+    identity = aws.get_caller_identity(opts=invoke)
+    zones = aws.get_availability_zones(state="available", opts=invoke)
+    if len(zones.names) < config.network.az_count:
+        raise ValueError(
+            f"{config.region} has {len(zones.names)} available AZs; networkAzCount asks for "
+            f"{config.network.az_count}"
+        )
+
+    keys = Keys(
+        f"{env}-keys", KeysArgs(environment=env, region=config.region, account_id=identity.account_id), opts
+    )
+
+    network = Network(
+        f"{env}-network",
+        NetworkArgs(
+            environment=env,
+            cidr=config.network.cidr,
+            availability_zones=tuple(zones.names[: config.network.az_count]),
+            nat_gateways=config.network.nat_gateways,
+            interface_endpoints=tuple(config.network.interface_endpoints),
+            s3_gateway_endpoint=config.network.s3_gateway_endpoint,
+            flow_log_retention_days=config.network.flow_log_retention_days,
+            logs_kms_key_arn=keys.arn("logs"),
+            region=config.region,
+        ),
+        opts,
+    )
+
+    cloudfront = aws.ec2.get_managed_prefix_list(name=CLOUDFRONT_ORIGIN_PREFIX_LIST, opts=invoke)
+    groups = SecurityGroups(
+        f"{env}-sg",
+        SecurityGroupsArgs(
+            environment=env,
+            vpc_id=network.vpc_id,
+            vpc_cidr=config.network.cidr,
+            app_port=config.service.container_port,
+            cloudfront_prefix_list_id=cloudfront.id,
+        ),
+        opts,
+    )
+
+    topic = AlarmTopic(
+        f"{env}-alarm-topic",
+        AlarmTopicArgs(
+            environment=env,
+            region=config.region,
+            account_id=identity.account_id,
+            kms_key_arn=keys.arn("sns"),
+            subscriptions=alarm_subscriptions(config),
+        ),
+        opts,
+    )
+    return Foundation(
+        config=config,
+        env=env,
+        tags=tags,
+        opts=opts,
+        account_id=identity.account_id,
+        keys=keys,
+        network=network,
+        groups=groups,
+        topic=topic,
+        thresholds=alarm_thresholds(config),
+    )
+
+
+def data_tier(base: Foundation) -> DataTier:
+    config, env, keys, opts = base.config, base.env, base.keys, base.opts
+    database = DocumentDb(
+        f"{env}-docdb",
+        DocumentDbArgs(
+            environment=env,
+            subnet_ids=base.network.isolated_subnet_ids,
+            security_group_id=base.groups.docdb_id,
+            kms_key_arn=keys.arn("docdb"),
+            secrets_kms_key_arn=keys.arn("secrets"),
+            logs_kms_key_arn=keys.arn("logs"),
+            engine_version=config.docdb.engine_version,
+            instance_class=config.docdb.instance_class,
+            instance_count=config.docdb.instance_count,
+            backup_retention_days=config.docdb.backup_retention_days,
+            backup_window=config.docdb.backup_window,
+            maintenance_window=config.docdb.maintenance_window,
+            deletion_protection=config.docdb.deletion_protection,
+            skip_final_snapshot=config.docdb.skip_final_snapshot,
+            protect=config.docdb.protect,
+            recovery_window_days=config.secrets.recovery_window_days,
+            audit_log_retention_days=config.docdb.audit_log_retention_days,
+        ),
+        opts,
+    )
+
+    cache = RedisCache(
+        f"{env}-redis",
+        RedisCacheArgs(
+            environment=env,
+            subnet_ids=base.network.isolated_subnet_ids,
+            security_group_id=base.groups.redis_id,
+            kms_key_arn=keys.arn("cache"),
+            secrets_kms_key_arn=keys.arn("secrets"),
+            logs_kms_key_arn=keys.arn("logs"),
+            engine_version=config.cache.engine_version,
+            node_type=config.cache.node_type,
+            node_count=config.cache.node_count,
+            multi_az=config.cache.multi_az,
+            automatic_failover=config.cache.automatic_failover,
+            snapshot_retention_days=config.cache.snapshot_retention_days,
+            snapshot_window=config.cache.snapshot_window,
+            protect=config.cache.protect,
+            recovery_window_days=config.secrets.recovery_window_days,
+            log_retention_days=config.cache.log_retention_days,
+        ),
+        opts,
+    )
+
+    jwt_key = GeneratedSecret(
+        f"{env}-jwt-signing-key",
+        GeneratedSecretArgs(
+            environment=env,
+            purpose="jwt-signing-key",
+            description="HS256 signing key of the notes API's access tokens",
+            kms_key_arn=keys.arn("secrets"),
+            recovery_window_days=config.secrets.recovery_window_days,
+            length=64,
+        ),
+        opts,
+    )
+    return DataTier(database=database, cache=cache, jwt_key=jwt_key)
+
+
+def edge_tier(base: Foundation) -> EdgeTier:
+    config, env, keys, opts = base.config, base.env, base.keys, base.opts
+    # The ALB answers only requests that carry CloudFront's origin header (one value, or two
+    # during a rotation), so the secret exists before both.
+    origin_secret = OriginSecret(
+        f"{env}-origin-secret",
+        OriginSecretArgs(
+            environment=env,
+            kms_key_arn=keys.arn("secrets"),
+            generation=config.edge.origin_secret_generation,
+            previous_generation=config.edge.origin_secret_previous_generation,
+            recovery_window_days=config.secrets.recovery_window_days,
+        ),
+        opts,
+    )
+
+    alb = LoadBalancer(
+        f"{env}-alb",
+        LoadBalancerArgs(
+            environment=env,
+            region=config.region,
+            vpc_id=base.network.vpc_id,
+            public_subnet_ids=base.network.public_subnet_ids,
+            security_group_id=base.groups.alb_id,
+            zone_id=config.dns.zone_id,
+            origin_name=config.dns.origin_name,
+            ssl_policy=config.alb.ssl_policy,
+            deletion_protection=config.alb.deletion_protection,
+            idle_timeout_seconds=config.alb.idle_timeout_seconds,
+            access_log_retention_days=config.alb.access_log_retention_days,
+            app_port=config.service.container_port,
+            origin_header_name=origin_secret.header_name,
+            origin_secret_values=origin_secret.accepted_values,
+        ),
+        opts,
+    )
+
+    edge = Edge(
+        f"{env}-edge",
+        EdgeArgs(
+            environment=env,
+            account_id=base.account_id,
+            default_tags=base.tags,
+            zone_id=config.dns.zone_id,
+            zone_name=config.dns.zone_name,
+            aliases=tuple(config.edge.aliases),
+            origin_domain_name=config.dns.origin_name,
+            origin_secret=origin_secret,
+            # CloudFront sends a new origin value only once the ALB accepts it.
+            origin_ready=[alb.origin_rule],
+            price_class=config.edge.price_class,
+            rate_limit_per_5_minutes=config.edge.rate_limit_per_5_minutes,
+            auth_rate_limit_per_5_minutes=config.edge.auth_rate_limit_per_5_minutes,
+            extra_managed_rule_groups=tuple(config.edge.extra_managed_rule_groups),
+            rule_actions=dict.fromkeys(config.edge.count_rules, "count"),
+            waf_log_retention_days=config.edge.waf_log_retention_days,
+            access_log_retention_days=config.edge.access_log_retention_days,
+            error_rate_threshold_percent=float(config.alarms.cloudfront_5xx_percent),
+            blocked_requests_threshold=config.alarms.waf_blocked_requests,
+            alarm_emails=tuple(config.alarms.emails),
+            alarm_https_endpoints=tuple(config.alarms.https_endpoints),
+        ),
+        opts,
+    )
+    return EdgeTier(origin_secret=origin_secret, alb=alb, edge=edge)
+
+
+def ecs_compute(base: Foundation, data: DataTier, edge: EdgeTier) -> ComputeTier:
+    """The API as an ECS Fargate service behind the edge tier's ALB."""
+    config, env, keys, opts, alb = base.config, base.env, base.keys, base.opts, edge.alb
+    image = ServiceImage(
+        f"{env}-image",
+        ServiceImageArgs(
+            environment=env,
+            repository_name=config.image.repository_name,
+            kms_key_arn=keys.arn("ecr"),
+            keep_images=config.image.keep_images,
+            # Relative to the project directory, where `pulumi up` runs: plans stay machine-independent.
+            context_path="app",
+            digest=config.image.digest,
+            # Only a build needs it; a promoted digest is deployed as it is.
+            git_revision=git_revision() if config.image.digest is None else "unknown",
+        ),
+        opts,
+    )
+
+    # ECS rolls a deployment back on these, so they exist before the service.
+    deployment_alarms = DeploymentAlarms(
+        f"{env}-deployment-alarms",
+        DeploymentAlarmsArgs(
+            environment=env,
+            topic_arn=base.topic.arn,
+            alb_arn_suffix=alb.arn_suffix,
+            target_group_arn_suffix=alb.target_group_arn_suffix,
+            thresholds=base.thresholds,
+        ),
+        opts,
+    )
+
+    service = ApiService(
+        f"{env}-api",
+        ApiServiceArgs(
+            environment=env,
+            region=config.region,
+            subnet_ids=base.network.private_subnet_ids,
+            security_group_id=base.groups.tasks_id,
+            target_group_arn=alb.target_group.arn,
+            target_group_arn_suffix=alb.target_group_arn_suffix,
+            alb_arn_suffix=alb.arn_suffix,
+            # The target group joins the load balancer through the origin rule, not the listener.
+            listener=alb.origin_rule,
+            deployment_alarm_names=deployment_alarms.alarm_names,
+            image_ref=image.image_ref,
+            cpu=config.service.cpu,
+            memory=config.service.memory,
+            desired_count=config.service.desired_count,
+            min_count=config.service.min_count,
+            max_count=config.service.max_count,
+            cpu_target_percent=config.service.cpu_target_percent,
+            requests_per_target=config.service.requests_per_target,
+            fargate_base=config.service.fargate_base,
+            fargate_weight=config.service.fargate_weight,
+            fargate_spot_weight=config.service.fargate_spot_weight,
+            workers=config.service.workers,
+            container_port=config.service.container_port,
+            health_check_grace_seconds=config.service.health_check_grace_seconds,
+            shutdown_grace_seconds=config.service.shutdown_grace_seconds,
+            log_retention_days=config.service.log_retention_days,
+            logs_kms_key_arn=keys.arn("logs"),
+            secrets=api_secrets(data),
+            secrets_kms_key_arn=keys.arn("secrets"),
+            environment_variables=api_environment(config, data),
+        ),
+        opts,
+    )
+    return ComputeTier(image=image, deployment_alarms=deployment_alarms, service=service)
+
+
+def api_secrets(data: DataTier) -> dict[str, pulumi.Input[str]]:
+    """The API's secret settings: environment variable -> Secrets Manager secret ARN."""
+    return {
+        "NOTES_MONGODB_URI": data.database.uri_secret_arn,
+        "NOTES_REDIS_AUTH_TOKEN": data.cache.auth_secret_arn,
+        "NOTES_JWT_SIGNING_KEY": data.jwt_key.arn,
+    }
+
+
+def api_environment(config: StackConfig, data: DataTier) -> dict[str, pulumi.Input[str]]:
+    """The API's plain settings (app/notes_api/core/config.py lists them all)."""
+    return {
+        "NOTES_ENV": "production",
+        "NOTES_REDIS_URL": data.cache.url,
+        "NOTES_MONGODB_TLS_CA_FILE": DocumentDb.CA_FILE,
+        # Only the ALB (inside the VPC) is a trusted proxy; the per-IP limits count
+        # the viewer address CloudFront sets, which a client cannot send past the
+        # origin lock (X-Forwarded-For's left end is whatever the client wrote).
+        "NOTES_FORWARDED_ALLOW_IPS": config.network.cidr,
+        "NOTES_CLIENT_IP_HEADER": "CloudFront-Viewer-Address",
+        "NOTES_CORS_ALLOW_ORIGINS": ",".join(config.service.cors_allow_origins),
+    }
+
+
+def observability_tier(
+    base: Foundation, data: DataTier, edge: EdgeTier, compute: ComputeTier
+) -> ObservabilityTier:
+    env, opts, alb, service = base.env, base.opts, edge.alb, compute.service
+    service_alarms = ServiceAlarms(
+        f"{env}-service-alarms",
+        ServiceAlarmsArgs(
+            environment=env,
+            topic_arn=base.topic.arn,
+            alb_arn_suffix=alb.arn_suffix,
+            target_group_arn_suffix=alb.target_group_arn_suffix,
+            cluster_name=service.cluster_name,
+            service_name=service.service_name,
+            thresholds=base.thresholds,
+        ),
+        opts,
+    )
+    docdb_instance_ids = [instance.identifier for instance in data.database.instances]
+    cache_ids = cache_member_ids(
+        data.cache.replication_group.replication_group_id, base.config.cache.node_count
+    )
+    data_alarms = DataAlarms(
+        f"{env}-data-alarms",
+        DataAlarmsArgs(
+            environment=env,
+            topic_arn=base.topic.arn,
+            docdb_instance_ids=docdb_instance_ids,
+            cache_cluster_ids=cache_ids,
+            thresholds=base.thresholds,
+        ),
+        opts,
+    )
+
+    dashboard = Dashboard(
+        f"{env}-dashboard",
+        DashboardArgs(
+            environment=env,
+            region=base.config.region,
+            alb_arn_suffix=alb.arn_suffix,
+            target_group_arn_suffix=alb.target_group_arn_suffix,
+            cluster_name=service.cluster_name,
+            service_name=service.service_name,
+            docdb_instance_ids=docdb_instance_ids,
+            cache_cluster_ids=cache_ids,
+            alarm_arns=[
+                *compute.deployment_alarms.alarm_arns,
+                *service_alarms.alarm_arns,
+                *data_alarms.alarm_arns,
+            ],
+            web_acl_name=edge.edge.web_acl_name,
+            distribution_id=edge.edge.distribution_id,
+            thresholds=base.thresholds,
+        ),
+        opts,
+    )
+    return ObservabilityTier(service_alarms=service_alarms, data_alarms=data_alarms, dashboard=dashboard)
