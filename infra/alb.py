@@ -5,7 +5,7 @@ logs.
 Origin lock: the security group admits only CloudFront's origin-facing addresses, but those are
 shared by every CloudFront distribution, anyone's included. So the HTTPS listener answers 403 by
 default and forwards only requests whose origin header (added by our distribution, see
-``infra/edge.py``) carries one of the accepted secret values. Two values are accepted while the
+``infra/edge/origin_secret.py``) carries one of the accepted secret values. Two values are accepted while the
 secret rotates: the new one CloudFront is switching to, and the previous one it still sends
 from edge locations the change has not reached yet."""
 
@@ -304,7 +304,7 @@ class LoadBalancer(pulumi.ComponentResource):
             conditions=[
                 aws.lb.ListenerRuleConditionArgs(
                     # The ALB compares header values case-insensitively and reads * and ? as
-                    # wildcards: the generated values (infra/edge.py) are 64 letters and digits,
+                    # wildcards: the generated values (infra/edge/origin_secret.py) are 64 letters and digits,
                     # which still leaves over 300 bits once case is ignored.
                     http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
                         http_header_name=args.origin_header_name,

@@ -285,8 +285,7 @@ def edge_tier(base: Foundation) -> EdgeTier:
             access_log_retention_days=config.edge.access_log_retention_days,
             error_rate_threshold_percent=float(config.alarms.cloudfront_5xx_percent),
             blocked_requests_threshold=config.alarms.waf_blocked_requests,
-            alarm_emails=tuple(config.alarms.emails),
-            alarm_https_endpoints=tuple(config.alarms.https_endpoints),
+            alarm_subscriptions=alarm_subscriptions(config),
         ),
         opts,
     )

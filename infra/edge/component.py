@@ -14,7 +14,6 @@ region, next to the ALB.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -38,7 +37,9 @@ from infra.edge.origin_secret import OriginSecret
 from infra.edge.validation import validate_edge
 from infra.edge.waf_rules import COMMON_RULES, RATE_WINDOW_SECONDS, RuleAction
 from infra.kms import Keys, KeysArgs
+from infra.observability.alarm_factory import Alarm, AlarmFactory, Evaluation, Metric
 from infra.observability.metrics_catalog import CLOUDFRONT, CLOUDFRONT_REGION_DIMENSION, WAF, WAF_ALL_RULES
+from infra.observability.topic import AlarmSubscription, AlarmTopic, AlarmTopicArgs
 
 
 def _default_count_overrides() -> dict[str, tuple[str, ...]]:
@@ -51,7 +52,7 @@ def _default_count_overrides() -> dict[str, tuple[str, ...]]:
 class EdgeArgs:
     """CloudFront, WAF and their us-east-1 companions for one environment.
 
-    ``stacks/app.py`` fills the fields that name a config key from that key; the others keep
+    ``stacks/tiers.py`` fills the fields that name a config key from that key; the others keep
     their default in every stack. The origin secret's ``generation`` and
     ``previous_generation`` come through ``OriginSecretArgs``.
     """
@@ -124,12 +125,10 @@ class EdgeArgs:
     blocked_requests_threshold: int = 1000
     """Requests the web ACL blocks in 5 minutes before the spike alarm fires. From config
     ``alarmsWafBlockedRequests``. Default 1000."""
-    alarm_emails: Sequence[str] = ()
-    """Addresses subscribed to the us-east-1 alarm topic (each confirms by mail). From config
-    ``alarmsEmails``. Default none."""
-    alarm_https_endpoints: Sequence[str] = ()
-    """HTTPS endpoints subscribed to that topic (they confirm the subscription). From config
-    ``alarmsHttpsEndpoints``. Default none."""
+    alarm_subscriptions: Sequence[AlarmSubscription] = ()
+    """Who the us-east-1 alarm topic tells: the same recipients as the stack's own topic. From
+    config ``alarmsEmails`` and ``alarmsHttpsEndpoints`` (``stacks.settings.alarm_subscriptions``).
+    Default none."""
     key_deletion_window_days: int = 30
     """Deletion window of the us-east-1 KMS keys (7-30). Default 30."""
 
@@ -147,7 +146,7 @@ class Edge(pulumi.ComponentResource):
     response_headers_policy: aws.cloudfront.ResponseHeadersPolicy
     public_cache_policy: aws.cloudfront.CachePolicy
     distribution: aws.cloudfront.Distribution
-    alarm_topic: aws.sns.Topic
+    alarm_topic: AlarmTopic
     error_rate_alarm: aws.cloudwatch.MetricAlarm
     blocked_requests_alarm: aws.cloudwatch.MetricAlarm
     domain_name: pulumi.Output[str]
@@ -412,71 +411,63 @@ class Edge(pulumi.ComponentResource):
                 )
 
     def _alarms(self, name: str, args: EdgeArgs, east: pulumi.ResourceOptions) -> None:
-        prefix = f"notes-{args.environment}"
-        # CloudWatch alarms notify topics of their own region only: us-east-1, like the
-        # metrics. The sns key lets cloudwatch.amazonaws.com use it.
-        self.alarm_topic = aws.sns.Topic(
-            f"{name}-alarms",
-            name=f"{prefix}-edge-alarms",
-            kms_master_key_id=self.keys.arn("sns"),
-            opts=east,
+        # CloudWatch alarms notify topics of their own region only: the topic lives in
+        # us-east-1 with the metrics, encrypted with the edge's sns key (its policy lets
+        # cloudwatch.amazonaws.com use it). The same component as the stack's own topic: the
+        # same topic policy and the same judgement of the same subscribers.
+        self.alarm_topic = AlarmTopic(
+            f"{name}-alarm-topic",
+            AlarmTopicArgs(
+                environment=args.environment,
+                region=EDGE_REGION,
+                account_id=args.account_id,
+                kms_key_arn=self.keys.arn("sns"),
+                subscriptions=args.alarm_subscriptions,
+                purpose="edge-alarms",
+            ),
+            pulumi.ResourceOptions(parent=self, providers={"aws": self.provider}),
         )
         self.alarm_topic_arn = self.alarm_topic.arn
-        for protocol, endpoints in (("email", args.alarm_emails), ("https", args.alarm_https_endpoints)):
-            for endpoint in endpoints:
-                # Named by a digest of the endpoint: reordering the list replaces nothing.
-                digest = hashlib.sha256(endpoint.encode()).hexdigest()[:10]
-                aws.sns.TopicSubscription(
-                    f"{name}-alarms-{protocol}-{digest}",
-                    topic=self.alarm_topic.arn,
-                    protocol=protocol,
-                    endpoint=endpoint,
-                    opts=east,
-                )
-        notify = [self.alarm_topic.arn]
-        self.error_rate_alarm = aws.cloudwatch.MetricAlarm(
-            f"{name}-5xx-error-rate",
-            name=f"{prefix}-cloudfront-5xx-error-rate",
-            alarm_description=(
-                f"More than {args.error_rate_threshold_percent:g}% of viewer requests answered 5xx "
-                "in 3 of the last 5 minutes (CloudFront, all edge locations)"
-            ),
-            namespace=CLOUDFRONT,
-            metric_name="5xxErrorRate",
-            dimensions={"DistributionId": self.distribution.id, "Region": CLOUDFRONT_REGION_DIMENSION},
-            statistic="Average",
-            period=60,
-            evaluation_periods=5,
-            datapoints_to_alarm=3,
-            threshold=args.error_rate_threshold_percent,
-            comparison_operator="GreaterThanThreshold",
-            # CloudFront publishes nothing for minutes without requests: no requests, no
-            # errors. Missing data as breaching would page a quiet staging every night.
-            treat_missing_data="notBreaching",
-            alarm_actions=notify,
-            ok_actions=notify,
-            opts=east,
+        factory = AlarmFactory(self, name, args.environment, self.alarm_topic.arn, provider=self.provider)
+        self.error_rate_alarm = factory.create(
+            Alarm(
+                role="cloudfront-5xx-error-rate",
+                what="CloudFront 5xx error rate",
+                description=(
+                    f"More than {args.error_rate_threshold_percent:g}% of viewer requests answered 5xx "
+                    "in 3 of the last 5 minutes (CloudFront, all edge locations)"
+                ),
+                comparison="GreaterThanThreshold",
+                threshold=args.error_rate_threshold_percent,
+                # CloudFront publishes nothing for minutes without requests: no requests, no
+                # errors. Missing data as breaching would page a quiet staging every night.
+                treat_missing_data="notBreaching",
+                evaluation=Evaluation(periods=5, datapoints=3, period_seconds=60),
+                metric=Metric(
+                    CLOUDFRONT,
+                    "5xxErrorRate",
+                    {"DistributionId": self.distribution.id, "Region": CLOUDFRONT_REGION_DIMENSION},
+                    "Average",
+                ),
+            )
         )
-        self.blocked_requests_alarm = aws.cloudwatch.MetricAlarm(
-            f"{name}-waf-blocked-requests",
-            name=f"{prefix}-waf-blocked-requests",
-            alarm_description=(
-                f"The edge web ACL blocked more than {args.blocked_requests_threshold} requests "
-                "in 5 minutes: an attack, or a rule blocking real traffic"
-            ),
-            namespace=WAF,
-            metric_name="BlockedRequests",
-            # CLOUDFRONT-scope ACLs publish without a Region dimension; Rule=ALL is the ACL total.
-            dimensions={"WebACL": self.web_acl_name, "Rule": WAF_ALL_RULES},
-            statistic="Sum",
-            period=RATE_WINDOW_SECONDS,
-            evaluation_periods=1,
-            threshold=args.blocked_requests_threshold,
-            comparison_operator="GreaterThanThreshold",
-            # WAF publishes BlockedRequests only when it blocked something: missing data is
-            # zero blocks, the all-clear.
-            treat_missing_data="notBreaching",
-            alarm_actions=notify,
-            ok_actions=notify,
-            opts=east,
+        self.blocked_requests_alarm = factory.create(
+            Alarm(
+                role="waf-blocked-requests",
+                what="WAF blocked requests",
+                description=(
+                    f"The edge web ACL blocked more than {args.blocked_requests_threshold} requests "
+                    "in 5 minutes: an attack, or a rule blocking real traffic"
+                ),
+                comparison="GreaterThanThreshold",
+                threshold=args.blocked_requests_threshold,
+                # WAF publishes BlockedRequests only when it blocked something: missing data is
+                # zero blocks, the all-clear.
+                treat_missing_data="notBreaching",
+                evaluation=Evaluation(periods=1, datapoints=1, period_seconds=RATE_WINDOW_SECONDS),
+                # CLOUDFRONT-scope ACLs publish without a Region dimension; Rule=ALL is the ACL total.
+                metric=Metric(
+                    WAF, "BlockedRequests", {"WebACL": self.web_acl_name, "Rule": WAF_ALL_RULES}, "Sum"
+                ),
+            )
         )

@@ -16,13 +16,13 @@ from infra.edge.waf_rules import (
     RULE_ACTIONS,
 )
 from infra.log_retention import LOG_RETENTION_DAYS
+from infra.observability.topic import validate_subscriptions
 
 if TYPE_CHECKING:
     from infra.edge.component import EdgeArgs
 
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _WAF_RULE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PATH = re.compile(r"^/[A-Za-z0-9._~/*-]*$")
 
 
@@ -82,12 +82,10 @@ def validate_edge(name: str, args: EdgeArgs) -> None:  # noqa: PLR0912 (one chec
         raise ValueError(
             f"{where}: blocked_requests_threshold={args.blocked_requests_threshold} must be 1 or more"
         )
-    for email in args.alarm_emails:
-        if not _EMAIL.match(email):
-            raise ValueError(f"{where}: alarm_emails: {email!r} is not an email address")
-    for endpoint in args.alarm_https_endpoints:
-        if not endpoint.startswith("https://"):
-            raise ValueError(f"{where}: alarm_https_endpoints: {endpoint!r} must start with https://")
+    try:
+        validate_subscriptions(args.alarm_subscriptions, field="alarm_subscriptions")
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
     if not 7 <= args.key_deletion_window_days <= 30:
         raise ValueError(
             f"{where}: key_deletion_window_days={args.key_deletion_window_days}; KMS accepts 7 to 30"

@@ -78,12 +78,20 @@ class Alarm:
 
 class AlarmFactory:
     def __init__(
-        self, parent: pulumi.Resource, name: str, environment: str, topic_arn: pulumi.Input[str]
+        self,
+        parent: pulumi.Resource,
+        name: str,
+        environment: str,
+        topic_arn: pulumi.Input[str],
+        provider: pulumi.ProviderResource | None = None,
     ) -> None:
         self.parent = parent
         self.name = name
         self.environment = environment
         self.topic_arn = topic_arn
+        # An alarm lives in its metric's region: the edge's CloudFront and WAF alarms take its
+        # us-east-1 provider, the others inherit the stack's from their parent.
+        self.opts = pulumi.ResourceOptions(parent=parent, provider=provider)
 
     def create(self, a: Alarm) -> aws.cloudwatch.MetricAlarm:
         if a.treat_missing_data not in TREAT_MISSING_DATA:
@@ -136,6 +144,6 @@ class AlarmFactory:
             alarm_actions=[self.topic_arn],
             ok_actions=[self.topic_arn],
             actions_enabled=True,
-            opts=pulumi.ResourceOptions(parent=self.parent),
+            opts=self.opts,
             **single,
         )

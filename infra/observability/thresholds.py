@@ -17,7 +17,7 @@ MAX_EVALUATION_SECONDS = 24 * 60 * 60
 class AlarmThresholds:
     """Where each alarm fires. Defaults suit a small environment; a stack file tightens them.
 
-    ``stacks.app.alarm_thresholds`` builds it from the stack's ``alarms*`` config keys (whole
+    ``stacks.settings.alarm_thresholds`` builds it from the stack's ``alarms*`` config keys (whole
     units there: ms and MiB); a field without a config key keeps its default in every stack.
     """
 

@@ -13,16 +13,16 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.observability.endpoints import endpoint_problem
 from infra.observability.naming import check_environment
 
-PROTOCOLS = ("email", "https")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+PURPOSE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 
 
 @dataclass(frozen=True)
 class AlarmSubscription:
     """One recipient of every alarm notification. The stack makes one per entry of config
-    ``alarmsEmails`` and ``alarmsHttpsEndpoints`` (``stacks.app.alarm_subscriptions``)."""
+    ``alarmsEmails`` and ``alarmsHttpsEndpoints`` (``stacks.settings.alarm_subscriptions``)."""
 
     protocol: str
     """"email" (the address confirms by clicking the link SNS sends) or "https" (the endpoint
@@ -37,7 +37,7 @@ class AlarmTopicArgs:
     """The alarm topic of one environment."""
 
     environment: str
-    """Environment name: the topic is notes-<env>-alarms. From config ``environment``. Required."""
+    """Environment name: the topic is notes-<env>-<purpose>. From config ``environment``. Required."""
     region: str
     """Region of the topic; alarms notify topics of their own region only. From config
     ``aws:region``. Required."""
@@ -48,6 +48,9 @@ class AlarmTopicArgs:
     subscriptions: Sequence[AlarmSubscription] = ()
     """Who is told. From config ``alarmsEmails`` and ``alarmsHttpsEndpoints``. Default none (the
     topic still collects for later subscribers)."""
+    purpose: str = "alarms"
+    """Last part of the topic's name, notes-<env>-<purpose>: a second topic of the same
+    environment needs its own (the edge's us-east-1 topic is "edge-alarms"). Default "alarms"."""
 
 
 def topic_policy(*, topic_arn: str, account_id: str, region: str, environment: str) -> dict[str, Any]:
@@ -73,19 +76,13 @@ def topic_policy(*, topic_arn: str, account_id: str, region: str, environment: s
     }
 
 
-def _validate_subscriptions(subscriptions: Sequence[AlarmSubscription]) -> None:
+def validate_subscriptions(subscriptions: Sequence[AlarmSubscription], field: str = "subscriptions") -> None:
+    """Every recipient valid and listed once; ``field`` names the args field in messages."""
     seen: set[tuple[str, str]] = set()
     for index, s in enumerate(subscriptions):
-        where = f"subscriptions[{index}]"
-        if s.protocol not in PROTOCOLS:
-            raise ValueError(f"{where}.protocol={s.protocol!r}: use one of {', '.join(PROTOCOLS)}")
-        if s.protocol == "email" and not EMAIL.match(s.endpoint):
-            raise ValueError(f"{where}.endpoint={s.endpoint!r} is not an e-mail address")
-        if s.protocol == "https" and not re.match(r"^https://[^/\s]+\.[^/\s]+(/\S*)?$", s.endpoint):
-            raise ValueError(
-                f"{where}.endpoint={s.endpoint!r}: an https subscription needs an https:// URL "
-                "(alarm notifications never travel in plain HTTP)"
-            )
+        where = f"{field}[{index}]"
+        if problem := endpoint_problem(s.protocol, s.endpoint):
+            raise ValueError(f"{where}.{problem}")
         key = (s.protocol, s.endpoint.lower())
         if key in seen:
             raise ValueError(f"{where}: {s.protocol} {s.endpoint} is listed twice")
@@ -102,15 +99,17 @@ class AlarmTopic(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AlarmTopicArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         check_environment(args.environment)
-        _validate_subscriptions(args.subscriptions)
+        if not PURPOSE.match(args.purpose):
+            raise ValueError(f"purpose={args.purpose!r}: lower-case letters, digits and '-' only")
+        validate_subscriptions(args.subscriptions)
         super().__init__("notes:infra:AlarmTopic", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         env = args.environment
 
         self.topic = aws.sns.Topic(
             f"{name}-topic",
-            name=f"notes-{env}-alarms",
-            display_name=f"notes {env} alarms",
+            name=f"notes-{env}-{args.purpose}",
+            display_name=f"notes {env} {args.purpose.replace('-', ' ')}",
             kms_master_key_id=args.kms_key_arn,
             opts=child,
         )

@@ -108,6 +108,18 @@ class RecordedGraph:
         """The provider resource ``resource`` was registered with (None: the default one)."""
         return next((r for r in self.resources if r.urn == resource.provider), None)
 
+    def below(self, ancestor_urn: str) -> list[Recorded]:
+        """Every resource anywhere below ``ancestor_urn`` (children, grandchildren ...)."""
+        parents = {r.urn: r.parent for r in self.resources}
+
+        def descends(resource: Recorded) -> bool:
+            parent = resource.parent
+            while parent is not None and parent != ancestor_urn:
+                parent = parents.get(parent)
+            return parent == ancestor_urn
+
+        return [r for r in self.resources if descends(r)]
+
 
 def normalise(value: Any) -> Any:
     """Wire values as a reviewer should read them: integral floats as ints, secrets masked,

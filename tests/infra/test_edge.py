@@ -25,6 +25,9 @@ from infra.edge.cloudfront import (
 from infra.edge.component import Edge, EdgeArgs
 from infra.edge.origin_secret import OriginSecret, OriginSecretArgs
 from infra.edge.waf_rules import COMMON_RULES, IP_REPUTATION, KNOWN_BAD_INPUTS
+from infra.observability.alarm_factory import Metric
+from infra.observability.metrics_catalog import CLOUDFRONT
+from infra.observability.topic import AlarmSubscription
 from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
 from tests.type_tokens import (
@@ -42,6 +45,7 @@ from tests.type_tokens import (
     SECRET,
     SNS_SUBSCRIPTION,
     SNS_TOPIC,
+    SNS_TOPIC_POLICY,
     WEB_ACL,
     WEB_ACL_LOGGING,
 )
@@ -69,6 +73,7 @@ US_EAST_1_TYPES = {
     "aws:cloudwatch/logDelivery:LogDelivery",
     METRIC_ALARM,
     SNS_TOPIC,
+    SNS_TOPIC_POLICY,
     SNS_SUBSCRIPTION,
     KMS_KEY,
     "aws:kms/alias:Alias",
@@ -93,8 +98,10 @@ def edge_args(origin: OriginSecret, **overrides: Any) -> EdgeArgs:
         "aliases": ALIASES,
         "origin_domain_name": ORIGIN,
         "origin_secret": origin,
-        "alarm_emails": ["ops@example.com"],
-        "alarm_https_endpoints": ["https://hooks.example.com/alarms"],
+        "alarm_subscriptions": (
+            AlarmSubscription("email", "ops@example.com"),
+            AlarmSubscription("https", "https://hooks.example.com/alarms"),
+        ),
         **overrides,
     }
     return EdgeArgs(**values)
@@ -155,15 +162,8 @@ def edge_component(graph: Graph) -> Recorded:
 
 def under(graph: Graph, ancestor: Recorded) -> list[Recorded]:
     """Custom resources anywhere below ``ancestor`` (children, grandchildren ...)."""
-    parents = {r.urn: r.parent for r in graph.resources}
-    found = []
-    for resource in graph.custom():
-        parent = resource.parent
-        while parent and parent != ancestor.urn:
-            parent = parents.get(parent)
-        if parent == ancestor.urn:
-            found.append(resource)
-    return found
+    custom = {r.urn for r in graph.custom()}
+    return [r for r in graph.below(ancestor.urn) if r.urn in custom]
 
 
 def distribution(graph: Graph) -> Recorded:
@@ -651,6 +651,35 @@ def test_alarm_topic_is_encrypted_with_the_us_east_1_sns_key_and_has_the_subscri
         assert subscription.inputs["topic"] == graph.result["topic_arn"], subscription.urn
 
 
+def test_the_edge_topic_is_an_alarm_topic_with_its_policy_like_the_stacks_own(graph: Graph) -> None:
+    # GIVEN the edge / WHEN its topic is read
+    [component] = [r for r in graph.resources if r.type == "notes:infra:AlarmTopic"]
+    topic = graph.one(SNS_TOPIC)
+    policy = graph.one(SNS_TOPIC_POLICY)
+    # THEN it is the stack's AlarmTopic component, named apart from the stack's own topic
+    assert topic.parent == component.urn and component.parent == edge_component(graph).urn
+    assert topic.inputs["name"] == "notes-staging-edge-alarms", topic.urn
+    # AND only this account's us-east-1 alarms of this environment may publish to it
+    [statement] = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}, policy.urn
+    assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == (
+        f"arn:aws:cloudwatch:us-east-1:{ACCOUNT_ID}:alarm:notes-staging-*"
+    ), policy.urn
+    # AND the alarms it hears of are named inside that pattern
+    assert {a.inputs["name"] for a in graph.of_type(METRIC_ALARM)} == {
+        "notes-staging-cloudfront-5xx-error-rate",
+        "notes-staging-waf-blocked-requests",
+    }
+
+
+def test_an_edge_alarm_on_a_metric_aws_does_not_publish_fails_before_registering() -> None:
+    # GIVEN a metric CloudFront does not publish with these dimensions (no Region)
+    # WHEN it is described as the edge describes its alarms
+    # THEN the metrics catalog refuses it, as it does every other alarm's
+    with pytest.raises(ValueError, match="5xxErrorRate is not published with dimensions"):
+        Metric(CLOUDFRONT, "5xxErrorRate", {"DistributionId": "E123"}, "Average")
+
+
 # --- origin secret rotation ------------------------------------------------------------------
 
 
@@ -762,8 +791,14 @@ def test_children_are_named_after_the_component_and_urns_are_unique(graph: Graph
         ({"access_log_retention_days": 0}, r"access_log_retention_days=0"),
         ({"error_rate_threshold_percent": 0}, r"error_rate_threshold_percent=0 is not a percentage"),
         ({"blocked_requests_threshold": 0}, r"blocked_requests_threshold=0"),
-        ({"alarm_emails": ["ops"]}, r"alarm_emails: 'ops' is not an email address"),
-        ({"alarm_https_endpoints": ["http://hooks.example.com"]}, r"must start with https://"),
+        (
+            {"alarm_subscriptions": (AlarmSubscription("email", "ops"),)},
+            r"alarm_subscriptions\[0\]\.endpoint='ops' is not an e-mail address",
+        ),
+        (
+            {"alarm_subscriptions": (AlarmSubscription("https", "http://hooks.example.com"),)},
+            r"alarm_subscriptions\[0\]\.endpoint='http://hooks.example.com': an https subscription needs",
+        ),
         ({"key_deletion_window_days": 3}, r"key_deletion_window_days=3"),
         ({"default_tags": {}}, r"default_tags is empty"),
     ],

@@ -203,6 +203,12 @@ def test_pulumi_yaml_declares_every_key_with_type_and_description() -> None:
         ({"alarmsAlb5xxPercent": 0}, "alarmsAlb5xxPercent", "greater than or equal to 1"),
         ({"alarmsTargetP99Ms": "fast"}, "alarmsTargetP99Ms", "valid integer"),
         ({"alarmsEmails": "[oops"}, "alarmsEmails", "expected a list"),
+        ({"alarmsEmails": ["ops"]}, "alarmsEmails", "endpoint='ops' is not an e-mail address"),
+        (
+            {"alarmsHttpsEndpoints": ["http://hooks.example.com/alarms"]},
+            "alarmsHttpsEndpoints",
+            "an https subscription needs an https:// URL",
+        ),
     ],
 )
 def test_bad_edge_and_alarm_values_name_the_key(change: dict[str, Any], key: str, words: str) -> None:

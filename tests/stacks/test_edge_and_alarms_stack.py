@@ -17,10 +17,10 @@ from stacks import outputs as out
 from stacks.config import load_stack
 from stacks.settings import alarm_thresholds
 from stacks.tiers import CLOUDFRONT_ORIGIN_PREFIX_LIST
-from tests.type_tokens import DISTRIBUTION, METRIC_ALARM, SNS_TOPIC
+from tests.type_tokens import DISTRIBUTION, METRIC_ALARM, SNS_SUBSCRIPTION, SNS_TOPIC, SNS_TOPIC_POLICY
 
 STACKS = ["staging", "prod"]
-# The prefix list id the mocks answer for CLOUDFRONT_ORIGIN_PREFIX_LIST (stacks/mocks.py).
+# The prefix list id the mocks answer for CLOUDFRONT_ORIGIN_PREFIX_LIST (notes_platform/graph/mocks.py).
 CLOUDFRONT_PREFIX_LIST_ID = "pl-4fa04526"
 
 
@@ -93,19 +93,26 @@ def test_everything_cloudfront_needs_in_us_east_1_is_registered_there(
 ) -> None:
     plan = plans[stack]
     distribution = _one(plan, DISTRIBUTION)
-    edge_parent = distribution.parent
+    # Everything below the edge component, at any depth (its alarm topic is a component of its own).
+    assert distribution.parent is not None
+    below_edge = {r.urn for r in plan.below(distribution.parent)}
     needed = [
         *plan.of_type("aws:wafv2/webAcl:WebAcl"),
         *plan.of_type("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"),
-        *[r for r in plan.of_type("aws:acm/certificate:Certificate") if r.parent == edge_parent],
         *[
             r
-            for r in plan.of_type("aws:acm/certificateValidation:CertificateValidation")
-            if r.parent == edge_parent
+            for kind in (
+                "aws:acm/certificate:Certificate",
+                "aws:acm/certificateValidation:CertificateValidation",
+                "aws:cloudwatch/logGroup:LogGroup",
+                METRIC_ALARM,
+                SNS_TOPIC,
+                SNS_TOPIC_POLICY,
+                SNS_SUBSCRIPTION,
+            )
+            for r in plan.of_type(kind)
+            if r.urn in below_edge
         ],
-        *[r for r in plan.of_type("aws:cloudwatch/logGroup:LogGroup") if r.parent == edge_parent],
-        *[r for r in plan.of_type(METRIC_ALARM) if r.parent == edge_parent],
-        *[r for r in plan.of_type(SNS_TOPIC) if r.parent == edge_parent],
     ]
     kinds = {r.type for r in needed}
     assert {
@@ -116,6 +123,8 @@ def test_everything_cloudfront_needs_in_us_east_1_is_registered_there(
         "aws:cloudwatch/logGroup:LogGroup",
         METRIC_ALARM,
         SNS_TOPIC,
+        SNS_TOPIC_POLICY,
+        SNS_SUBSCRIPTION,
     } <= kinds, kinds
     wrong = [f"{r.urn}: {_region_of(plan, r)}" for r in needed if _region_of(plan, r) != "us-east-1"]
     assert not wrong, "\n".join(wrong)
@@ -274,7 +283,7 @@ FROM_CONFIG = {
     "-docdb-1-connections": lambda c: c.alarms.docdb_connections,
     "-redis-001-evictions": lambda c: c.alarms.redis_evictions,
     "-redis-001-memory": lambda c: c.alarms.redis_memory_percent,
-    "-edge-5xx-error-rate": lambda c: c.alarms.cloudfront_5xx_percent,
+    "-edge-cloudfront-5xx-error-rate": lambda c: c.alarms.cloudfront_5xx_percent,
     "-edge-waf-blocked-requests": lambda c: c.alarms.waf_blocked_requests,
 }
 
