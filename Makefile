@@ -7,9 +7,12 @@ PORT ?= 8000
 STACK ?= staging
 SNAPSHOT_REVISION := 0000000
 
-.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan snapshots
+.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan config snapshots
 
 help:  ## list the targets
+	@echo "notes-platform: the Pulumi program (stacks/, infra/), its policy pack (policies/),"
+	@echo "the offline tooling (notes_platform/: notes-platform plan|config) and the API (app/)."
+	@echo
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
 bootstrap:  ## install Debian and Python dependencies (idempotent)
@@ -30,7 +33,10 @@ test: lint typecheck unit  ## everything CI runs on every change
 plan: bootstrap  ## offline plan of a stack (STACK=staging|prod, JSON=file to write the graph)
 	.venv/bin/notes-platform plan $(STACK) $(if $(JSON),--json $(JSON))
 
-snapshots: bootstrap  ## refresh the committed plan snapshots in tests/snapshots/
+config: bootstrap  ## regenerate Pulumi.yaml's config block from the stack schema (stacks/)
+	.venv/bin/notes-platform config --write
+
+snapshots: bootstrap  ## refresh the committed plan snapshots in tests/snapshots/ (tests/stacks checks them)
 	for stack in staging prod; do \
 	  NOTES_PLATFORM_REVISION=$(SNAPSHOT_REVISION) .venv/bin/notes-platform plan $$stack --quiet --json tests/snapshots/$$stack.json; \
 	done
