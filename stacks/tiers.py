@@ -16,7 +16,8 @@ from infra.alb import LoadBalancer, LoadBalancerArgs
 from infra.cache import RedisCache, RedisCacheArgs
 from infra.documentdb import DocumentDb, DocumentDbArgs
 from infra.ecs import ApiService, ApiServiceArgs
-from infra.edge.component import Edge, EdgeArgs
+from infra.edge.args import EdgeArgs
+from infra.edge.component import Edge
 from infra.edge.origin_secret import OriginSecret, OriginSecretArgs
 from infra.image import ServiceImage, ServiceImageArgs
 from infra.kms import Keys, KeysArgs

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from stacks.config import ROOT
+from tests.import_graph import import_cycles, import_graph
 
 # Folder -> top-level packages of ours it must not import.
 FORBIDDEN: dict[str, set[str]] = {
@@ -123,3 +124,12 @@ def test_the_size_check_finds_a_long_file_and_an_unexplained_long_function() -> 
         f"or say why in its docstring after `{LONG_MARKER}`)"
     ]
     assert oversized({"d.py": f'"""A table. {LONG_MARKER} one table."""\n{many}'}) == []
+
+
+@pytest.mark.parametrize("package", ["infra", "stacks", "notes_platform", "policies"])
+def test_no_import_cycle_inside_a_package(package: str) -> None:
+    # GIVEN the package's modules and the imports that can run (tests/import_graph.py)
+    graph = import_graph(ROOT / package, package)
+    # THEN no two of its modules need each other
+    cycles = import_cycles(graph)
+    assert cycles == [], f"import cycles in {package}:\n" + "\n".join(" -> ".join(c) for c in cycles)

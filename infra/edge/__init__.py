@@ -1,7 +1,7 @@
 """The edge of the API: a CloudFront distribution in front of the ALB, its WAF web ACL, viewer
 certificate, DNS names, access logs and alarms, and the origin secret that locks the ALB to it.
 
-- ``component``: ``Edge`` and ``EdgeArgs``, everything CloudFront needs in us-east-1 and the
+- ``component``: ``Edge`` (its args in ``args``), everything CloudFront needs in us-east-1 and the
   Route 53 aliases; ``validation``: the checks on ``EdgeArgs``.
 - ``origin_secret``: ``OriginSecret`` and ``OriginSecretArgs``, the generated header value and
   how to rotate it.

@@ -4,15 +4,11 @@ standard logging v2 delivery."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pulumi
 import pulumi_aws as aws
 
+from infra.edge.args import EdgeArgs
 from infra.edge.cloudfront import ACCESS_LOG_FIELDS
-
-if TYPE_CHECKING:
-    from infra.edge.component import EdgeArgs
 
 # Headers redacted from WAF logs (WAF wants them lowercase): bearer tokens and session cookies.
 REDACTED_HEADERS = ("authorization", "cookie")

@@ -4,8 +4,8 @@ fails with a message that names the field and what to change."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
+from infra.edge.args import EdgeArgs
 from infra.edge.cloudfront import PRICE_CLASSES
 from infra.edge.waf import rule_names
 from infra.edge.waf_rules import (
@@ -17,9 +17,6 @@ from infra.edge.waf_rules import (
 )
 from infra.log_retention import LOG_RETENTION_DAYS
 from infra.observability.topic import validate_subscriptions
-
-if TYPE_CHECKING:
-    from infra.edge.component import EdgeArgs
 
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _WAF_RULE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")

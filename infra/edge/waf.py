@@ -5,10 +5,11 @@ says. ``Edge`` registers the web ACL with them; its validation reads ``rule_name
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import pulumi_aws as aws
 
+from infra.edge.args import EdgeArgs
 from infra.edge.waf_rules import (
     COMMON_RULES,
     INTERNAL_PATHS_RULE,
@@ -18,9 +19,6 @@ from infra.edge.waf_rules import (
     RATE_LIMIT_AUTH_RULE,
     RATE_WINDOW_SECONDS,
 )
-
-if TYPE_CHECKING:
-    from infra.edge.component import EdgeArgs
 
 # Builds one rule of the web ACL at the priority it is given.
 RuleBuilder = Callable[[int, "EdgeArgs"], Any]

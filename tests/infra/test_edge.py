@@ -15,6 +15,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from infra.alb import LoadBalancer, LoadBalancerArgs
+from infra.edge.args import EdgeArgs
 from infra.edge.cloudfront import (
     ACCESS_LOG_FIELDS,
     ALL_METHODS,
@@ -22,7 +23,7 @@ from infra.edge.cloudfront import (
     CACHING_DISABLED_POLICY_ID,
     CLOUDFRONT_HOSTED_ZONE_ID,
 )
-from infra.edge.component import Edge, EdgeArgs
+from infra.edge.component import Edge
 from infra.edge.origin_secret import OriginSecret, OriginSecretArgs
 from infra.edge.waf_rules import COMMON_RULES, IP_REPUTATION, KNOWN_BAD_INPUTS
 from infra.observability.alarm_factory import Metric
