@@ -112,6 +112,46 @@ def test_config_check_fails_naming_the_drifted_keys(
     assert "notes-platform config --write" in err
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        (None, None, "Pulumi.qa.yaml: Stack 'qa' is missing configuration value docdbInstanceClass"),
+        (
+            "docdbInstanceCount",
+            "three",
+            "Pulumi.qa.yaml: Stack 'qa' with configuration key 'docdbInstanceCount' "
+            "must be of type 'integer'",
+        ),
+    ],
+)
+def test_config_check_fails_on_a_stack_file_the_cli_would_refuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str | None, value: str | None, expected: str
+) -> None:
+    # GIVEN the committed project file in step with the schema, beside a stack file the CLI
+    # would refuse (a required key left out, or a value of the wrong type)
+    project = _project(tmp_path)
+    document = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
+    del document["config"]["notes-platform:docdbInstanceClass"]
+    if key is not None:
+        document["config"]["notes-platform:docdbInstanceClass"] = "db.t4g.medium"
+        document["config"][f"notes-platform:{key}"] = value
+    (project / "Pulumi.qa.yaml").write_text(yaml.safe_dump(document))
+    # WHEN the project is checked
+    code = main(["config", "--check", "--project-dir", str(project)])
+    # THEN it fails naming the stack file and the key
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "in step with the schema" in captured.out
+    assert expected in captured.err.splitlines(), captured.err
+
+
+def test_config_check_judges_every_committed_stack_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "--check"]) == 0
+    out = capsys.readouterr().out
+    stacks = sorted(p.name for p in ROOT.glob("Pulumi.*.yaml"))
+    assert f"the Pulumi CLI's project-config rules accept {', '.join(stacks)}" in out, out
+
+
 def test_config_write_restores_the_block_and_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
     # GIVEN a project file with its config block removed
     project = _project(tmp_path)
