@@ -164,11 +164,20 @@ def _is_list(annotation: Any) -> bool:
     return get_origin(annotation) is list
 
 
-def load(values: dict[str, Any], stack: str) -> StackConfig:
-    """Validate a stack's config values (``{"notes-platform:key": value, "aws:region": ...}``).
+def load(values: dict[str, Any], stack: str, root: Path = ROOT) -> StackConfig:
+    """Validate a stack's config values (``{"notes-platform:key": value, "aws:region": ...}``),
+    and against the other stack files in ``root`` (``zone_conflicts``).
 
     Values may be typed (read from YAML) or strings (as the Pulumi engine passes them).
     """
+    config = _validate(values, stack)
+    conflicts = zone_conflicts(config, stack, root)
+    if conflicts:
+        raise StackConfigError("\n".join(conflicts))
+    return config
+
+
+def _validate(values: dict[str, Any], stack: str) -> StackConfig:
     source = f"Pulumi.{stack}.yaml"
     table = key_table()
     sections: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
@@ -239,4 +248,41 @@ def read_stack_file(stack: str, root: Path = ROOT) -> dict[str, Any]:
 
 
 def load_stack(stack: str, root: Path = ROOT) -> StackConfig:
-    return load(read_stack_file(stack, root), stack)
+    return load(read_stack_file(stack, root), stack, root)
+
+
+def zone_conflicts(config: StackConfig, stack: str, root: Path = ROOT) -> list[str]:
+    """Other stack files in ``root`` that name this stack's DNS zone with another zone id.
+
+    A zone name resolves through one delegation only: Route 53 gives each hosted zone its own
+    four name servers, and of two zones with one name only the one the parent (or registrar)
+    lists answers, so ACM's DNS validation records written into the other are never seen and
+    its certificates stay pending (Route 53 Developer Guide, "Creating a public hosted zone",
+    https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/CreatingHostedZone.html, and
+    "Routing traffic for subdomains": a subdomain zone is delegated by NS records in the
+    parent, .../dns-routing-traffic-for-subdomains.html; only confirmable against AWS). Each
+    stack therefore owns its zone: staging a sub-zone delegated from prod's.
+    """
+    source = f"Pulumi.{stack}.yaml"
+    zone = config.dns.zone_name.rstrip(".").lower()
+    problems = []
+    for path in sorted(root.glob("Pulumi.*.yaml")):
+        if path.name == source:
+            continue
+        try:
+            other = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+        except (yaml.YAMLError, AttributeError):
+            continue  # that file's own load reports it
+        name, zone_id = other.get(f"{PROJECT}:dnsZoneName"), other.get(f"{PROJECT}:dnsZoneId")
+        if (
+            str(name).rstrip(".").lower() == zone
+            and zone_id is not None
+            and str(zone_id) != config.dns.zone_id
+        ):
+            problems.append(
+                f"{source}: {PROJECT}:dnsZoneId: {config.dns.zone_id} names zone {zone}, which "
+                f"{path.name} gives {PROJECT}:dnsZoneId {zone_id}; only the delegated one of two "
+                "zones with one name answers, so certificate validation in the other never "
+                "finishes: give each stack its own zone (staging a delegated sub-zone)"
+            )
+    return problems

@@ -181,7 +181,7 @@ def test_pulumi_yaml_declares_every_key_with_type_and_description() -> None:
         (
             {"edgeAliases": ["api.other.org"]},
             "edgeAliases",
-            "api.other.org is not inside zone notes.example.com",
+            "api.other.org is not inside zone staging.notes.example.com",
         ),
         ({"edgePriceClass": "PriceClass_1"}, "edgePriceClass", "Input should be"),
         ({"edgeCountRules": ["no-such-rule"]}, "edgeCountRules", "no-such-rule is not a rule of the web ACL"),
@@ -237,3 +237,48 @@ def test_the_schema_loads_without_pulumi_or_the_provider_sdk() -> None:
     loaded = {name.split(".")[0] for name in result.stdout.split()}
     sdks = loaded & {"pulumi", "pulumi_aws", "pulumi_random", "pulumi_docker_build"}
     assert not sdks, f"importing stacks.config loaded {sorted(sdks)}"
+
+
+def test_each_stack_has_its_own_dns_zone() -> None:
+    # GIVEN the committed stack files
+    staging, prod = load_stack("staging"), load_stack("prod")
+    # THEN staging's zone is a sub-zone of prod's with an id of its own, and its names live in it
+    assert staging.dns.zone_name == f"staging.{prod.dns.zone_name}"
+    assert staging.dns.zone_id != prod.dns.zone_id
+    for config in (staging, prod):
+        names = [config.dns.origin_name, *config.edge.aliases]
+        assert all(n.endswith("." + config.dns.zone_name) for n in names), names
+
+
+@pytest.mark.parametrize(
+    ("name", "zone_id", "refused"),
+    [
+        ("staging.notes.example.com", "Z0OTHERZONE00001", True),
+        ("Staging.Notes.Example.Com.", "Z0OTHERZONE00001", True),
+        ("staging.notes.example.com", "Z0STAGINGEXAMPLE01", False),
+        ("qa.notes.example.com", "Z0OTHERZONE00001", False),
+    ],
+)
+def test_two_stack_files_claiming_one_zone_with_different_ids_are_refused(
+    tmp_path: Path, name: str, zone_id: str, refused: bool
+) -> None:
+    # GIVEN a project directory with staging and a second stack file naming a zone
+    for stack in ("staging", "prod"):
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    document = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
+    document["config"]["notes-platform:dnsZoneName"] = name
+    document["config"]["notes-platform:dnsZoneId"] = zone_id
+    (tmp_path / "Pulumi.qa.yaml").write_text(yaml.safe_dump(document))
+    # WHEN staging is loaded from that directory
+    if not refused:
+        assert load_stack("staging", tmp_path).dns.zone_id == "Z0STAGINGEXAMPLE01"
+        return
+    with pytest.raises(StackConfigError) as caught:
+        load_stack("staging", tmp_path)
+    # THEN the error names both files and the key
+    message = str(caught.value)
+    assert message.startswith("Pulumi.staging.yaml: notes-platform:dnsZoneId: Z0STAGINGEXAMPLE01"), message
+    assert f"Pulumi.qa.yaml gives notes-platform:dnsZoneId {zone_id}" in message, message
+    # AND the engine's path (values, not files) is refused the same way
+    with pytest.raises(StackConfigError, match=r"Pulumi\.qa\.yaml gives notes-platform:dnsZoneId"):
+        load(engine_config(read_stack_file("staging")), "staging", tmp_path)
