@@ -11,14 +11,14 @@ from edge locations the change has not reached yet."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+from infra.alb_logs import access_log_bucket
 
 # uvicorn's keep-alive in the API (app/notes_api/server.py). The ALB's idle timeout must
 # stay below it, or the API closes connections the ALB still reuses and clients see 502s.
@@ -157,6 +157,16 @@ class LoadBalancerArgs:
     has its shutdown grace (20 s) for what is still running. Default 30."""
     access_log_prefix: str = "alb"
     """Key prefix of the access logs in their bucket. Default ``alb``."""
+    internet_access: Sequence[pulumi.Resource] = ()
+    """What makes the public subnets public: the VPC's internet gateway, its route and the
+    public route table associations. The ALB is created only after them: AWS refuses an
+    internet-facing load balancer in a VPC without an attached gateway. Set by the stack from
+    Network (``internet_access``); the plan's ordering check refuses a stack that leaves it
+    out. Default none: only for a VPC whose gateway this program does not create."""
+    protect_logs: bool = True
+    """Pulumi ``protect`` on the access-log bucket: `pulumi destroy` refuses to delete it.
+    Default on. Set by the stack from config `albDeletionProtection`: a stack that refuses
+    to lose its load balancer keeps that load balancer's logs as well."""
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -175,13 +185,23 @@ class LoadBalancer(pulumi.ComponentResource):
     certificate: aws.acm.Certificate
     certificate_validation: aws.acm.CertificateValidation
     logs_bucket: aws.s3.Bucket
+    logs_versioning: aws.s3.BucketVersioning
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _validate(args)
         super().__init__("notes:infra:LoadBalancer", name, None, opts)
 
-        bucket_policy = self._logs_bucket(name, args)
-        self._load_balancer(name, args, bucket_policy)
+        logs = access_log_bucket(
+            name,
+            environment=args.environment,
+            region=args.region,
+            prefix=args.access_log_prefix,
+            retention_days=args.access_log_retention_days,
+            protect=args.protect_logs,
+            parent=self,
+        )
+        self.logs_bucket, self.logs_versioning = logs.bucket, logs.versioning
+        self._load_balancer(name, args, logs.policy)
         self._certificate(name, args)
         self._target_group(name, args)
         self._listeners(name, args)
@@ -215,8 +235,9 @@ class LoadBalancer(pulumi.ComponentResource):
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(
                 bucket=self.logs_bucket.id, prefix=args.access_log_prefix, enabled=True
             ),
-            # ELB writes a test object when logging is switched on and fails without the policy.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket_policy]),
+            # ELB writes a test object when logging is switched on and fails without the policy;
+            # an internet-facing ALB needs the VPC's internet gateway (see Network.internet_access).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket_policy, *args.internet_access]),
         )
         self.dns_name = self.alb.dns_name
         self.zone_id = self.alb.zone_id
@@ -342,119 +363,6 @@ class LoadBalancer(pulumi.ComponentResource):
                 ),
             )
         ]
-
-    def _logs_bucket(self, name: str, args: LoadBalancerArgs) -> aws.s3.BucketPolicy:
-        """The access-log bucket and its settings; returns the policy the ALB must wait for."""
-        child = pulumi.ResourceOptions(parent=self)
-        self.logs_bucket = aws.s3.Bucket(
-            f"{name}-logs",
-            # Bucket names are global: the provider appends a unique suffix to the prefix.
-            bucket_prefix=f"notes-{args.environment}-alb-logs-",
-            # Logs are evidence: `pulumi destroy` fails on a non-empty bucket rather than
-            # deleting them (empty it first when an environment really goes away).
-            force_destroy=False,
-            opts=child,
-        )
-        bucket = self.logs_bucket.id
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-logs-public-access",
-            bucket=bucket,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        ownership = aws.s3.BucketOwnershipControls(
-            f"{name}-logs-ownership",
-            bucket=bucket,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-logs-encryption",
-            bucket=bucket,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    # ALB access logs can only be written to SSE-S3 (AES256) buckets: ELB does
-                    # not use customer KMS keys for log delivery.
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    )
-                )
-            ],
-            opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-logs-lifecycle",
-            bucket=bucket,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-access-logs",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=args.access_log_retention_days
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=1
-                    ),
-                )
-            ],
-            opts=child,
-        )
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        elb_account = aws.elb.get_service_account_output(region=args.region, opts=invoke)
-        identity = aws.get_caller_identity_output(opts=invoke)
-        policy = pulumi.Output.all(
-            bucket_arn=self.logs_bucket.arn,
-            elb_account_arn=elb_account.arn,
-            account_id=identity.account_id,
-        ).apply(lambda values: json.dumps(access_log_policy(prefix=args.access_log_prefix, **values)))
-        return aws.s3.BucketPolicy(
-            f"{name}-logs-policy",
-            bucket=bucket,
-            policy=policy,
-            # S3 refuses concurrent changes to one bucket's settings; the public access block
-            # and ownership go first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access, ownership]),
-        )
-
-
-def access_log_policy(
-    *, bucket_arn: str, elb_account_arn: str, account_id: str, prefix: str
-) -> dict[str, Any]:
-    """Bucket policy: ELB log delivery may write under the prefix; nothing without TLS."""
-    logs = f"{bucket_arn}/{prefix}/AWSLogs/{account_id}/*"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                # Regions from before August 2022 deliver as the regional ELB account ...
-                "Sid": "ElbAccountWritesAccessLogs",
-                "Effect": "Allow",
-                "Principal": {"AWS": elb_account_arn},
-                "Action": "s3:PutObject",
-                "Resource": logs,
-            },
-            {
-                # ... newer ones as the log-delivery service principal.
-                "Sid": "LogDeliveryWritesAccessLogs",
-                "Effect": "Allow",
-                "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-                "Action": "s3:PutObject",
-                "Resource": logs,
-            },
-            {
-                "Sid": "DenyWithoutTls",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-        ],
-    }
 
 
 def _validate(args: LoadBalancerArgs) -> None:

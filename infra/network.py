@@ -120,6 +120,9 @@ class Network(pulumi.ComponentResource):
 
     vpc: aws.ec2.Vpc
     vpc_id: pulumi.Output[str]
+    internet_gateway: aws.ec2.InternetGateway
+    internet_route: aws.ec2.Route
+    internet_access: list[pulumi.Resource]
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
     isolated_subnet_ids: list[pulumi.Output[str]]
@@ -191,11 +194,13 @@ class Network(pulumi.ComponentResource):
 
     def _associate(
         self, name: str, tier: str, tables: list[aws.ec2.RouteTable], zones: tuple[str, ...]
-    ) -> None:
-        for zone, subnet, table in zip(zones, self.subnets[tier], tables, strict=True):
+    ) -> list[aws.ec2.RouteTableAssociation]:
+        return [
             aws.ec2.RouteTableAssociation(
                 f"{name}-{tier}-rta-{zone}", subnet_id=subnet.id, route_table_id=table.id, opts=self._child
             )
+            for zone, subnet, table in zip(zones, self.subnets[tier], tables, strict=True)
+        ]
 
     def _public_routing(self, name: str, args: NetworkArgs) -> None:
         zones = args.availability_zones
@@ -205,19 +210,33 @@ class Network(pulumi.ComponentResource):
         self.public_route_table = aws.ec2.RouteTable(
             f"{name}-public-rt", vpc_id=self.vpc_id, tags=_name_tag(args, "public"), opts=self._child
         )
-        aws.ec2.Route(
+        self.internet_route = aws.ec2.Route(
             f"{name}-public-default-route",
             route_table_id=self.public_route_table.id,
             destination_cidr_block="0.0.0.0/0",
             gateway_id=self.internet_gateway.id,
             opts=self._child,
         )
-        self._associate(name, "public", [self.public_route_table] * len(zones), zones)
+        associations = self._associate(name, "public", [self.public_route_table] * len(zones), zones)
+        # What makes the public subnets public. Nothing in an internet-facing resource's inputs
+        # refers to the gateway, so without an explicit dependency the engine may create it
+        # first: CreateLoadBalancer then fails with "InvalidSubnet: VPC ... has no internet
+        # gateway" (hashicorp/terraform-provider-aws#3494 and #4587 add the same dependency to
+        # their acceptance tests for it), and a NAT gateway comes up with no way out. AWS lists
+        # load balancers, Elastic IPs and routes to the gateway among what must wait for the
+        # gateway's attachment: CloudFormation's DependsOn page,
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html
+        # (AWS-side behaviour, confirmable only against AWS). notes_platform/checks/ordering.py
+        # holds every internet-facing load balancer and NAT gateway to this list.
+        self.internet_access: list[pulumi.Resource] = [
+            self.internet_gateway,
+            self.internet_route,
+            *associations,
+        ]
 
         nat_zones = {"perAz": zones, "single": zones[:1], "none": ()}[args.nat_gateways]
         self.nat_gateways: dict[str, aws.ec2.NatGateway] = {}
-        # A NAT gateway (and its EIP) needs the internet gateway attached before it can work.
-        after_igw = pulumi.ResourceOptions(parent=self, depends_on=[self.internet_gateway])
+        after_igw = pulumi.ResourceOptions(parent=self, depends_on=self.internet_access)
         for index, zone in enumerate(nat_zones):
             eip = aws.ec2.Eip(
                 f"{name}-nat-eip-{zone}", domain="vpc", tags=_name_tag(args, f"nat-{zone}"), opts=after_igw

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
 from infra.alb import DEFAULT_ORIGIN_HEADER_NAME, LoadBalancer, LoadBalancerArgs
@@ -23,6 +24,7 @@ from tests.type_tokens import (
     TARGET_GROUP,
 )
 
+S3_BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 ORIGIN = "origin.staging.notes.example.com"
 ZONE = "Z0STAGINGEXAMPLE01"
 CURRENT = "current-origin-secret-value"
@@ -118,6 +120,64 @@ def test_log_bucket_is_private_sse_s3_and_expires_logs(graph: Graph) -> None:
     assert rule["expiration"] == {"days": 30}, lifecycle.urn
     for setting in (block, ownership, sse, lifecycle):
         assert setting.inputs["bucket"] == graph.result["bucket"], setting.urn
+
+
+def test_log_bucket_keeps_overwritten_logs_as_versions_until_the_retention_ends(graph: Graph) -> None:
+    # GIVEN the staging-like args (30 days of retention) / WHEN the component runs
+    versioning = graph.one(S3_BUCKET_VERSIONING)
+    lifecycle = graph.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    policy = graph.one(S3_BUCKET_POLICY)
+    # THEN the bucket is versioned, so an overwrite or a delete keeps the previous log
+    assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}, versioning.urn
+    assert versioning.inputs["bucket"] == graph.result["bucket"], versioning.urn
+    # AND a replaced version still goes, once noncurrent as long as a log is kept
+    [rule] = lifecycle.inputs["rules"]
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 30}, lifecycle.urn
+    # AND the lifecycle and the policy that denies deletes come after versioning is on
+    for setting in (lifecycle, policy):
+        assert versioning.urn in setting.dependencies, f"{setting.urn} does not wait for {versioning.urn}"
+
+
+def test_no_principal_may_delete_a_log_or_a_version_of_one(graph: Graph) -> None:
+    policy = graph.one(S3_BUCKET_POLICY)
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    # THEN deleting any object or version is denied to everyone: only the lifecycle rule,
+    # which no bucket policy applies to, removes logs
+    deny = statements["DenyDeletingLogs"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*", policy.urn
+    assert sorted(deny["Action"]) == ["s3:DeleteObject", "s3:DeleteObjectVersion"], policy.urn
+    assert deny["Resource"] == f"{graph.result['bucket_arn']}/*", policy.urn
+    assert "Condition" not in deny, policy.urn
+
+
+def test_log_bucket_is_protected_unless_the_stack_opts_out(graph: Graph) -> None:
+    # GIVEN the default args, and args that opt out as staging does (albDeletionProtection false)
+    def unprotected() -> pulumi.Output[Any]:
+        return LoadBalancer("bare-alb", args(environment="bare", protect_logs=False)).logs_bucket.id
+
+    opted_out = run(unprotected)
+    # THEN `pulumi destroy` refuses to delete the default's bucket and deletes the other's
+    assert graph.one(S3_BUCKET).protect is True, graph.one(S3_BUCKET).urn
+    assert opted_out.one(S3_BUCKET).protect is False, opted_out.one(S3_BUCKET).urn
+
+
+def test_alb_waits_for_the_internet_access_it_is_given() -> None:
+    # GIVEN the VPC's internet gateway and the route to it, as Network.internet_access lists them
+    def build() -> pulumi.Output[Any]:
+        gateway = aws.ec2.InternetGateway("igw", vpc_id="vpc-0123")
+        route = aws.ec2.Route(
+            "public-default-route",
+            route_table_id="rtb-1",
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=gateway.id,
+        )
+        return LoadBalancer("ia-alb", args(environment="ia", internet_access=[gateway, route])).dns_name
+
+    graph = run(build)
+    alb = graph.one(LOAD_BALANCER)
+    # THEN the ALB is created only after both (AWS: "InvalidSubnet: VPC ... has no internet gateway")
+    for needed in (graph.named("igw"), graph.named("public-default-route")):
+        assert needed.urn in alb.dependencies, f"{alb.urn} does not wait for {needed.urn}"
 
 
 def test_bucket_policy_lets_only_elb_log_delivery_write_and_denies_plain_http(graph: Graph) -> None:

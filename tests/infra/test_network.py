@@ -228,6 +228,36 @@ def test_nat_gateway_count_follows_the_mode(
         assert igw in nat.dependencies, f"{nat.urn} does not wait for the internet gateway"
 
 
+def test_nat_gateways_and_their_eips_wait_for_the_route_to_the_internet_gateway(any_graph: Graph) -> None:
+    # GIVEN any NAT mode / WHEN built
+    (table,) = _tables(any_graph, "public")
+    (route,) = _routes_of(any_graph, table.urn)
+    public = [
+        a.urn for a in any_graph.of_type(ROUTE_TABLE_ASSOCIATION) if _dep(a, "routeTableId") == table.urn
+    ]
+    needed = {any_graph.one(INTERNET_GATEWAY).urn, route.urn, *public}
+    # THEN each NAT gateway and its EIP come only after the gateway, the public route and the
+    # public subnets' associations: a NAT that exists earlier has no way out
+    for resource in [*any_graph.of_type(NAT_GATEWAY), *any_graph.of_type(EIP)]:
+        missing = sorted(needed - set(resource.dependencies))
+        assert not missing, f"{resource.urn} does not wait for {missing}"
+
+
+def test_internet_access_lists_what_makes_the_public_subnets_public() -> None:
+    # GIVEN a network whose internet access a load balancer will wait for
+    def program() -> Any:
+        network = Network("ia-network", _args(environment="ia", nat_gateways="single"))
+        return [resource.urn for resource in network.internet_access]
+
+    graph = run(program)
+    (table,) = _tables(graph, "public")
+    (route,) = _routes_of(graph, table.urn)
+    public = [a.urn for a in graph.of_type(ROUTE_TABLE_ASSOCIATION) if _dep(a, "routeTableId") == table.urn]
+    # THEN it holds the internet gateway, the default route to it and one association per public subnet
+    assert sorted(graph.result) == sorted([graph.one(INTERNET_GATEWAY).urn, route.urn, *public])
+    assert len(public) == len(ZONES), public
+
+
 def test_per_az_private_tables_route_to_the_nat_of_their_own_az(per_az: Graph) -> None:
     # GIVEN perAz / WHEN built / THEN private table of AZ x sends 0.0.0.0/0 to the NAT in AZ x
     by_urn = _by_urn(per_az)
