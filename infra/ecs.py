@@ -123,6 +123,12 @@ class ApiServiceArgs:
     """Plain environment variables; nothing secret (see SECRET_SUFFIXES). Default none. Set by
     the stack: ``NOTES_ENV``, the cache URL from RedisCache, DocumentDb's CA file, config
     `networkCidr` as the trusted proxies and `serviceCorsAllowOrigins`."""
+    secret_versions: Sequence[pulumi.Resource] = ()
+    """What holds the value of each secret in ``secrets`` (its ``SecretVersion``): the service
+    starts tasks only after them. A secret's ARN exists before its value does (the DocumentDB
+    URI's version waits for the cluster endpoint), and ECS reads the value at task start.
+    Required when ``secrets`` is given. Set by the stack from DocumentDb, RedisCache and the
+    JWT signing key's GeneratedSecret."""
     deployment_alarm_names: Sequence[pulumi.Input[str]] = ()
     """CloudWatch alarm names (not ARNs) that fail a deployment and roll it back while they are
     in ALARM during the deployment and its bake time. Default none: only the circuit breaker
@@ -287,6 +293,7 @@ class ApiService(pulumi.ComponentResource):
     log_group: aws.cloudwatch.LogGroup
     log_group_name: pulumi.Output[str]
     execution_role: aws.iam.Role
+    execution_policy: aws.iam.RolePolicy
     task_role: aws.iam.Role
     scaling_target: aws.appautoscaling.Target
 
@@ -356,7 +363,7 @@ class ApiService(pulumi.ComponentResource):
             opts=child,
         )
         secret_arns = list(args.secrets.values())
-        aws.iam.RolePolicy(
+        self.execution_policy = aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=self.execution_role.id,
             policy=pulumi.Output.all(
@@ -452,14 +459,36 @@ class ApiService(pulumi.ComponentResource):
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             enable_execute_command=False,
-            # `pulumi up` returns once ECS accepted the deployment; the circuit breaker, not
-            # Pulumi, decides whether it completes or rolls back.
-            wait_for_steady_state=False,
+            # The provider refuses an in-place change of the strategy without it: a changed
+            # capacity_provider_strategy is ForceNew unless force_new_deployment is true
+            # (capacityProviderStrategyCustomizeDiff in terraform-provider-aws
+            # internal/service/ecs/service.go; the pulumi_aws ecs/service.py docstring:
+            # "Updating this argument requires `force_new_deployment = true`"), and replacing a
+            # service with a fixed name fails. Side effect: every in-place update of the service
+            # sends forceNewDeployment, so its tasks are replaced (a rolling deploy).
+            force_new_deployment=True,
+            # `pulumi up` fails unless the service settles: waitServiceStable and
+            # statusServiceWaitForStable in terraform-provider-aws internal/service/ecs/
+            # (service.go; wait.go and status.go in older releases) poll until the service is
+            # ACTIVE with exactly one deployment and runningCount == desiredCount, for the
+            # resource's create/update timeout (20 minutes by default, service.go's Timeouts).
+            # Tasks that never start (no image, no secret) end in a timeout and a failed
+            # `pulumi up`. What it does NOT catch: a circuit-breaker or alarm rollback ends with
+            # one deployment of the previous task definition and running == desired, so it reads
+            # as steady and `pulumi up` is green while the new revision never served (newer
+            # provider releases also treat ROLLBACK_SUCCESSFUL as a non-error status,
+            # internal/service/ecs/service_deployment_wait_test.go); the post-deploy verify
+            # command of a later issue checks that.
+            wait_for_steady_state=True,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # A target group must belong to a load balancer (through a listener) before a
-                # service can register into it; the strategy's providers must be attached.
-                depends_on=[args.listener, capacity],
+                # service can register into it; the strategy's providers must be attached. ECS
+                # reads the secrets' values and uses the execution role's permissions when it
+                # starts a task, and nothing in the service's inputs refers to either: without
+                # them the first tasks fail with ResourceInitializationError
+                # (notes_platform/checks/ordering.py holds the service to both).
+                depends_on=[args.listener, capacity, self.execution_policy, *args.secret_versions],
                 # Autoscaling changes the desired count; applying the stack's initial value
                 # again would undo its scaling on every `pulumi up`.
                 ignore_changes=["desiredCount"],
@@ -582,6 +611,11 @@ def _validate_environment(args: ApiServiceArgs) -> None:
         raise ValueError(
             f"{plain_secrets} look like secrets but are plain environment variables: store them in "
             "Secrets Manager and pass their ARNs in `secrets`"
+        )
+    if args.secrets and not args.secret_versions:
+        raise ValueError(
+            f"secrets {sorted(args.secrets)} are given without secret_versions: pass the "
+            "SecretVersion of each, or tasks may start before the secret has a value"
         )
     for variable, arn in args.secrets.items():
         if isinstance(arn, str) and not arn.startswith("arn:"):

@@ -25,6 +25,7 @@ from tests.type_tokens import (
     LOG_GROUP,
     SCALING_POLICY,
     SCALING_TARGET,
+    SECRET_VERSION,
     TASK_DEFINITION,
 )
 
@@ -39,9 +40,12 @@ SECRET_ARNS = {
 SECRETS_KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/secrets"
 LOGS_KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/logs"
 LISTENER_NAME = "staging-alb-https"
+VERSION_PREFIX = "secret-version-"
 
 
-def staging_args(listener: pulumi.Resource, **overrides: Any) -> ApiServiceArgs:
+def staging_args(
+    listener: pulumi.Resource, secret_versions: list[pulumi.Resource] | None = None, **overrides: Any
+) -> ApiServiceArgs:
     """A staging-like service: small tasks, one on-demand task, the rest mostly on Spot."""
     values: dict[str, Any] = {
         "environment": "staging",
@@ -71,6 +75,9 @@ def staging_args(listener: pulumi.Resource, **overrides: Any) -> ApiServiceArgs:
         "logs_kms_key_arn": LOGS_KEY,
         "secrets": {name: pulumi.Output.from_input(arn) for name, arn in SECRET_ARNS.items()},
         "secrets_kms_key_arn": SECRETS_KEY,
+        # Only referenced before any resource exists (the constructor checks); service_graph
+        # registers real versions.
+        "secret_versions": secret_versions or [cast(pulumi.Resource, object())],
         "environment_variables": {
             "NOTES_ENV": "production",
             "NOTES_REDIS_URL": pulumi.Output.from_input("rediss://master.notes.cache.amazonaws.com:6379"),
@@ -98,6 +105,14 @@ def prod_overrides() -> dict[str, Any]:
     }
 
 
+def secret_versions() -> list[pulumi.Resource]:
+    """One registered SecretVersion per secret ARN, as the data tier creates them."""
+    return [
+        aws.secretsmanager.SecretVersion(f"{VERSION_PREFIX}{variable}", secret_id=arn, secret_string="x")
+        for variable, arn in SECRET_ARNS.items()
+    ]
+
+
 def service_graph(image: str = f"{REPOSITORY}@{DIGEST}", **overrides: Any) -> Graph:
     def build() -> pulumi.Output[Any]:
         listener = aws.lb.Listener(
@@ -105,7 +120,8 @@ def service_graph(image: str = f"{REPOSITORY}@{DIGEST}", **overrides: Any) -> Gr
         )
         env = overrides.get("environment", "staging")
         service = ApiService(
-            f"{env}-api", staging_args(listener, image_ref=pulumi.Output.from_input(image), **overrides)
+            f"{env}-api",
+            staging_args(listener, secret_versions(), image_ref=pulumi.Output.from_input(image), **overrides),
         )
         return pulumi.Output.all(
             cluster=service.cluster_name, service=service.service_name, log_group=service.log_group_name
@@ -345,7 +361,10 @@ def test_service_is_private_behind_the_target_group_and_rolls_back(staging: Grap
     assert inputs["healthCheckGracePeriodSeconds"] == 45, service.urn
     assert inputs["propagateTags"] == "SERVICE", service.urn
     assert inputs["enableExecuteCommand"] is False, service.urn
-    assert inputs["waitForSteadyState"] is False, service.urn
+    # AND `pulumi up` fails while tasks cannot start, and a change of the Fargate/Spot mix
+    # updates the service in place instead of replacing it
+    assert inputs["waitForSteadyState"] is True, service.urn
+    assert inputs["forceNewDeployment"] is True, service.urn
     assert inputs["name"] == "notes-staging-api", service.urn
     assert "launchType" not in inputs, f"{service.urn}: capacity providers, not a launch type"
 
@@ -355,6 +374,19 @@ def test_service_leaves_the_count_to_autoscaling_and_waits_for_listener_and_prov
     assert service.ignore_changes == ["desiredCount"], service.urn
     assert staging.named(LISTENER_NAME).urn in service.dependencies, service.urn
     assert staging.one(ECS_CAPACITY_PROVIDERS).urn in service.dependencies, service.urn
+
+
+def test_service_starts_tasks_only_after_their_secret_values_and_execution_policy(staging: Graph) -> None:
+    # GIVEN the staging-like service given a SecretVersion for each of its three secrets
+    service = staging.one(ECS_SERVICE)
+    versions = [r for r in staging.of_type(SECRET_VERSION) if r.name.startswith(VERSION_PREFIX)]
+    assert len(versions) == len(SECRET_ARNS), [v.urn for v in versions]
+    # THEN the service waits for every version and for the execution role's policy, which
+    # ECS needs at task start and nothing in the service's inputs refers to
+    for version in versions:
+        assert version.urn in service.dependencies, f"{service.urn} does not wait for {version.urn}"
+    [policy] = staging.of_type(IAM_ROLE_POLICY)
+    assert policy.urn in service.dependencies, f"{service.urn} does not wait for {policy.urn}"
 
 
 def test_without_deployment_alarms_only_the_circuit_breaker_judges_a_deployment(staging: Graph) -> None:
@@ -368,7 +400,7 @@ def test_service_rolls_back_on_its_deployment_alarms() -> None:
         listener = aws.lb.Listener(
             LISTENER_NAME, load_balancer_arn="arn:aws:elasticloadbalancing:lb", port=443, default_actions=[]
         )
-        args = staging_args(listener)
+        args = staging_args(listener, secret_versions())
         alarms = DeploymentAlarms(
             "staging-deployment-alarms",
             DeploymentAlarmsArgs(
@@ -473,7 +505,7 @@ def test_outputs_and_children(staging: Graph) -> None:
     }
     component = staging.one("notes:infra:ApiService")
     for resource in staging.custom():
-        if resource.name == LISTENER_NAME:
+        if resource.name == LISTENER_NAME or resource.name.startswith(VERSION_PREFIX):
             continue
         assert resource.parent == component.urn, f"{resource.urn} is not a child of {component.urn}"
         assert resource.name.startswith("staging-api-"), resource.urn
@@ -507,6 +539,7 @@ def base_args() -> ApiServiceArgs:
         ({"environment_variables": {"NOTES_API_KEY": "k"}}, r"look like secrets"),
         ({"environment_variables": {"NOTES_PORT": "9000"}}, r"set from the service's own arguments"),
         ({"secrets": {"NOTES_JWT_SIGNING_KEY": "plain-value"}}, r"must be a secret ARN"),
+        ({"secret_versions": ()}, r"without secret_versions"),
         (
             {"deployment_alarm_names": ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:notes-staging-x"]},
             r"alarm names, not ARNs",
