@@ -1,9 +1,9 @@
 """``notes-platform plan STACK [--json FILE]``: the offline plan, no credentials, no CLI.
 
 Runs the program under mocks with ``Pulumi.<STACK>.yaml``, prints the resource tree, then
-checks the recorded graph with the policy pack (the settings CI passes) and the AWS API
-models. Exit 0 when clean, 1 on a mandatory violation or a model finding, 2 on a bad stack
-file or policy configuration.
+checks the recorded graph with the policy pack (the settings CI passes), the AWS API
+models, and the ordering and provider rules. Exit 0 when clean, 1 on a mandatory violation or
+a finding, 2 on a bad stack file or policy configuration.
 """
 
 from __future__ import annotations
@@ -73,6 +73,17 @@ def run(args: argparse.Namespace) -> int:
     if findings:
         report = render_findings(findings)
         print(f"\nAWS API model check: {len(findings)} finding(s)\n{report}", file=sys.stderr)
+    # Orderings no input expresses and provider/engine rules: mistakes mocks accept and
+    # `pulumi up` or `pulumi destroy` would report (notes_platform/checks/ordering.py and
+    # provider_rules.py).
+    from notes_platform.checks import ordering, provider_rules  # noqa: PLC0415
+
+    rules = [*ordering.check(result.resources), *provider_rules.check(result.resources)]
+    if rules:
+        print(
+            f"\nOrdering and provider rules: {len(rules)} finding(s)\n{ordering.render(rules)}",
+            file=sys.stderr,
+        )
     elapsed = time.perf_counter() - started
     print(
         f"\nplanned {args.stack}: {sum(r.custom for r in result.resources)} resources in {elapsed:.1f}s"
@@ -80,5 +91,6 @@ def run(args: argparse.Namespace) -> int:
         + f"\npolicy pack: {len(mandatory)} mandatory, {len(violations) - len(mandatory)} advisory"
         + " violation(s)"
         + f"; AWS API model check: {len(findings)} finding(s)"
+        + f"; ordering and provider rules: {len(rules)} finding(s)"
     )
-    return 1 if mandatory or findings else 0
+    return 1 if mandatory or findings or rules else 0

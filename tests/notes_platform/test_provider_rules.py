@@ -1,0 +1,63 @@
+"""Provider and engine rules over the recorded graph: both stacks are clean, and each rule finds
+its mistake planted back, naming the URN."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from notes_platform.checks import provider_rules
+from notes_platform.graph.mocks import Recorded
+from notes_platform.graph.plan import Plan
+
+ECS_SERVICE = "aws:ecs/service:Service"
+ALB_LOGS = "aws:s3/bucket:Bucket"
+
+
+def the(resources: list[Recorded], type_token: str) -> Recorded:
+    found = [r for r in resources if r.type == type_token]
+    assert len(found) == 1, [r.urn for r in found]
+    return found[0]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_both_stacks_follow_the_provider_rules(plans: dict[str, Plan], stack: str) -> None:
+    assert provider_rules.check(plans[stack].resources) == []
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("value", [False, None])
+def test_a_capacity_strategy_without_force_new_deployment_is_found(
+    plans: dict[str, Plan], stack: str, value: bool | None
+) -> None:
+    # GIVEN the service with its Fargate/Spot strategy but forceNewDeployment false or unset
+    resources = copy.deepcopy(plans[stack].resources)
+    service = the(resources, ECS_SERVICE)
+    assert service.inputs["capacityProviderStrategies"], service.urn
+    if value is None:
+        del service.inputs["forceNewDeployment"]
+    else:
+        service.inputs["forceNewDeployment"] = value
+    # THEN the rule names the service: a change of the mix would replace it
+    [finding] = provider_rules.check(resources)
+    assert finding.urn == service.urn and "force_new_deployment=True" in finding.message, finding
+
+
+def test_prod_protects_its_alb_log_bucket_and_staging_protects_nothing(plans: dict[str, Plan]) -> None:
+    # THEN prod keeps its access logs through `pulumi destroy`, as it keeps its data stores
+    assert the(plans["prod"].resources, ALB_LOGS).protect is True
+    # AND staging, which protects nothing, is not held to the rule
+    staging = plans["staging"].resources
+    assert not any(r.protect for r in staging), [r.urn for r in staging if r.protect]
+    assert provider_rules.protection_findings(staging) == []
+
+
+def test_an_unprotected_log_bucket_in_a_protected_stack_is_found(plans: dict[str, Plan]) -> None:
+    # GIVEN prod's plan with the ALB's log bucket left unprotected again (the bug of issue 11)
+    resources = copy.deepcopy(plans["prod"].resources)
+    bucket = the(resources, ALB_LOGS)
+    bucket.protect = False
+    # THEN the rule names the bucket
+    [finding] = provider_rules.check(resources)
+    assert finding.urn == bucket.urn and "not protected" in finding.message, finding
