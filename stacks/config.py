@@ -94,11 +94,21 @@ class StackConfig(BaseModel):
             problems.append(
                 ("cacheAutomaticFailover", "automatic failover needs cacheNodeCount of 2 or more")
             )
-        if self.cache.multi_az and self.network.az_count < 2:
-            problems.append(("cacheMultiAz", "multi-AZ failover needs networkAzCount of 2 or more"))
-        if self.docdb.instance_count > 1 and self.network.az_count < 2:
+        zones = self.network.availability_zones
+        problems += [
+            ("networkAvailabilityZones", f"{zone} is not an availability zone of {self.region}")
+            for zone in zones
+            # An AZ name is its region's name plus one letter (eu-west-1a in eu-west-1).
+            if zone[:-1] != self.region
+        ]
+        if self.cache.multi_az and len(zones) < 2:
+            problems.append(("cacheMultiAz", "multi-AZ failover needs 2 or more networkAvailabilityZones"))
+        if self.docdb.instance_count > 1 and len(zones) < 2:
             problems.append(
-                ("docdbInstanceCount", "replicas in one AZ do not survive its loss: set networkAzCount >= 2")
+                (
+                    "docdbInstanceCount",
+                    "replicas in one AZ do not survive its loss: list 2 or more networkAvailabilityZones",
+                )
             )
         if self.network.nat_gateways == "none":
             needed = {"ecr.api", "ecr.dkr", "logs", "secretsmanager"}

@@ -5,6 +5,8 @@ them together into ``StackConfig`` and maps them onto the flat keys of a stack f
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections import Counter
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -42,7 +44,12 @@ class General(Section):
 
 class Network(Section):
     cidr: str = Field("10.0.0.0/16", description="VPC CIDR block, /16 to /20")
-    az_count: int = Field(ge=1, le=6, description="availability zones to spread subnets over")
+    availability_zones: list[str] = Field(
+        min_length=1,
+        max_length=6,
+        description="availability zone names to spread subnets over, in a fixed order (e.g. eu-west-1a); "
+        "append to add one: a subnet's CIDR follows its AZ's position",
+    )
     nat_gateways: Literal["single", "perAz", "none"] = Field(
         description="NAT for the private tier: one shared, one per AZ (no cross-AZ dependency), or none"
     )
@@ -53,6 +60,20 @@ class Network(Section):
         True, description="S3 gateway endpoint (free; ECR image layers come from S3)"
     )
     flow_log_retention_days: RetentionDays = Field(90, description="VPC flow log retention in days")
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones(cls, value: list[str]) -> list[str]:
+        # Pinned names, not a slice of the live list: subnets, NATs and route tables are keyed
+        # by AZ name, and a slice shifts when an AZ leaves the "available" state. A region's
+        # own AZs only (<region><letter>); the region itself is checked in StackConfig.
+        malformed = [z for z in value if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d[a-z]", z)]
+        if malformed:
+            raise ValueError(f"{malformed} are not availability zone names like eu-west-1a")
+        repeated = sorted(z for z, n in Counter(value).items() if n > 1)
+        if repeated:
+            raise ValueError(f"{repeated} listed more than once; each AZ gets one subnet per tier")
+        return value
 
     @field_validator("cidr")
     @classmethod

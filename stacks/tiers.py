@@ -36,7 +36,7 @@ from infra.observability.thresholds import AlarmThresholds
 from infra.observability.topic import AlarmTopic, AlarmTopicArgs
 from infra.secrets import GeneratedSecret, GeneratedSecretArgs
 from infra.security_groups import SecurityGroups, SecurityGroupsArgs
-from stacks.config import StackConfig
+from stacks.config import PROJECT, StackConfig, StackConfigError
 from stacks.settings import alarm_subscriptions, alarm_thresholds, default_tags, git_revision
 
 # CloudFront's origin-facing addresses, as an AWS-managed prefix list.
@@ -98,11 +98,18 @@ def foundation(config: StackConfig) -> Foundation:
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     invoke = pulumi.InvokeOptions(provider=provider)
     identity = aws.get_caller_identity(opts=invoke)
-    zones = aws.get_availability_zones(state="available", opts=invoke)
-    if len(zones.names) < config.network.az_count:
-        raise ValueError(
-            f"{config.region} has {len(zones.names)} available AZs; networkAzCount asks for "
-            f"{config.network.az_count}"
+    # The AZs are pinned in the stack file, never a slice of the live list: subnets, NATs and
+    # route tables are keyed by AZ name and numbered by position, and a slice of the
+    # "available" AZs shifts when one changes state. With no `state` filter the data source
+    # lists the region's AZs whatever their state (pulumi_aws get_availability_zones.py,
+    # `state`), so an impaired AZ does not block a deploy; a name the account's region does
+    # not have does.
+    zones = aws.get_availability_zones(opts=invoke)
+    unknown = [zone for zone in config.network.availability_zones if zone not in zones.names]
+    if unknown:
+        raise StackConfigError(
+            f"Pulumi.{pulumi.get_stack()}.yaml: {PROJECT}:networkAvailabilityZones: {', '.join(unknown)} "
+            f"not among {config.region}'s availability zones ({', '.join(zones.names)})"
         )
 
     keys = Keys(
@@ -114,7 +121,7 @@ def foundation(config: StackConfig) -> Foundation:
         NetworkArgs(
             environment=env,
             cidr=config.network.cidr,
-            availability_zones=tuple(zones.names[: config.network.az_count]),
+            availability_zones=tuple(config.network.availability_zones),
             nat_gateways=config.network.nat_gateways,
             interface_endpoints=tuple(config.network.interface_endpoints),
             s3_gateway_endpoint=config.network.s3_gateway_endpoint,

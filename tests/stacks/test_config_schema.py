@@ -48,8 +48,8 @@ def test_engine_strings_parse_to_the_same_config(stack: str) -> None:
 
 def test_staging_is_the_cheap_profile_and_prod_the_highly_available_one() -> None:
     staging, prod = load_stack("staging"), load_stack("prod")
-    assert (staging.network.az_count, staging.network.nat_gateways) == (2, "single")
-    assert (prod.network.az_count, prod.network.nat_gateways) == (3, "perAz")
+    assert (len(staging.network.availability_zones), staging.network.nat_gateways) == (2, "single")
+    assert (len(prod.network.availability_zones), prod.network.nat_gateways) == (3, "perAz")
     assert (staging.docdb.instance_count, prod.docdb.instance_count) == (1, 3)
     assert (staging.cache.node_count, staging.cache.multi_az) == (1, False)
     assert (prod.cache.multi_az, prod.cache.automatic_failover) == (True, True)
@@ -113,9 +113,14 @@ def test_bad_values_name_the_file_and_key(change: dict[str, Any], expected: str)
         ),
         ({"serviceCpu": 300}, "serviceMemory", "Fargate cpu must be one of"),
         (
-            {"networkAzCount": 1, "cacheNodeCount": 2, "cacheAutomaticFailover": True, "cacheMultiAz": True},
+            {
+                "networkAvailabilityZones": ["eu-west-1a"],
+                "cacheNodeCount": 2,
+                "cacheAutomaticFailover": True,
+                "cacheMultiAz": True,
+            },
             "cacheMultiAz",
-            "multi-AZ failover needs networkAzCount of 2 or more",
+            "multi-AZ failover needs 2 or more networkAvailabilityZones",
         ),
         ({"cacheMultiAz": True}, "cacheMultiAz", "multi-AZ needs cacheAutomaticFailover: true"),
         ({"cacheAutomaticFailover": True}, "cacheAutomaticFailover", "needs cacheNodeCount of 2 or more"),
@@ -130,7 +135,16 @@ def test_bad_values_name_the_file_and_key(change: dict[str, Any], expected: str)
             "serviceFargateWeight",
             "weight above 0",
         ),
-        ({"networkAzCount": 1, "docdbInstanceCount": 2}, "docdbInstanceCount", "do not survive"),
+        (
+            {"networkAvailabilityZones": ["eu-west-1a"], "docdbInstanceCount": 2},
+            "docdbInstanceCount",
+            "do not survive",
+        ),
+        (
+            {"networkAvailabilityZones": ["eu-west-1a", "us-east-1b"]},
+            "networkAvailabilityZones",
+            "us-east-1b is not an availability zone of eu-west-1",
+        ),
     ],
 )
 def test_impossible_combinations_are_refused(change: dict[str, Any], key: str, words: str) -> None:
@@ -282,3 +296,29 @@ def test_two_stack_files_claiming_one_zone_with_different_ids_are_refused(
     # AND the engine's path (values, not files) is refused the same way
     with pytest.raises(StackConfigError, match=r"Pulumi\.qa\.yaml gives notes-platform:dnsZoneId"):
         load(engine_config(read_stack_file("staging")), "staging", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("zones", "words"),
+    [
+        ([], "List should have at least 1 item"),
+        ([f"eu-west-1{c}" for c in "abcdefg"], "List should have at most 6 items"),
+        (["eu-west-1a", "eu-west-1a"], "['eu-west-1a'] listed more than once"),
+        (["eu-west-1"], "['eu-west-1'] are not availability zone names"),
+        (["euw1-az1"], "['euw1-az1'] are not availability zone names"),
+        ("[eu-west-1a", "expected a list"),
+    ],
+)
+def test_bad_availability_zones_name_the_key(zones: Any, words: str) -> None:
+    # GIVEN staging with a bad list of pinned AZs
+    message = _error(_staging(networkAvailabilityZones=zones))
+    # THEN the error names the file, the key and the problem
+    assert "Pulumi.staging.yaml: notes-platform:networkAvailabilityZones: " in message, message
+    assert words in message, message
+
+
+def test_the_zone_count_is_the_pinned_list_only() -> None:
+    # GIVEN a stack file that still gives the replaced count
+    message = _error(_staging(networkAzCount=2))
+    # THEN it is an unknown key: the list's length is the count, so there is one source
+    assert "notes-platform:networkAzCount: unknown key" in message, message
