@@ -15,12 +15,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra.recovery_window import recovery_window_problem
+
 MIN_LENGTH = 32
 # RFC 3986 "unreserved" punctuation: needs no escaping in a URI, a header or a shell, so a
 # consumer that opts into special characters cannot break the places the value is pasted.
 URI_SAFE_SPECIAL = "-_.~"
-# Secrets Manager accepts 0 (delete at once) or 7-30 days; 0 would make a mistaken delete final.
-RECOVERY_WINDOW_DAYS = range(7, 31)
 _PURPOSE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 
 
@@ -47,7 +47,8 @@ class GeneratedSecretArgs:
     """Customer-managed KMS key the secret is encrypted with: Keys' ``secrets`` key, passed by
     the stack or through the component that owns the secret. Required."""
     recovery_window_days: int = 30
-    """Days a deleted secret can still be restored, 7-30. From config
+    """Days a deleted secret can still be restored, 7-30, or 0 to delete it at once (a
+    disposable stack that is destroyed and created again). From config
     `secretsRecoveryWindowDays`. Default 30."""
     length: int = 64
     """Characters in the generated value; at least 32. Default 64. Set by its owner: 64 for the
@@ -143,8 +144,8 @@ def _validate_name(environment: str, purpose: str, recovery_window_days: int) ->
         raise ValueError(f"secret purpose {purpose!r} must be kebab-case: lowercase letters, digits, '-'")
     if not environment:
         raise ValueError("secret environment must not be empty: it keeps environments' secrets apart")
-    if recovery_window_days not in RECOVERY_WINDOW_DAYS:
-        raise ValueError(f"recovery_window_days={recovery_window_days}: Secrets Manager allows 7 to 30 days")
+    if problem := recovery_window_problem(recovery_window_days):
+        raise ValueError(f"recovery_window_days={recovery_window_days}: {problem}")
 
 
 def _validate(args: GeneratedSecretArgs) -> None:

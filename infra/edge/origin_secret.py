@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import pulumi
 
 from infra.alb import DEFAULT_ORIGIN_HEADER_NAME, origin_header_name_problem
-from infra.secrets import RECOVERY_WINDOW_DAYS, GeneratedSecret, GeneratedSecretArgs
+from infra.recovery_window import recovery_window_problem
+from infra.secrets import GeneratedSecret, GeneratedSecretArgs
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class OriginSecretArgs:
     header_name: str = DEFAULT_ORIGIN_HEADER_NAME
     """Header that carries the value. Default ``X-Origin-Verify``."""
     recovery_window_days: int = 30
-    """Days a retired generation's secret can still be restored (7-30). From config
+    """Days a retired generation's secret can still be restored (7-30, or 0: at once). From config
     ``secretsRecoveryWindowDays``. Default 30."""
 
 
@@ -115,7 +116,5 @@ def _validate_origin_secret(name: str, args: OriginSecretArgs) -> None:
     problem = origin_header_name_problem(args.header_name)
     if problem:
         raise ValueError(f"{where}: header_name: {problem}")
-    if args.recovery_window_days not in RECOVERY_WINDOW_DAYS:
-        raise ValueError(
-            f"{where}: recovery_window_days={args.recovery_window_days}; Secrets Manager allows 7 to 30"
-        )
+    if window_problem := recovery_window_problem(args.recovery_window_days):
+        raise ValueError(f"{where}: recovery_window_days={args.recovery_window_days}; {window_problem}")

@@ -83,11 +83,22 @@ def secret_kms_encrypted(args: ResourceValidationArgs, report: ReportViolation, 
     "secret-recovery-window",
     "A deleted secret stays recoverable for a while: a mistaken delete is not an outage.",
     types={t.SECRETS_MANAGER_SECRET},
-    config=minimum_days(7, "fewest days a deleted secret can be restored", minimum=7, maximum=30),
+    config={
+        **minimum_days(7, "fewest days a deleted secret can be restored", minimum=7, maximum=30),
+        "allowForceDelete": {
+            "type": "boolean",
+            "default": False,
+            "description": "accept 0 (deleted at once, the name free again): for a stack that is "
+            "destroyed and created again and protects no data",
+        },
+    },
 )
 def secret_recovery_window(args: ResourceValidationArgs, report: ReportViolation, settings: Settings) -> None:
-    # 0 deletes at once; AWS's default is 30.
-    if minimum := unmet_minimum_days(args.props.get("recoveryWindowInDays"), 30, settings):
+    # 0 deletes at once (the provider sends ForceDeleteWithoutRecovery); AWS's default is 30.
+    window = args.props.get("recoveryWindowInDays")
+    if settings.flag("allowForceDelete") and window is not None and number(window, 30) == 0:
+        return
+    if minimum := unmet_minimum_days(window, 30, settings):
         report(f"Secrets must stay recoverable for at least {minimum} after deletion.", None)
 
 

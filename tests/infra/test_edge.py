@@ -821,7 +821,7 @@ def test_impossible_edge_args_fail_in_the_constructor(overrides: dict[str, Any],
         ({"generation": 2, "previous_generation": 2}, r"previous_generation=2 must be below generation=2"),
         ({"generation": 2, "previous_generation": 3}, r"previous_generation=3 must be below"),
         ({"header_name": "Authorization"}, r"header_name: 'Authorization' is a header CloudFront reserves"),
-        ({"recovery_window_days": 0}, r"recovery_window_days=0"),
+        ({"recovery_window_days": 3}, r"recovery_window_days=3; Secrets Manager allows 7 to 30 days"),
     ],
 )
 def test_impossible_origin_secret_args_fail_in_the_constructor(

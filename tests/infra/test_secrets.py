@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from typing import Any
 
@@ -9,6 +10,9 @@ import pulumi
 import pytest
 
 from infra.secrets import URI_SAFE_SPECIAL, GeneratedSecret, GeneratedSecretArgs
+from notes_platform.graph.mocks import RecordedGraph
+from notes_platform.graph.plan import Plan
+from stacks.config import StackConfig, StackConfigError, load, read_stack_file
 from tests.infra.harness import Graph, run
 from tests.type_tokens import RANDOM_PASSWORD, SECRET, SECRET_VERSION
 
@@ -114,8 +118,8 @@ def test_opting_into_special_characters_uses_uri_safe_ones(special_graph: Graph)
         ({"special": True, "override_special": "!@#", "forbidden_characters": '/"@'}, "'@'"),
         ({"special": True, "override_special": ""}, "non-empty override_special"),
         ({"purpose": "Jwt Key"}, "kebab-case"),
-        ({"recovery_window_days": 0}, "7 to 30"),
-        ({"recovery_window_days": 31}, "7 to 30"),
+        ({"recovery_window_days": 6}, "7 to 30 days, or 0 to delete at once"),
+        ({"recovery_window_days": 31}, "7 to 30 days, or 0 to delete at once"),
     ],
 )
 def test_impossible_arguments_fail_before_registration(overrides: dict[str, Any], message: str) -> None:
@@ -130,3 +134,117 @@ def test_impossible_arguments_fail_before_registration(overrides: dict[str, Any]
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         run(program)
     assert not registered, f"constructed with {overrides}"
+
+
+def test_a_secret_may_be_deleted_at_once() -> None:
+    # GIVEN recovery_window_days=0 (a disposable stack)  WHEN the secret is registered
+    forced = run(lambda: GeneratedSecret("staging-forced", args(recovery_window_days=0)).arn)
+    secret = forced.one(SECRET)
+    # THEN the provider gets 0, which it sends as ForceDeleteWithoutRecovery on delete
+    assert secret.inputs["recoveryWindowInDays"] == 0, f"{secret.urn}: {secret.inputs}"
+
+
+# --- destroying and creating a stack again ------------------------------------------------
+
+
+def protects_data(config: StackConfig) -> bool:
+    """The stack schema's judgement (stacks/config.py): a stack whose database or cache is
+    protected is kept, not destroyed and created again."""
+    return config.docdb.deletion_protection or config.docdb.protect or config.cache.protect
+
+
+def secret_name_reuse_problems(graph: RecordedGraph, config: StackConfig) -> list[str]:
+    """A stack that is destroyed and created again asks for its secrets' fixed names again: each
+    must free its name when it is deleted (recoveryWindowInDays 0), or the new stack fails with
+    "already scheduled for deletion" for up to 30 days. A stack that protects its data keeps
+    every secret recoverable for 7 to 30 days instead."""
+    disposable = not protects_data(config)
+    problems = []
+    for secret in graph.of_type(SECRET):
+        window = secret.inputs.get("recoveryWindowInDays", 30)  # AWS's default when unset
+        fixed = "name" in secret.inputs  # namePrefix would get a new name each time
+        if disposable and fixed and window != 0:
+            problems.append(
+                f"{secret.urn}: {secret.inputs['name']} stays reserved {window} days after a destroy; "
+                "this stack is created again"
+            )
+        if not disposable and window == 0:
+            problems.append(f"{secret.urn}: deleted at once although the stack protects its data")
+    return problems
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_both_stacks_can_be_destroyed_and_created_again(stack: str, plans: dict[str, Plan]) -> None:
+    # GIVEN the recorded plan of a committed stack  WHEN its secrets are checked
+    plan = plans[stack]
+    # THEN staging's free their names at once and prod's stay recoverable
+    assert plan.of_type(SECRET), f"{stack}: no secrets planned"
+    assert secret_name_reuse_problems(plan, plan.config) == []
+
+
+def test_the_name_reuse_check_fails_on_a_planted_window(plans: dict[str, Plan]) -> None:
+    # GIVEN staging with one secret planted back to the 7 days it had, and prod with one at 0
+    staging, prod = plans["staging"], plans["prod"]
+    kept, forced = staging.of_type(SECRET)[0], prod.of_type(SECRET)[0]
+
+    def planted(plan: Plan, secret: Any, days: int) -> RecordedGraph:
+        changed = dataclasses.replace(secret, inputs={**secret.inputs, "recoveryWindowInDays": days})
+        return RecordedGraph([changed if r is secret else r for r in plan.resources])
+
+    # WHEN the check runs  THEN each names the secret
+    assert secret_name_reuse_problems(planted(staging, kept, 7), staging.config) == [
+        f"{kept.urn}: {kept.inputs['name']} stays reserved 7 days after a destroy; "
+        "this stack is created again"
+    ]
+    assert secret_name_reuse_problems(planted(prod, forced, 0), prod.config) == [
+        f"{forced.urn}: deleted at once although the stack protects its data"
+    ]
+
+
+def _stack(stack: str, **changes: Any) -> dict[str, Any]:
+    values = read_stack_file(stack)
+    values.update({f"notes-platform:{key}": value for key, value in changes.items()})
+    return values
+
+
+@pytest.mark.parametrize(
+    ("stack", "changes", "message"),
+    [
+        (
+            "prod",
+            {"secretsRecoveryWindowDays": 0},
+            "Pulumi.prod.yaml: notes-platform:secretsRecoveryWindowDays: 0 deletes secrets at once, for "
+            "stacks that protect no data (docdbDeletionProtection, docdbProtect, cacheProtect on here): "
+            "keep 7 to 30 days",
+        ),
+        (
+            "staging",
+            {"secretsRecoveryWindowDays": 0, "docdbDeletionProtection": True},
+            "(docdbDeletionProtection on here): keep 7 to 30 days",
+        ),
+        (
+            "staging",
+            {"secretsRecoveryWindowDays": 3},
+            "Pulumi.staging.yaml: notes-platform:secretsRecoveryWindowDays: Secrets Manager allows 7 to 30 "
+            "days, or 0 to delete at once",
+        ),
+        ("staging", {"secretsRecoveryWindowDays": 31}, "notes-platform:secretsRecoveryWindowDays:"),
+    ],
+)
+def test_the_schema_refuses_a_recovery_window_the_stack_cannot_have(
+    stack: str, changes: dict[str, Any], message: str
+) -> None:
+    # GIVEN a committed stack file with a planted recovery window  WHEN it is loaded
+    with pytest.raises(StackConfigError) as caught:
+        load(_stack(stack, **changes), stack)
+    # THEN the error names the file and the key
+    assert message in str(caught.value), str(caught.value)
+
+
+def test_staging_deletes_its_secrets_at_once_and_prod_keeps_them() -> None:
+    # GIVEN the committed stack files  WHEN they are loaded
+    staging = load(read_stack_file("staging"), "staging")
+    prod = load(read_stack_file("prod"), "prod")
+    # THEN staging (nothing protected) frees its secrets' names at once; prod keeps 30 days
+    assert (staging.secrets.recovery_window_days, protects_data(staging)) == (0, False)
+    assert (prod.secrets.recovery_window_days, protects_data(prod)) == (30, True)

@@ -12,6 +12,7 @@ from tests.policies.harness import (
     Mutation,
     applied,
     assert_passes,
+    check,
     happy_path_test,
     mutation_test,
     removing,
@@ -138,3 +139,20 @@ def test_a_deny_with_wildcards_is_fine() -> None:
         f.iam_policy(), setting("policy", _document({"Effect": "Deny", "Action": "*", "Resource": "*"}))
     )
     assert_passes(secrets.iam_no_wildcard_actions, denial)
+
+
+def test_a_disposable_stack_may_delete_secrets_at_once_and_only_at_once() -> None:
+    # GIVEN staging's setting allowForceDelete (its secrets' names must be free again when it is
+    # destroyed and created again)
+    disposable = {"allowForceDelete": True}
+    # WHEN a secret is deleted at once, or kept for fewer days than the minimum
+    at_once = applied(f.secret(), setting("recoveryWindowInDays", 0))
+    three_days = applied(f.secret(), setting("recoveryWindowInDays", 3))
+    # THEN 0 passes, a short window is still reported, and without the setting 0 is reported too
+    assert_passes(secrets.secret_recovery_window, at_once, disposable)
+    assert check(secrets.secret_recovery_window, three_days, settings=disposable) == [
+        "Secrets must stay recoverable for at least 7 days after deletion."
+    ], three_days["urn"]
+    assert check(secrets.secret_recovery_window, at_once) == [
+        "Secrets must stay recoverable for at least 7 days after deletion."
+    ], at_once["urn"]
