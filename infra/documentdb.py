@@ -10,16 +10,28 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from infra.secrets import GeneratedSecret, GeneratedSecretArgs, store_secret
 
 PORT = 27017
+ENGINE = "docdb"
 DATABASE = "notes"
 MASTER_USERNAME = "notesadmin"
+# Where DocumentDB keeps its users, the master user included: `show users` lists them with
+# "db": "admin" (https://docs.aws.amazon.com/documentdb/latest/developerguide/security.managing-users.html).
+# A URI with a database in its path authenticates against that database unless authSource says
+# otherwise (MongoDB connection string spec; pymongo 4.20 pymongo/auth_shared.py
+# _build_credentials_tuple: ``source or database or "admin"``), so /notes alone fails to log in.
+AUTH_SOURCE = "admin"
+# The replica set name DocumentDB answers to, whatever the instance count: every connection
+# string AWS documents carries it
+# (https://docs.aws.amazon.com/documentdb/latest/developerguide/endpoints-connecting.html).
+REPLICA_SET = "rs0"
 # DocumentDB refuses these in a master password.
 MASTER_REJECTS = '/"@'
 # DocumentDB's own CA. The image's global bundle holds it; naming it stops AWS from picking a
@@ -96,14 +108,44 @@ def connection_uri(
     database: str = DATABASE,
     ca_file: str,
 ) -> str:
-    """The URI the API connects with. DocumentDB speaks TLS with its own CA, is always a
-    replica set named rs0, and does not support retryable writes."""
+    """The URI the API connects with: the master user authenticates against ``admin`` (see
+    AUTH_SOURCE) while the API works in ``database``. DocumentDB speaks TLS with its own CA, is
+    always a replica set named rs0, and engines before 8.0.2 refuse retryable writes (ours is
+    5.0; https://docs.aws.amazon.com/documentdb/latest/developerguide/retryable-writes.html),
+    which pymongo turns on unless the URI says otherwise."""
     user = quote(username, safe="")
     secret = quote(password, safe="")
     options = (
-        f"tls=true&tlsCAFile={ca_file}&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false"
+        f"tls=true&tlsCAFile={ca_file}&replicaSet={REPLICA_SET}&authSource={AUTH_SOURCE}"
+        "&readPreference=secondaryPreferred&retryWrites=false"
     )
     return f"mongodb://{user}:{secret}@{host}:{port}/{database}?{options}"
+
+
+# Option -> the one value a DocumentDB URI must carry (see connection_uri for each reason).
+REQUIRED_URI_OPTIONS = {
+    "authSource": AUTH_SOURCE,
+    "tls": "true",
+    "replicaSet": REPLICA_SET,
+    "retryWrites": "false",
+}
+
+
+def connection_uri_problems(uri: str) -> list[str]:
+    """What would stop a driver from connecting to DocumentDB with ``uri`` or writing through
+    it; empty when nothing. Reads options as pymongo does: names case-insensitively."""
+    parts = urlsplit(uri)
+    problems = [] if parts.scheme == "mongodb" else [f"scheme {parts.scheme!r}: expected mongodb"]
+    if not parts.username or parts.password is None:
+        problems.append("no user and password: the master user signs in with a password")
+    options = {key.lower(): values for key, values in parse_qs(parts.query).items()}
+    for option, expected in REQUIRED_URI_OPTIONS.items():
+        found = options.get(option.lower())
+        if found != [expected]:
+            problems.append(f"{option}={found[0] if found else '(absent)'}: expected {option}={expected}")
+    if not options.get("tlscafile"):
+        problems.append("tlsCAFile absent: DocumentDB's certificates chain to its own CA")
+    return problems
 
 
 def parameter_family(engine_version: str) -> str:
@@ -280,27 +322,47 @@ class DocumentDb(pulumi.ComponentResource):
         log_groups: list[aws.cloudwatch.LogGroup],
         master: GeneratedSecret,
     ) -> None:
+        # The cluster inputs terraform-provider-aws marks ForceNew (internal/service/docdb/
+        # cluster.go; availability_zones too, ignored below): a change to any of them is a new
+        # cluster, and so is a destroyed stack created again. Each incarnation must leave its
+        # final snapshot under a name of its own: DeleteDBCluster refuses a
+        # FinalDBSnapshotIdentifier that an existing snapshot already has.
+        # Keyed by the provider's wire names, so that a check can hold them against the
+        # cluster's own inputs (tests/infra/test_documentdb.py).
+        force_new: dict[str, pulumi.Input[str]] = {
+            "clusterIdentifier": identifier,
+            "dbSubnetGroupName": subnets.name,
+            "engine": ENGINE,
+            "kmsKeyId": args.kms_key_arn,
+            "masterUsername": MASTER_USERNAME,
+            "port": str(PORT),
+            "storageEncrypted": "true",
+        }
+        final_snapshot = (
+            None if args.skip_final_snapshot else self._final_snapshot_name(name, identifier, force_new)
+        )
         self.cluster = aws.docdb.Cluster(
             f"{name}-cluster",
-            cluster_identifier=identifier,
-            engine="docdb",
+            cluster_identifier=force_new["clusterIdentifier"],
+            engine=ENGINE,
             engine_version=args.engine_version,
             port=PORT,
             master_username=MASTER_USERNAME,
             master_password=master.value,
             db_cluster_parameter_group_name=parameters.name,
-            db_subnet_group_name=subnets.name,
+            db_subnet_group_name=force_new["dbSubnetGroupName"],
             vpc_security_group_ids=[args.security_group_id],
             storage_encrypted=True,
-            kms_key_id=args.kms_key_arn,
+            kms_key_id=force_new["kmsKeyId"],
             backup_retention_period=args.backup_retention_days,
             preferred_backup_window=args.backup_window,
             preferred_maintenance_window=args.maintenance_window,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=args.skip_final_snapshot,
-            # Derived from the environment so that a reader knows where to look; a second
-            # deletion of the same environment must first move the previous one aside.
-            final_snapshot_identifier=None if args.skip_final_snapshot else f"{identifier}-final",
+            # The provider reads it from state when it deletes the cluster, so a replaced
+            # cluster is deleted under the name it was created with and its successor gets the
+            # new suffix.
+            final_snapshot_identifier=final_snapshot,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             # Changes wait for the maintenance window instead of restarting the writer mid-day.
             apply_immediately=False,
@@ -315,13 +377,29 @@ class DocumentDb(pulumi.ComponentResource):
             ),
         )
 
+    def _final_snapshot_name(
+        self, name: str, identifier: str, force_new: dict[str, pulumi.Input[str]]
+    ) -> pulumi.Output[str]:
+        """``<identifier>-final-<8 hex>``: the suffix is drawn once per cluster incarnation.
+        No timestamp, which would change on every run; keepers draw a new one exactly when a
+        ForceNew input changes (the cluster is replaced) or the stack is created again."""
+        suffix = random.RandomId(
+            f"{name}-final-snapshot-suffix",
+            byte_length=4,
+            keepers=force_new,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Letters, digits and single hyphens, starting with a letter (DeleteDBCluster's
+        # FinalDBSnapshotIdentifier constraints, botocore's docdb model): hex keeps to them.
+        return pulumi.Output.concat(identifier, "-final-", suffix.hex)
+
     def _instances(self, name: str, args: DocumentDbArgs, identifier: str) -> None:
         self.instances = [
             aws.docdb.ClusterInstance(
                 f"{name}-instance-{index + 1}",
                 identifier=f"{identifier}-{index + 1}",
                 cluster_identifier=self.cluster.id,
-                engine="docdb",
+                engine=ENGINE,
                 instance_class=args.instance_class,
                 ca_cert_identifier=CA_CERT_IDENTIFIER,
                 auto_minor_version_upgrade=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -16,8 +17,11 @@ from infra.documentdb import (
     DocumentDbArgs,
     check_windows,
     connection_uri,
+    connection_uri_problems,
     parameter_family,
 )
+from notes_platform.graph.mocks import Recorded, RecordedGraph
+from notes_platform.graph.plan import Plan
 from tests.infra.harness import Graph, run
 from tests.type_tokens import (
     DOCDB_CLUSTER,
@@ -25,6 +29,7 @@ from tests.type_tokens import (
     DOCDB_PARAMETER_GROUP,
     DOCDB_SUBNET_GROUP,
     LOG_GROUP,
+    RANDOM_ID,
     RANDOM_PASSWORD,
     SECRET,
     SECRET_VERSION,
@@ -189,12 +194,109 @@ def test_subnet_group_uses_the_isolated_subnets(staging: Graph) -> None:
 # --- protection -----------------------------------------------------------------------------
 
 
-def test_final_snapshot_is_kept_by_default(staging: Graph) -> None:
+# The inputs terraform-provider-aws marks ForceNew on each type that takes a final snapshot
+# (internal/service/docdb/cluster.go), by wire name; availabilityZones is ignored by the program.
+FINAL_SNAPSHOT_FORCE_NEW = {
+    DOCDB_CLUSTER: (
+        "clusterIdentifier",
+        "dbSubnetGroupName",
+        "engine",
+        "kmsKeyId",
+        "masterUsername",
+        "port",
+        "storageEncrypted",
+    ),
+}
+
+
+def _wire_text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def final_snapshot_problems(graph: RecordedGraph) -> list[str]:
+    """Every resource that keeps a final snapshot names it per incarnation: the name comes from
+    a RandomId whose keepers hold the resource's ForceNew inputs, so a replaced or re-created
+    resource never asks AWS for a snapshot name an earlier incarnation already took."""
+    by_urn = {r.urn: r for r in graph.resources}
+    problems = []
+    for resource in graph.resources:
+        force_new = FINAL_SNAPSHOT_FORCE_NEW.get(resource.type)
+        if force_new is None or resource.inputs.get("skipFinalSnapshot") is True:
+            continue
+        if not resource.inputs.get("finalSnapshotIdentifier"):
+            problems.append(f"{resource.urn}: keeps a final snapshot but names none")
+            continue
+        sources = [by_urn[u] for u in resource.property_dependencies.get("finalSnapshotIdentifier", [])]
+        suffixes = [r for r in sources if r.type == RANDOM_ID]
+        if not suffixes:
+            problems.append(f"{resource.urn}: finalSnapshotIdentifier is the same for every incarnation")
+            continue
+        keepers = suffixes[0].inputs.get("keepers") or {}
+        for key in force_new:
+            if key not in keepers or _wire_text(keepers[key]) != _wire_text(resource.inputs.get(key)):
+                problems.append(
+                    f"{resource.urn}: {suffixes[0].urn} does not keep {key} "
+                    f"({keepers.get(key)!r} vs {resource.inputs.get(key)!r}): a replacement reuses the name"
+                )
+    return problems
+
+
+def test_final_snapshot_is_kept_by_default_under_a_name_per_incarnation(staging: Graph) -> None:
     # GIVEN default skip_final_snapshot  WHEN the cluster is registered
     cluster = staging.one(DOCDB_CLUSTER)
-    # THEN a final snapshot with a name derived from the environment is taken on deletion
+    suffix = staging.one(RANDOM_ID)
+    # THEN a final snapshot is taken on deletion, named after the environment plus a suffix
+    # drawn again whenever a ForceNew input changes
     assert cluster.inputs["skipFinalSnapshot"] is False, f"{cluster.urn}: final snapshot skipped"
-    assert cluster.inputs["finalSnapshotIdentifier"] == "notes-staging-docdb-final", cluster.urn
+    prefix, _, drawn = cluster.inputs["finalSnapshotIdentifier"].rpartition("-")
+    assert prefix == "notes-staging-docdb-final", (
+        f"{cluster.urn}: {cluster.inputs['finalSnapshotIdentifier']}"
+    )
+    assert len(drawn) == 8 and set(drawn) <= set(string.hexdigits.lower()), f"{cluster.urn}: suffix {drawn}"
+    assert suffix.urn in cluster.property_dependencies["finalSnapshotIdentifier"], cluster.urn
+    assert suffix.inputs["byteLength"] == 4, f"{suffix.urn}: {suffix.inputs}"
+    assert final_snapshot_problems(staging) == []
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_every_final_snapshot_in_both_stacks_is_named_per_incarnation(
+    stack: str, plans: dict[str, Plan]
+) -> None:
+    # GIVEN the recorded plan of a committed stack  WHEN its final snapshots are checked
+    # THEN each carries a suffix kept by its resource's ForceNew inputs
+    assert final_snapshot_problems(plans[stack]) == []
+
+
+def _planted(graph: Graph, cluster: Recorded, **changes: Any) -> RecordedGraph:
+    return RecordedGraph(
+        [dataclasses.replace(cluster, **changes) if r is cluster else r for r in graph.resources]
+    )
+
+
+def test_the_final_snapshot_check_fails_on_a_fixed_name_or_a_partial_keeper(staging: Graph) -> None:
+    # GIVEN the staging cluster, planted once with the environment-only name this program used to
+    # have, and once with a suffix that forgets the KMS key
+    cluster = staging.one(DOCDB_CLUSTER)
+    suffix = staging.one(RANDOM_ID)
+    fixed = _planted(
+        staging,
+        cluster,
+        inputs={**cluster.inputs, "finalSnapshotIdentifier": "notes-staging-docdb-final"},
+        property_dependencies={**cluster.property_dependencies, "finalSnapshotIdentifier": []},
+    )
+    keepers = {k: v for k, v in suffix.inputs["keepers"].items() if k != "kmsKeyId"}
+    partial = _planted(staging, suffix, inputs={**suffix.inputs, "keepers": keepers})
+    unnamed = _planted(
+        staging, cluster, inputs={k: v for k, v in cluster.inputs.items() if k != "finalSnapshotIdentifier"}
+    )
+    # WHEN the check runs  THEN it names the cluster and what is wrong
+    assert final_snapshot_problems(fixed) == [
+        f"{cluster.urn}: finalSnapshotIdentifier is the same for every incarnation"
+    ]
+    assert [p.split(" (")[0] for p in final_snapshot_problems(partial)] == [
+        f"{cluster.urn}: {suffix.urn} does not keep kmsKeyId"
+    ]
+    assert final_snapshot_problems(unnamed) == [f"{cluster.urn}: keeps a final snapshot but names none"]
 
 
 def test_skipping_the_final_snapshot_is_explicit(disposable: Graph) -> None:
@@ -310,7 +412,7 @@ def test_connection_uri_shape() -> None:
     # THEN it is exactly the documented shape and the password round-trips
     assert uri == (
         "mongodb://admin:p%40ss%2Fw%3Ard%25%3F%23@db.cluster-x.eu-west-1.docdb.amazonaws.com:27017/notes"
-        "?tls=true&tlsCAFile=/etc/ssl/docdb/global-bundle.pem&replicaSet=rs0"
+        "?tls=true&tlsCAFile=/etc/ssl/docdb/global-bundle.pem&replicaSet=rs0&authSource=admin"
         "&readPreference=secondaryPreferred&retryWrites=false"
     ), uri
     parts = urlsplit(uri)
@@ -320,9 +422,74 @@ def test_connection_uri_shape() -> None:
         "tls": ["true"],
         "tlsCAFile": [DocumentDb.CA_FILE],
         "replicaSet": ["rs0"],
+        "authSource": ["admin"],
         "readPreference": ["secondaryPreferred"],
         "retryWrites": ["false"],
     }, parts.query
+
+
+def test_the_stored_uri_signs_in_where_the_master_user_lives(staging: Graph) -> None:
+    # GIVEN the URI the component stores in Secrets Manager (the version's input, resolved)
+    version = staging.one(SECRET_VERSION, "staging-docdb-uri-version")
+    uri = staging.result["uri"]
+    # WHEN it is checked as a driver would read it
+    # THEN it authenticates against admin, over TLS with the CA file, in replica set rs0,
+    # without retryable writes, and the API still works in the notes database
+    assert connection_uri_problems(uri) == [], f"{version.urn}: {connection_uri_problems(uri)}"
+    assert urlsplit(uri).path == "/notes", f"{version.urn}: database {urlsplit(uri).path}"
+
+
+OPTIONS = "tls=true&tlsCAFile=/ca.pem&replicaSet=rs0&authSource=admin&retryWrites=false"
+
+
+def _without(option: str) -> str:
+    return "&".join(part for part in OPTIONS.split("&") if not part.startswith(option + "="))
+
+
+@pytest.mark.parametrize(
+    ("planted", "problem"),
+    [
+        # What this component stored before authSource was added.
+        (
+            f"mongodb://u:p@h:27017/notes?{_without('authSource')}",
+            "authSource=(absent): expected authSource=admin",
+        ),
+        (
+            f"mongodb://u:p@h:27017/notes?{OPTIONS.replace('authSource=admin', 'authSource=notes')}",
+            "authSource=notes: expected authSource=admin",
+        ),
+        (
+            f"mongodb://u:p@h:27017/notes?{_without('retryWrites')}",
+            "retryWrites=(absent): expected retryWrites=false",
+        ),
+        (
+            f"mongodb://u:p@h:27017/notes?{OPTIONS.replace('tls=true', 'tls=false')}",
+            "tls=false: expected tls=true",
+        ),
+        (
+            f"mongodb://u:p@h:27017/notes?{_without('replicaSet')}",
+            "replicaSet=(absent): expected replicaSet=rs0",
+        ),
+        (
+            f"mongodb://u:p@h:27017/notes?{_without('tlsCAFile')}",
+            "tlsCAFile absent: DocumentDB's certificates chain to its own CA",
+        ),
+        (
+            f"mongodb://h:27017/notes?{OPTIONS}",
+            "no user and password: the master user signs in with a password",
+        ),
+    ],
+)
+def test_the_uri_check_fails_on_a_planted_mistake(planted: str, problem: str) -> None:
+    # GIVEN a URI with one mistake planted  WHEN it is checked  THEN exactly that one is named
+    assert connection_uri_problems(planted) == [problem], planted
+
+
+def test_the_uri_check_reads_option_names_as_pymongo_does() -> None:
+    # GIVEN pymongo reads URI option names case-insensitively
+    uri = "mongodb://u:p@h:27017/notes?TLS=true&tlscafile=/ca.pem&replicaset=rs0&AUTHSOURCE=admin&retrywrites=false"
+    # WHEN the check reads them  THEN the spelling does not matter
+    assert connection_uri_problems(uri) == [], uri
 
 
 def test_outputs(staging: Graph) -> None:
