@@ -19,11 +19,18 @@ MAX_NODES = 6  # one primary plus five replicas (cluster mode disabled)
 # ElastiCache's AUTH tokens allow only !&#$^<>- as punctuation; every other mark is refused.
 AUTH_REJECTS = "".join(c for c in string.punctuation if c not in "!&#$^<>-")
 AUTH_TOKEN_MAX_LENGTH = 128
-# With ROTATE, ElastiCache accepts the old and the new token side by side after a change: the
-# running tasks keep authenticating with the old one until they are replaced by tasks that read
-# the new secret. SET would drop the old token at once (every task fails AUTH until it
-# restarts) and DELETE would turn AUTH off. A later ROTATE retires the older of the two.
-ROTATION_STRATEGY = "ROTATE"
+# How ModifyReplicationGroup changes the AUTH token (AuthTokenUpdateStrategy, botocore's
+# elasticache model and https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html,
+# "Modifying the AUTH token on an existing cluster"): ROTATE adds the new token while the one
+# in use stays valid; SET, "allowed only after ROTATE", keeps only the given token; DELETE turns
+# AUTH off (RBAC migrations only). terraform-provider-aws (internal/service/elasticache/
+# replication_group.go, resourceReplicationGroupUpdate) sends AuthToken plus the strategy,
+# applied immediately, whenever auth_token or auth_token_update_strategy changes; the strategy
+# is not used on create. So a rotation is two deployments (README, "Rotating the Redis AUTH
+# token"): a new generation with ROTATE, where tasks still holding the old token keep working
+# while ECS replaces them, then SET with the same token, which retires the old one.
+ROTATE = "ROTATE"
+SET = "SET"
 
 
 def parameter_family(engine_version: str) -> str:
@@ -38,6 +45,12 @@ def parameter_family(engine_version: str) -> str:
             "does not exist before 7.0.5"
         )
     return f"redis{match[1]}"
+
+
+def auth_token_update_strategy(previous_generation: int | None) -> str:
+    """ROTATE while a previous generation is still accepted (step 1 of a rotation), SET
+    otherwise: a pending ROTATE never retires the old token, and SET alone never keeps one."""
+    return SET if previous_generation is None else ROTATE
 
 
 def redis_url(host: str, port: int = PORT, db: int = 0) -> str:
@@ -92,6 +105,14 @@ class RedisCacheArgs:
     """Slow-log retention in days. From config `cacheLogRetentionDays`. Default 30."""
     auth_token_length: int = 64
     """AUTH token length, 32-128. Default 64."""
+    auth_token_generation: int = 1
+    """Generation of the AUTH token in use; raise it to rotate (README, "Rotating the Redis AUTH
+    token"). Each generation is a secret of its own, ``notes/<environment>/redis-auth-token-g<N>``.
+    From config `cacheAuthTokenGeneration`. Default 1."""
+    auth_token_previous_generation: int | None = None
+    """The generation ElastiCache still accepts while the tasks move to the new one (step 1
+    of a rotation: ROTATE), or None (SET: only the current token is valid). From config
+    `cacheAuthTokenPreviousGeneration`. Default None."""
 
 
 class RedisCache(pulumi.ComponentResource):
@@ -99,7 +120,11 @@ class RedisCache(pulumi.ComponentResource):
 
     replication_group: aws.elasticache.ReplicationGroup
     url: pulumi.Output[str]
+    auth: GeneratedSecret
+    previous_auth: GeneratedSecret | None
     auth_secret_arn: pulumi.Output[str]
+    auth_version: aws.secretsmanager.SecretVersion
+    """Holds the AUTH token's value: whatever reads the secret at start waits for it."""
 
     def __init__(self, name: str, args: RedisCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _validate(args)
@@ -137,20 +162,30 @@ class RedisCache(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        auth = GeneratedSecret(
-            f"{name}-auth",
-            GeneratedSecretArgs(
-                environment=env,
-                purpose="redis-auth-token",
-                description=f"notes {env}: Redis AUTH token",
-                kms_key_arn=args.secrets_kms_key_arn,
-                recovery_window_days=args.recovery_window_days,
-                length=args.auth_token_length,
-                special=False,
-                forbidden_characters=AUTH_REJECTS,
-            ),
-            child,
-        )
+
+        def generation(number: int) -> GeneratedSecret:
+            # One secret per generation, named after it: a new generation is a new value and a
+            # new secret ARN in the task definition, so ECS starts a deployment whose tasks read
+            # the new token; the previous one stays until step 2 lets it go.
+            return GeneratedSecret(
+                f"{name}-auth-g{number}",
+                GeneratedSecretArgs(
+                    environment=env,
+                    purpose=f"redis-auth-token-g{number}",
+                    description=f"notes {env}: Redis AUTH token (generation {number})",
+                    kms_key_arn=args.secrets_kms_key_arn,
+                    recovery_window_days=args.recovery_window_days,
+                    length=args.auth_token_length,
+                    special=False,
+                    forbidden_characters=AUTH_REJECTS,
+                ),
+                child,
+            )
+
+        auth = generation(args.auth_token_generation)
+        previous = args.auth_token_previous_generation
+        self.auth = auth
+        self.previous_auth = None if previous is None else generation(previous)
 
         self.replication_group = aws.elasticache.ReplicationGroup(
             f"{name}-group",
@@ -171,7 +206,7 @@ class RedisCache(pulumi.ComponentResource):
             at_rest_encryption_enabled=True,
             kms_key_id=args.kms_key_arn,
             auth_token=auth.value,
-            auth_token_update_strategy=ROTATION_STRATEGY,
+            auth_token_update_strategy=auth_token_update_strategy(previous),
             snapshot_retention_limit=args.snapshot_retention_days,
             snapshot_window=args.snapshot_window,
             maintenance_window=args.maintenance_window,
@@ -191,7 +226,13 @@ class RedisCache(pulumi.ComponentResource):
         )
 
         self.url = self.replication_group.primary_endpoint_address.apply(redis_url)
-        self.auth_secret_arn = auth.arn
+        # The ARN carries a dependency on the replication group: a task definition that names
+        # it is registered only after ElastiCache has applied the ROTATE (the provider waits for
+        # the group to be available again), so no task starts with a token AWS still refuses.
+        self.auth_secret_arn = pulumi.Output.all(auth.arn, self.replication_group.arn).apply(
+            lambda v: str(v[0])
+        )
+        self.auth_version = auth.version
         self.register_outputs({"url": self.url, "auth_secret_arn": self.auth_secret_arn})
 
 
@@ -210,6 +251,14 @@ def _validate(args: RedisCacheArgs) -> None:
     if not 0 <= args.snapshot_retention_days <= 35:
         raise ValueError(
             f"snapshot_retention_days={args.snapshot_retention_days}: ElastiCache keeps 0 to 35 days"
+        )
+    if args.auth_token_generation < 1:
+        raise ValueError(f"auth_token_generation={args.auth_token_generation}: generations start at 1")
+    previous = args.auth_token_previous_generation
+    if previous is not None and not 1 <= previous < args.auth_token_generation:
+        raise ValueError(
+            f"auth_token_previous_generation={previous} must be below auth_token_generation="
+            f"{args.auth_token_generation} (the token the tasks are moving away from); generations only go up"
         )
     if args.auth_token_length > AUTH_TOKEN_MAX_LENGTH:
         raise ValueError(

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 import string
 from typing import Any
 
+import pulumi_aws as aws
 import pytest
 
 from infra.cache import AUTH_REJECTS, RedisCache, RedisCacheArgs, parameter_family, redis_url
+from notes_platform.graph.mocks import Recorded, RecordedGraph
+from notes_platform.graph.plan import Plan
+from stacks.config import StackConfigError, load, read_stack_file
 from tests.infra.harness import Graph, run
 from tests.type_tokens import (
     CACHE_PARAMETER_GROUP,
@@ -16,6 +23,8 @@ from tests.type_tokens import (
     LOG_GROUP,
     RANDOM_PASSWORD,
     SECRET,
+    SECRET_VERSION,
+    TASK_DEFINITION,
 )
 
 CACHE_KEY = "arn:aws:kms:eu-west-1:123456789012:key/cache"
@@ -50,6 +59,8 @@ def args(environment: str = "staging", **overrides: Any) -> RedisCacheArgs:
 def build(name: str, component_args: RedisCacheArgs) -> Graph:
     def program() -> Any:
         cache = RedisCache(name, component_args)
+        # Stands in for the task definition: whatever reads the ARN.
+        aws.ssm.Parameter(f"{name}-consumer", type="String", value=cache.auth_secret_arn)
         return {"url": cache.url, "auth_secret_arn": cache.auth_secret_arn}
 
     return run(program)
@@ -94,16 +105,16 @@ def test_encrypted_in_transit_and_at_rest(staging: Graph) -> None:
 
 
 def test_auth_token_comes_from_the_generated_secret(staging: Graph) -> None:
-    # GIVEN the auth GeneratedSecret  WHEN the replication group is registered
+    # GIVEN the auth GeneratedSecret of generation 1  WHEN the replication group is registered
     group = staging.one(CACHE_REPLICATION_GROUP)
     password = staging.one(RANDOM_PASSWORD)
     secret = staging.one(SECRET)
-    # THEN its token is that (masked) value, rotated without a window without AUTH, and the
-    # secret is encrypted with the secrets key
+    # THEN its token is that (masked) value, SET (no rotation pending), and the secret is
+    # named after its generation and encrypted with the secrets key
     assert group.inputs["authToken"] == "[secret]", f"{group.urn}: authToken not secret"
     assert password.urn in group.property_dependencies["authToken"], f"{group.urn}: token not generated"
-    assert group.inputs["authTokenUpdateStrategy"] == "ROTATE", f"{group.urn}: {group.inputs}"
-    assert secret.inputs["name"] == "notes/staging/redis-auth-token", secret.urn
+    assert group.inputs["authTokenUpdateStrategy"] == "SET", f"{group.urn}: {group.inputs}"
+    assert secret.inputs["name"] == "notes/staging/redis-auth-token-g1", secret.urn
     assert secret.inputs["kmsKeyId"] == SECRETS_KEY, f"{secret.urn}: not encrypted with the secrets key"
     assert secret.inputs["recoveryWindowInDays"] == 7, secret.urn
 
@@ -223,6 +234,16 @@ def test_every_child_is_parented_and_named_after_the_component(prod: Graph) -> N
             "snapshot_window='05:30-06:30' overlaps maintenance_window='sun:05:00-sun:06:00'",
         ),
         ({"maintenance_window": "sun:05:00-sun:05:30"}, "at least 60 minutes"),
+        ({"auth_token_generation": 0}, "auth_token_generation=0: generations start at 1"),
+        (
+            {"auth_token_generation": 2, "auth_token_previous_generation": 2},
+            "auth_token_previous_generation=2 must be below auth_token_generation=2",
+        ),
+        (
+            {"auth_token_generation": 2, "auth_token_previous_generation": 3},
+            "auth_token_previous_generation=3 must be below",
+        ),
+        ({"auth_token_generation": 2, "auth_token_previous_generation": 0}, "previous_generation=0 must be"),
     ],
 )
 def test_impossible_arguments_fail_in_the_constructor(overrides: dict[str, Any], message: str) -> None:
@@ -235,3 +256,226 @@ def test_parameter_family() -> None:
     # GIVEN engine versions  WHEN the family is derived  THEN it is redis<major>
     assert parameter_family("7.1") == "redis7"
     assert parameter_family("7.0.7") == "redis7"
+
+
+# --- rotating the AUTH token ----------------------------------------------------------------
+
+AUTH_TOKEN_ENV = "NOTES_REDIS_AUTH_TOKEN"
+_GENERATION = re.compile(r"^(?P<family>.+-g)(?P<number>\d+)$")
+
+
+def _container_secrets(task_definition: Recorded) -> dict[str, str]:
+    containers = task_definition.inputs.get("containerDefinitions") or "[]"
+    if isinstance(containers, str):
+        containers = json.loads(containers)
+    return {s["name"]: s["valueFrom"] for c in containers for s in c.get("secrets", [])}
+
+
+def _secret_arn_names(arn: str, secret: Recorded) -> bool:
+    # Secrets Manager's ARNs end in the secret's name, a hyphen and six random characters.
+    return re.search(f":secret:{re.escape(secret.inputs['name'])}-[A-Za-z0-9]{{6}}$", arn) is not None
+
+
+def auth_rotation_problems(graph: RecordedGraph) -> list[str]:
+    """What would keep an ElastiCache AUTH token rotation from starting, finishing or reaching
+    the tasks: the token must come from a secret named after its generation (raising the
+    generation is what starts a rotation), the strategy must be ROTATE exactly while a previous
+    generation's secret still exists (SET then would cut off tasks holding the old token; ROTATE
+    left in place keeps a retired token valid), and every task definition that reads the token
+    must name the current generation and wait for the replication group (no task starts with a
+    token ElastiCache does not accept yet)."""
+    by_urn = {r.urn: r for r in graph.resources}
+    secrets = graph.of_type(SECRET)
+    versions = graph.of_type(SECRET_VERSION)
+    problems = []
+    for group in graph.of_type(CACHE_REPLICATION_GROUP):
+        if "authToken" not in group.inputs:
+            continue
+        passwords = [
+            u for u in group.property_dependencies.get("authToken", []) if by_urn[u].type == RANDOM_PASSWORD
+        ]
+        stored = [
+            by_urn[u]
+            for v in versions
+            if set(passwords) & set(v.property_dependencies.get("secretString", []))
+            for u in v.property_dependencies.get("secretId", [])
+        ]
+        if len(stored) != 1:
+            problems.append(f"{group.urn}: authToken is not the value of exactly one secret ({len(stored)})")
+            continue
+        current = stored[0]
+        named = _GENERATION.match(current.inputs["name"])
+        if named is None:
+            problems.append(f"{group.urn}: token secret {current.inputs['name']} has no generation to raise")
+            continue
+        previous = [s for s in secrets if s is not current and s.inputs["name"].startswith(named["family"])]
+        strategy = group.inputs.get("authTokenUpdateStrategy")
+        if previous and strategy != "ROTATE":
+            problems.append(
+                f"{group.urn}: authTokenUpdateStrategy={strategy} while {previous[0].inputs['name']} is "
+                "still accepted: tasks holding it fail AUTH; ROTATE first"
+            )
+        if not previous and strategy != "SET":
+            problems.append(
+                f"{group.urn}: authTokenUpdateStrategy={strategy} with no rotation pending: the retired "
+                "token stays valid until a SET"
+            )
+        for task in graph.of_type(TASK_DEFINITION):
+            arn = _container_secrets(task).get(AUTH_TOKEN_ENV)
+            if arn is None:
+                continue
+            if not _secret_arn_names(arn, current):
+                problems.append(f"{task.urn}: {AUTH_TOKEN_ENV} is {arn}, not {current.inputs['name']}")
+            if group.urn not in task.dependencies:
+                problems.append(f"{task.urn}: may start before {group.urn} accepts the token")
+    return problems
+
+
+def step(generation: int, previous: int | None = None) -> Graph:
+    return build(
+        "staging-redis",
+        args(auth_token_generation=generation, auth_token_previous_generation=previous),
+    )
+
+
+@pytest.fixture(scope="module")
+def rotating() -> Graph:
+    """Step 1 of a rotation: generation 2 in use, generation 1 still accepted."""
+    return step(2, previous=1)
+
+
+@pytest.fixture(scope="module")
+def rotated() -> Graph:
+    """Step 2: generation 1 let go."""
+    return step(2)
+
+
+def _secret(graph: Graph, generation: int) -> Recorded:
+    return graph.one(SECRET, f"staging-redis-auth-g{generation}-secret")
+
+
+def test_step_1_rotates_to_a_new_token_while_the_old_one_stays_valid(rotating: Graph) -> None:
+    # GIVEN generation 2 with generation 1 as the previous one  WHEN the cache is registered
+    group = rotating.one(CACHE_REPLICATION_GROUP)
+    new_password = rotating.one(RANDOM_PASSWORD, "staging-redis-auth-g2-password")
+    # THEN both generations' secrets exist, the token is generation 2's, sent with ROTATE, and the
+    # ARN the tasks read is generation 2's
+    assert _secret(rotating, 1).inputs["name"] == "notes/staging/redis-auth-token-g1"
+    assert _secret(rotating, 2).inputs["name"] == "notes/staging/redis-auth-token-g2"
+    assert group.property_dependencies["authToken"] == [new_password.urn], f"{group.urn}: token source"
+    assert group.inputs["authTokenUpdateStrategy"] == "ROTATE", f"{group.urn}: {group.inputs}"
+    assert "redis-auth-token-g2-" in rotating.result["auth_secret_arn"], rotating.result
+    assert auth_rotation_problems(rotating) == []
+
+
+def test_step_2_sets_the_same_token_and_lets_the_old_generation_go(rotating: Graph, rotated: Graph) -> None:
+    # GIVEN step 1 deployed  WHEN the previous generation is removed
+    group = rotated.one(CACHE_REPLICATION_GROUP)
+    # THEN the token is still generation 2's (same resource: no new value), now with SET, which
+    # makes ElastiCache drop generation 1; generation 1's secret is deleted
+    assert [r.name for r in rotated.of_type(SECRET)] == ["staging-redis-auth-g2-secret"]
+    assert (
+        group.property_dependencies["authToken"]
+        == rotating.one(CACHE_REPLICATION_GROUP).property_dependencies["authToken"]
+    ), group.urn
+    assert group.inputs["authTokenUpdateStrategy"] == "SET", f"{group.urn}: {group.inputs}"
+    assert rotated.result["auth_secret_arn"] == rotating.result["auth_secret_arn"], rotated.result
+    assert auth_rotation_problems(rotated) == []
+
+
+@pytest.mark.parametrize("graph_name", ["staging", "rotating", "rotated"])
+def test_whatever_reads_the_token_arn_waits_for_the_replication_group(
+    graph_name: str, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN any step  WHEN something reads auth_secret_arn (the task definition does)
+    graph: Graph = request.getfixturevalue(graph_name)
+    consumer = graph.named("staging-redis-consumer")
+    group = graph.one(CACHE_REPLICATION_GROUP)
+    # THEN it is registered after the replication group, which has applied the token by then
+    assert group.urn in consumer.dependencies, f"{consumer.urn}: does not wait for {group.urn}"
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_both_stacks_can_rotate_the_token_and_roll_their_tasks(stack: str, plans: dict[str, Plan]) -> None:
+    # GIVEN the recorded plan of a committed stack  WHEN the AUTH rotation check runs
+    # THEN nothing stops a rotation, and the service reads the current generation after the group
+    assert plans[stack].of_type(TASK_DEFINITION), f"{stack}: no task definition to check"
+    assert auth_rotation_problems(plans[stack]) == []
+
+
+def _with(graph: RecordedGraph, old: Recorded, **changes: Any) -> RecordedGraph:
+    return RecordedGraph([dataclasses.replace(r, **changes) if r is old else r for r in graph.resources])
+
+
+def test_the_rotation_check_fails_on_each_planted_mistake(plans: dict[str, Plan], rotating: Graph) -> None:
+    # GIVEN staging's plan and a rotation in progress, each planted with one mistake
+    plan = plans["staging"]
+    (group,) = plan.of_type(CACHE_REPLICATION_GROUP)
+    (task,) = plan.of_type(TASK_DEFINITION)
+    secret = next(s for s in plan.of_type(SECRET) if "redis-auth-token" in s.inputs["name"])
+    rotating_group = rotating.one(CACHE_REPLICATION_GROUP)
+    planted = {
+        # What this program did before: ROTATE for good, so a rotation never finished.
+        "rotate left in place": _with(
+            plan, group, inputs={**group.inputs, "authTokenUpdateStrategy": "ROTATE"}
+        ),
+        # ... and one token under a name with no generation, so nothing could start a rotation.
+        "no generation": _with(
+            plan, secret, inputs={**secret.inputs, "name": "notes/staging/redis-auth-token"}
+        ),
+        "set during step 1": _with(
+            rotating, rotating_group, inputs={**rotating_group.inputs, "authTokenUpdateStrategy": "SET"}
+        ),
+        "task before the group": _with(
+            plan, task, dependencies=[u for u in task.dependencies if u != group.urn]
+        ),
+    }
+    expected = {
+        "rotate left in place": f"{group.urn}: authTokenUpdateStrategy=ROTATE with no rotation pending",
+        "no generation": f"{group.urn}: token secret notes/staging/redis-auth-token has no generation",
+        "set during step 1": f"{rotating_group.urn}: authTokenUpdateStrategy=SET while",
+        "task before the group": f"{task.urn}: may start before {group.urn}",
+    }
+    # WHEN the check runs on each  THEN it reports that mistake, naming the resource
+    for what, graph in planted.items():
+        found = auth_rotation_problems(graph)
+        assert len(found) == 1 and found[0].startswith(expected[what]), f"{what}: {found}"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"cacheAuthTokenGeneration": 2, "cacheAuthTokenPreviousGeneration": 2},
+            "Pulumi.staging.yaml: notes-platform:cacheAuthTokenPreviousGeneration: 2 must be below "
+            "cacheAuthTokenGeneration (2)",
+        ),
+        (
+            # Going back to an older token while the newer one is still accepted.
+            {"cacheAuthTokenGeneration": 1, "cacheAuthTokenPreviousGeneration": 2},
+            "notes-platform:cacheAuthTokenPreviousGeneration: 2 must be below cacheAuthTokenGeneration (1)",
+        ),
+        ({"cacheAuthTokenGeneration": 0}, "notes-platform:cacheAuthTokenGeneration:"),
+        ({"cacheAuthTokenPreviousGeneration": 0}, "notes-platform:cacheAuthTokenPreviousGeneration:"),
+    ],
+)
+def test_the_schema_refuses_an_impossible_rotation_step(changes: dict[str, Any], message: str) -> None:
+    # GIVEN staging's stack file with a planted rotation step
+    values = read_stack_file("staging")
+    values.update({f"notes-platform:{key}": value for key, value in changes.items()})
+    # WHEN it is loaded  THEN the error names the file and the key
+    with pytest.raises(StackConfigError) as caught:
+        load(values, "staging")
+    assert message in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize(("generation", "previous"), [(2, 1), (2, None), (5, 3)])
+def test_the_schema_accepts_each_step_of_a_rotation(generation: int, previous: int | None) -> None:
+    # GIVEN staging's stack file at a step of a rotation  WHEN it is loaded
+    values = read_stack_file("staging")
+    values["notes-platform:cacheAuthTokenGeneration"] = generation
+    if previous is not None:
+        values["notes-platform:cacheAuthTokenPreviousGeneration"] = previous
+    cache = load(values, "staging").cache
+    # THEN the cache section carries it to RedisCache
+    assert (cache.auth_token_generation, cache.auth_token_previous_generation) == (generation, previous)
