@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from infra.fargate import FARGATE_SIZES
+from infra.recovery_window import FORCE_DELETE
 from stacks.sections import (
     Alarms,
     Alb,
@@ -124,6 +125,20 @@ class StackConfig(BaseModel):
         if self.service.shutdown_grace_seconds + 10 > 120:
             problems.append(
                 ("serviceShutdownGraceSeconds", "ECS stopTimeout is at most 120 s; keep the grace <= 110")
+            )
+        protected = {
+            "docdbDeletionProtection": self.docdb.deletion_protection,
+            "docdbProtect": self.docdb.protect,
+            "cacheProtect": self.cache.protect,
+        }
+        if self.secrets.recovery_window_days == FORCE_DELETE and any(protected.values()):
+            # A stack that keeps its data must keep the credentials to it recoverable too.
+            problems.append(
+                (
+                    "secretsRecoveryWindowDays",
+                    "0 deletes secrets at once, for stacks that protect no data ("
+                    f"{', '.join(k for k, on in protected.items() if on)} on here): keep 7 to 30 days",
+                )
             )
         problems += [
             ("edgeAliases", f"{alias} is not inside zone {self.dns.zone_name}")
