@@ -140,12 +140,30 @@ def normalise(value: Any) -> Any:
     return value
 
 
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def engine_urn(parent: str, type_: str, name: str, *, stack: str, project: str) -> str:
+    """The URN the engine gives a resource: its type qualified by its parent's whole qualified
+    type, except under the root stack (pulumi/pulumi pkg/resource/deploy/deployment.go,
+    ``generateURN``). The SDK's MockMonitor keeps only the parent's last type and qualifies the
+    stack's children with the stack's type, so below a nested component its URNs would not be
+    the ones a real ``pulumi preview`` shows, which the review tools match plans against."""
+    qualified = parent.split("::")[2] if parent else ""
+    if qualified and qualified != ROOT_STACK_TYPE:
+        type_ = f"{qualified}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """Keeps every registration, in order, with what the engine would see."""
 
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.recorded: list[Recorded] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        return engine_urn(parent, type_, name, stack=pulumi.get_stack(), project=pulumi.get_project())
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
@@ -278,6 +296,8 @@ class AwsMocks(pulumi_mocks.Mocks):
             outputs["keyId"] = resource_id
         elif typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = pulumi.Output.secret(_hex(f"password/{name}", 32))
+        elif typ == "random:index/randomId:RandomId":
+            outputs["hex"] = _hex(f"id/{name}", 2 * int(args.inputs.get("byteLength", 4)))
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             outputs["arn"] = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{args.inputs.get('name', name)}"
         elif typ in {"aws:ecs/cluster:Cluster", "aws:ecs/service:Service"}:

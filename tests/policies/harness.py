@@ -23,7 +23,6 @@ from notes_platform.checks.policy_pack import load_graph, resource_args, stack_a
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 ACCOUNT = "123456789012"
-STACK_ROOT = "urn:pulumi:{stack}::notes-platform::pulumi:pulumi:Stack"
 
 Resource = dict[str, Any]
 Change = Callable[[Resource], None]
@@ -66,7 +65,8 @@ def urn(stack: str, component: str, type_token: str, name: str) -> str:
 
 
 def provider_urn(stack: str, name: str = "aws") -> str:
-    return f"{STACK_ROOT.format(stack=stack)}$pulumi:providers:aws::{name}"
+    # The engine does not qualify the stack's children with the stack's type.
+    return f"urn:pulumi:{stack}::notes-platform::pulumi:providers:aws::{name}"
 
 
 def resource(
@@ -87,7 +87,7 @@ def resource(
         "type": type_token,
         "name": name,
         "custom": True,
-        "parent": f"{STACK_ROOT.format(stack=stack)}$notes:infra:{component}::{stack}-{component.lower()}",
+        "parent": f"urn:pulumi:{stack}::notes-platform::notes:infra:{component}::{stack}-{component.lower()}",
         "provider": provider_urn(stack, provider),
         "dependencies": sorted(dependencies),
         "protect": protect,

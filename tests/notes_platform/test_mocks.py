@@ -1,0 +1,69 @@
+"""The recorded graph speaks the engine's URNs, so that plans and real previews line up."""
+
+from __future__ import annotations
+
+import pytest
+from pulumi.runtime import mocks as pulumi_mocks
+
+from notes_platform.graph.mocks import ROOT_STACK_TYPE, AwsMocks, engine_urn
+from notes_platform.graph.plan import Plan
+
+STACK_URN = "urn:pulumi:prod::notes-platform::pulumi:pulumi:Stack::notes-platform-prod"
+EDGE = "urn:pulumi:prod::notes-platform::notes:infra:Edge::prod-edge"
+TOPIC_COMPONENT = (
+    "urn:pulumi:prod::notes-platform::notes:infra:Edge$notes:infra:AlarmTopic::prod-edge-alarm-topic"
+)
+
+
+def _qualified(urn: str) -> str:
+    return urn.split("::")[2]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_every_recorded_urn_is_qualified_by_its_whole_parent_chain(
+    plans: dict[str, Plan], stack: str
+) -> None:
+    # GIVEN every resource the program registered, at any depth
+    by_urn = {r.urn: r for r in plans[stack].resources}
+    for r in plans[stack].resources:
+        parent = r.parent or ""
+        # THEN its qualified type is its parent's whole qualified type, then its own (none for the
+        # stack's children), as the engine builds it
+        expected = (
+            r.type
+            if not parent or _qualified(parent) == ROOT_STACK_TYPE
+            else f"{_qualified(parent)}${r.type}"
+        )
+        assert _qualified(r.urn) == expected, r.urn
+        # AND a parent other than the stack is itself a recorded resource under that very URN
+        if parent and _qualified(parent) != ROOT_STACK_TYPE:
+            assert parent in by_urn, f"{r.urn}: parent {parent} was recorded under another URN"
+
+
+def test_engine_urns_at_each_depth() -> None:
+    assert (
+        engine_urn(STACK_URN, "notes:infra:Edge", "prod-edge", stack="prod", project="notes-platform") == EDGE
+    )
+    assert (
+        engine_urn(
+            EDGE, "notes:infra:AlarmTopic", "prod-edge-alarm-topic", stack="prod", project="notes-platform"
+        )
+        == TOPIC_COMPONENT
+    )
+    assert engine_urn(
+        TOPIC_COMPONENT, "aws:sns/topic:Topic", "t", stack="prod", project="notes-platform"
+    ) == ("urn:pulumi:prod::notes-platform::notes:infra:Edge$notes:infra:AlarmTopic$aws:sns/topic:Topic::t")
+    assert engine_urn("", "pulumi:providers:aws", "aws", stack="prod", project="notes-platform") == (
+        "urn:pulumi:prod::notes-platform::pulumi:providers:aws::aws"
+    )
+
+
+def test_the_sdk_mock_alone_would_record_other_urns() -> None:
+    # GIVEN the SDK's own mock monitor (what the plan used before it built URNs itself)
+    monitor = pulumi_mocks.MockMonitor(AwsMocks("eu-west-1"))
+    # WHEN it names a grandchild and a child of the stack
+    grandchild = monitor.make_urn(TOPIC_COMPONENT, "aws:sns/topic:Topic", "t")
+    child = monitor.make_urn(STACK_URN, "notes:infra:Edge", "prod-edge")
+    # THEN both differ from the engine's: this is the mistake the recorder corrects
+    assert _qualified(grandchild) == "notes:infra:AlarmTopic$aws:sns/topic:Topic"
+    assert _qualified(child) == "pulumi:pulumi:Stack$notes:infra:Edge"
