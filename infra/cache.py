@@ -147,7 +147,9 @@ class RedisCache(pulumi.ComponentResource):
             f"{name}-parameters",
             name=f"{identifier}-{family}",
             family=family,
-            description=f"notes {env}: Redis parameters",
+            # No description: it forces a replacement too (terraform-provider-aws), and an edit of
+            # it would create a second group under this same name (notes_platform/checks/
+            # replacement.py); the parameters below say what the group is for.
             parameters=[
                 # Every key the API writes has a TTL: under memory pressure evict those instead
                 # of failing writes, and never touch a key without one.

@@ -261,7 +261,9 @@ class DocumentDb(pulumi.ComponentResource):
             # old one is deleted, and two groups cannot share a name.
             name=f"notes-{env}-{family.replace('.', '-')}",
             family=family,
-            description=f"notes {env}: TLS required, audit and profiler logs on",
+            # No description: it forces a replacement too (terraform-provider-aws), and an edit of
+            # it would create a second group under this same name (notes_platform/checks/
+            # replacement.py); the parameters below say what the group is for.
             parameters=[
                 # tls is a static parameter: it takes effect at the next reboot, never silently.
                 aws.docdb.ClusterParameterGroupParameterArgs(

@@ -65,12 +65,21 @@ def access_logs(
         kms_key_id=kms_key_arn,
         opts=east,
     )
+    # Source and destination names are unique in the account and region, and a new
+    # distribution (resource_arn) or log group replaces them under the same name: delete the
+    # old one first (terraform-provider-aws internal/service/logs/delivery_source.go and
+    # delivery_destination.go mark those inputs RequiresReplace). They hold no data. The
+    # delivery that names them is deleted before them and re-created after: the engine replaces
+    # the dependents of a delete-before-replace whose replacing inputs read it
+    # (calculateDependentReplacements in pulumi/pulumi pkg/resource/deploy/step_generator.go).
+    # Access logs pause for the length of the update.
+    replace_in_place = pulumi.ResourceOptions.merge(east, pulumi.ResourceOptions(delete_before_replace=True))
     source = aws.cloudwatch.LogDeliverySource(
         f"{name}-access-log-source",
         name=f"notes-{args.environment}-cloudfront",
         log_type="ACCESS_LOGS",
         resource_arn=distribution.arn,
-        opts=east,
+        opts=replace_in_place,
     )
     destination = aws.cloudwatch.LogDeliveryDestination(
         f"{name}-access-log-destination",
@@ -79,7 +88,7 @@ def access_logs(
         delivery_destination_configuration=aws.cloudwatch.LogDeliveryDestinationDeliveryDestinationConfigurationArgs(
             destination_resource_arn=log_group.arn
         ),
-        opts=east,
+        opts=replace_in_place,
     )
     aws.cloudwatch.LogDelivery(
         f"{name}-access-log-delivery",

@@ -73,12 +73,16 @@ def run(args: argparse.Namespace) -> int:
     if findings:
         report = render_findings(findings)
         print(f"\nAWS API model check: {len(findings)} finding(s)\n{report}", file=sys.stderr)
-    # Orderings no input expresses and provider/engine rules: mistakes mocks accept and
-    # `pulumi up` or `pulumi destroy` would report (notes_platform/checks/ordering.py and
-    # provider_rules.py).
-    from notes_platform.checks import ordering, provider_rules  # noqa: PLC0415
+    # Orderings no input expresses, provider/engine rules and replacement traps: mistakes mocks
+    # accept and `pulumi up` or `pulumi destroy` would report (notes_platform/checks/ordering.py,
+    # provider_rules.py and replacement.py).
+    from notes_platform.checks import ordering, provider_rules, replacement  # noqa: PLC0415
 
-    rules = [*ordering.check(result.resources), *provider_rules.check(result.resources)]
+    rules = [
+        *ordering.check(result.resources),
+        *provider_rules.check(result.resources),
+        *replacement.check(result.resources),
+    ]
     if rules:
         print(
             f"\nOrdering and provider rules: {len(rules)} finding(s)\n{ordering.render(rules)}",
