@@ -5,7 +5,7 @@ PY := .venv/bin/python
 PORT ?= 8000
 
 STACK ?= staging
-SNAPSHOT_REVISION := 0000000
+SNAPSHOT_IMAGE_TAG := 0000000-000000000000
 
 .PHONY: help bootstrap lint typecheck unit test dev image-test bench plan config snapshots
 
@@ -38,7 +38,7 @@ config: bootstrap  ## regenerate Pulumi.yaml's config block from the stack schem
 
 snapshots: bootstrap  ## refresh the committed plan snapshots in tests/snapshots/ (tests/stacks checks them)
 	for stack in staging prod; do \
-	  NOTES_PLATFORM_REVISION=$(SNAPSHOT_REVISION) .venv/bin/notes-platform plan $$stack --quiet --json tests/snapshots/$$stack.json; \
+	  NOTES_PLATFORM_IMAGE_TAG=$(SNAPSHOT_IMAGE_TAG) .venv/bin/notes-platform plan $$stack --quiet --json tests/snapshots/$$stack.json; \
 	done
 
 dev: bootstrap  ## run the API locally with its own Redis and MongoDB-wire server (PORT=8000)

@@ -37,8 +37,9 @@ class NetworkArgs:
     """VPC IPv4 CIDR, /16 to /23 (the layout needs 32 subnets of at least /28). From config
     `networkCidr`. Required."""
     availability_zones: tuple[str, ...]
-    """AZ names, one subnet per tier in each, at most ``AZ_SLOTS``. Set by the stack: the
-    region's first `networkAzCount` available AZs. Required."""
+    """AZ names, one subnet per tier in each, at most ``AZ_SLOTS``. From config
+    `networkAvailabilityZones` (pinned names: a subnet's CIDR follows its AZ's position).
+    Required."""
     logs_kms_key_arn: pulumi.Input[str]
     """KMS key that encrypts the flow log group (its policy must admit CloudWatch Logs). Set by
     the stack from Keys (``logs``). Required."""

@@ -3,7 +3,7 @@
 This module and stacks/config.py are the only places that know about Pulumi config; the
 components in infra/ take typed args. Every environment difference arrives through
 ``StackConfig``: there is no ``if stack == "prod"`` anywhere. The tiers are in
-stacks/tiers.py, what they derive from the config in stacks/settings.py.
+stacks/tiers.py and stacks/compute.py, what they derive from the config in stacks/settings.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 
 import pulumi
 
+from infra.image import ServiceImage
 from stacks import outputs as out
+from stacks.compute import ecs_compute, service_image
 from stacks.config import StackConfig, load
 from stacks.tiers import (
     ComputeTier,
@@ -21,7 +23,6 @@ from stacks.tiers import (
     Foundation,
     ObservabilityTier,
     data_tier,
-    ecs_compute,
     edge_tier,
     foundation,
     observability_tier,
@@ -41,9 +42,17 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
     base = foundation(config)
     data = data_tier(base)
     edge = edge_tier(base)
-    compute = ecs_compute(base, data, edge)
+    image = service_image(base)
+    compute = ecs_compute(base, data, edge, image) if image.image_ref is not None else None
+    if compute is None:
+        # A promote-only stack's first deploy: everything but the service, which needs an image
+        # in this stack's repository first (README, "First deploy").
+        pulumi.log.warn(
+            "imageDigest is not set: no service yet. Promote an image into this stack's repository, "
+            "set imageDigest and deploy again."
+        )
     observability = observability_tier(base, data, edge, compute)
-    exported = outputs(base, data, edge, compute, observability)
+    exported = outputs(base, data, edge, image, compute, observability)
     for name, value in exported.items():
         pulumi.export(name, value)
     return exported
@@ -53,30 +62,37 @@ def outputs(
     base: Foundation,
     data: DataTier,
     edge: EdgeTier,
-    compute: ComputeTier,
+    image: ServiceImage,
+    compute: ComputeTier | None,
     observability: ObservabilityTier,
 ) -> dict[str, pulumi.Input[Any]]:
-    """The stack outputs (names in stacks/outputs.py, which tools import)."""
-    return {
+    """The stack outputs (names in stacks/outputs.py, which tools import). A stack waiting for
+    its first promoted image has no image, service or dashboard outputs yet."""
+    exported: dict[str, pulumi.Input[Any]] = {
         # Viewers use CloudFront; the origin name answers 403 to anything without its header.
         out.API_URL: edge.edge.url,
         out.CLOUDFRONT_DOMAIN: edge.edge.domain_name,
         out.WEB_ACL_ARN: edge.edge.web_acl_arn,
         out.ALARM_TOPIC_ARN: base.topic.arn,
         out.EDGE_ALARM_TOPIC_ARN: edge.edge.alarm_topic_arn,
-        out.DASHBOARD_URL: observability.dashboard.dashboard_url,
         out.ORIGIN_SECRET_ARN: edge.origin_secret.arn,
         out.ALB_DNS_NAME: edge.alb.dns_name,
-        out.ECR_REPOSITORY_URL: compute.image.repository_url,
-        out.IMAGE_DIGEST: compute.image.digest,
-        out.IMAGE_REF: compute.image.image_ref,
-        out.CLUSTER_NAME: compute.service.cluster_name,
-        out.SERVICE_NAME: compute.service.service_name,
+        out.ECR_REPOSITORY_URL: image.repository_url,
         out.JWT_SECRET_ARN: data.jwt_key.arn,
         out.DOCDB_URI_SECRET_ARN: data.database.uri_secret_arn,
         out.DOCDB_MASTER_SECRET_ARN: data.database.master_secret_arn,
         out.REDIS_AUTH_SECRET_ARN: data.cache.auth_secret_arn,
-        out.APP_LOG_GROUP: compute.service.log_group_name,
         out.FLOW_LOG_GROUP: base.network.flow_log_group_name,
         out.VPC_ID: base.network.vpc_id,
     }
+    if image.digest is not None and image.image_ref is not None:
+        exported |= {out.IMAGE_DIGEST: image.digest, out.IMAGE_REF: image.image_ref}
+    if compute is not None:
+        exported |= {
+            out.CLUSTER_NAME: compute.service.cluster_name,
+            out.SERVICE_NAME: compute.service.service_name,
+            out.APP_LOG_GROUP: compute.service.log_group_name,
+        }
+    if observability.dashboard is not None:
+        exported[out.DASHBOARD_URL] = observability.dashboard.dashboard_url
+    return exported

@@ -15,6 +15,7 @@ from infra.edge.waf_rules import BASE_MANAGED_GROUPS, CUSTOM_RULES, MANAGED_GROU
 from infra.log_retention import LOG_RETENTION_DAYS
 from infra.observability.endpoints import endpoint_problem
 from infra.observability.metrics_catalog import DEFAULT_MIN_REQUESTS
+from infra.recovery_window import DEFAULT_RECOVERY_WINDOW_DAYS, recovery_window_problem
 
 
 class Section(BaseModel):
@@ -125,6 +126,27 @@ class Cache(Section):
     )
     protect: bool = Field(False, description="pulumi protect: `pulumi destroy` refuses to delete the cache")
     log_retention_days: RetentionDays = Field(30, description="slow-log retention in days")
+    auth_token_generation: int = Field(
+        1,
+        ge=1,
+        description="Redis AUTH token in use; rotate by raising it (README: rotating the Redis AUTH token)",
+    )
+    auth_token_previous_generation: int | None = Field(
+        None,
+        ge=1,
+        description="AUTH token ElastiCache still accepts during a rotation (ROTATE); remove it to SET",
+    )
+
+    @model_validator(mode="after")
+    def _rotation(self) -> Cache:
+        # The same rule RedisCache enforces, here so that the message names the keys.
+        previous = self.auth_token_previous_generation
+        if previous is not None and previous >= self.auth_token_generation:
+            raise ValueError(
+                f"cacheAuthTokenPreviousGeneration: {previous} must be below cacheAuthTokenGeneration "
+                f"({self.auth_token_generation}): the tasks move from the previous token to the current one"
+            )
+        return self
 
 
 class Service(Section):
@@ -158,11 +180,27 @@ class Image(Section):
     repository_name: str = Field(
         "notes-api", pattern=r"^[a-z0-9][a-z0-9._/-]{1,254}$", description="ECR repository name"
     )
+    build: bool = Field(
+        True,
+        description="build the image from app/ and deploy it; false: deploy only a digest promoted into "
+        "this stack's repository (imageDigest)",
+    )
     digest: str | None = Field(
         None,
         pattern=r"^sha256:[0-9a-f]{64}$",
-        description="deploy this image digest (promoted from staging) instead of building one",
+        description="the promoted digest to deploy (with imageBuild: false); unset on a first deploy, "
+        "until an image has been promoted",
     )
+
+    @model_validator(mode="after")
+    def _source(self) -> Image:
+        if self.build and self.digest is not None:
+            raise ValueError(
+                "imageDigest: a stack that builds deploys what it builds; set imageBuild: false "
+                "to deploy a promoted digest"
+            )
+        return self
+
     keep_images: int = Field(30, ge=1, le=1000, description="lifecycle policy: images kept in the repository")
 
 
@@ -306,4 +344,17 @@ class Alarms(Section):
 
 
 class Secrets(Section):
-    recovery_window_days: int = Field(ge=7, le=30, description="days a deleted secret can still be restored")
+    recovery_window_days: int = Field(
+        DEFAULT_RECOVERY_WINDOW_DAYS,
+        ge=0,
+        le=30,
+        description="days a deleted secret can still be restored, 7-30; 0 deletes at once (a stack "
+        "that protects no data, destroyed and created again)",
+    )
+
+    @field_validator("recovery_window_days")
+    @classmethod
+    def _window(cls, value: int) -> int:
+        if problem := recovery_window_problem(value):
+            raise ValueError(problem)
+        return value

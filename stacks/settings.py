@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
+from infra.image import build_tag
 from infra.observability.thresholds import AlarmThresholds
 from infra.observability.topic import AlarmSubscription
 from stacks.config import PROJECT, ROOT, StackConfig
@@ -49,11 +51,19 @@ def alarm_subscriptions(config: StackConfig) -> tuple[AlarmSubscription, ...]:
     )
 
 
-def git_revision() -> str:
-    """Tag for a built image; "unknown" outside a git checkout (the digest still pins it).
-    NOTES_PLATFORM_REVISION overrides it: snapshots pin it so they do not change per commit."""
-    if override := os.environ.get("NOTES_PLATFORM_REVISION"):
+def image_tag(context: Path) -> str:
+    """The tag of a build of ``context``: the git revision plus the context's digest
+    (``infra.image.build_tag``). NOTES_PLATFORM_IMAGE_TAG overrides it whole: the committed
+    plan snapshots pin it, so that they change with the infrastructure, not with each commit or
+    each edit of the API."""
+    if override := os.environ.get("NOTES_PLATFORM_IMAGE_TAG"):
         return override
+    return build_tag(git_revision(), context)
+
+
+def git_revision() -> str:
+    """The checkout's revision; "unknown" outside a git checkout (the content digest in the tag
+    and the deployed digest still tell builds apart)."""
     try:
         # "-dirty" keeps two builds of one commit with local changes from claiming one immutable tag.
         command = ["git", "describe", "--always", "--abbrev=12", "--dirty", "--exclude=*"]

@@ -1,8 +1,9 @@
 """The stack's tiers, each one function over what the tiers before it built.
 
-foundation -> data -> edge -> compute -> observability. A tier returns a frozen record of
-what later tiers and the outputs read; compute is the one that differs by platform
-(``ecs_compute`` today), so another compute path is one more function of the same shape.
+foundation -> data -> edge -> (image, compute: ``stacks.compute``) -> observability. A tier
+returns a frozen record of what later tiers and the outputs read; compute is the one that
+differs by platform (``ecs_compute`` today), so another compute path is one more function of
+the same shape.
 """
 
 from __future__ import annotations
@@ -15,18 +16,16 @@ import pulumi_aws as aws
 from infra.alb import LoadBalancer, LoadBalancerArgs
 from infra.cache import RedisCache, RedisCacheArgs
 from infra.documentdb import DocumentDb, DocumentDbArgs
-from infra.ecs import ApiService, ApiServiceArgs
+from infra.ecs import ApiService
 from infra.edge.args import EdgeArgs
 from infra.edge.component import Edge
 from infra.edge.origin_secret import OriginSecret, OriginSecretArgs
-from infra.image import ServiceImage, ServiceImageArgs
 from infra.kms import Keys, KeysArgs
 from infra.network import Network, NetworkArgs
 from infra.observability.alarms import (
     DataAlarms,
     DataAlarmsArgs,
     DeploymentAlarms,
-    DeploymentAlarmsArgs,
     ServiceAlarms,
     ServiceAlarmsArgs,
     cache_member_ids,
@@ -37,7 +36,7 @@ from infra.observability.topic import AlarmTopic, AlarmTopicArgs
 from infra.secrets import GeneratedSecret, GeneratedSecretArgs
 from infra.security_groups import SecurityGroups, SecurityGroupsArgs
 from stacks.config import PROJECT, StackConfig, StackConfigError
-from stacks.settings import alarm_subscriptions, alarm_thresholds, default_tags, git_revision
+from stacks.settings import alarm_subscriptions, alarm_thresholds, default_tags
 
 # CloudFront's origin-facing addresses, as an AWS-managed prefix list.
 CLOUDFRONT_ORIGIN_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
@@ -78,16 +77,19 @@ class EdgeTier:
 
 @dataclass(frozen=True)
 class ComputeTier:
-    image: ServiceImage
+    """The API running (``stacks.compute``), and the alarms ECS rolls a deployment back on."""
+
     deployment_alarms: DeploymentAlarms
     service: ApiService
 
 
 @dataclass(frozen=True)
 class ObservabilityTier:
-    service_alarms: ServiceAlarms
+    """Data alarms always; the service's alarms and the dashboard once a service runs."""
+
     data_alarms: DataAlarms
-    dashboard: Dashboard
+    service_alarms: ServiceAlarms | None
+    dashboard: Dashboard | None
 
 
 def foundation(config: StackConfig) -> Foundation:
@@ -215,6 +217,8 @@ def data_tier(base: Foundation) -> DataTier:
             protect=config.cache.protect,
             recovery_window_days=config.secrets.recovery_window_days,
             log_retention_days=config.cache.log_retention_days,
+            auth_token_generation=config.cache.auth_token_generation,
+            auth_token_previous_generation=config.cache.auth_token_previous_generation,
         ),
         opts,
     )
@@ -257,11 +261,14 @@ def edge_tier(base: Foundation) -> EdgeTier:
             region=config.region,
             vpc_id=base.network.vpc_id,
             public_subnet_ids=base.network.public_subnet_ids,
+            internet_access=base.network.internet_access,
             security_group_id=base.groups.alb_id,
             zone_id=config.dns.zone_id,
             origin_name=config.dns.origin_name,
             ssl_policy=config.alb.ssl_policy,
             deletion_protection=config.alb.deletion_protection,
+            # The stack that refuses to lose its ALB keeps its logs too (prod), like docdbProtect.
+            protect_logs=config.alb.deletion_protection,
             idle_timeout_seconds=config.alb.idle_timeout_seconds,
             access_log_retention_days=config.alb.access_log_retention_days,
             app_port=config.service.container_port,
@@ -300,118 +307,10 @@ def edge_tier(base: Foundation) -> EdgeTier:
     return EdgeTier(origin_secret=origin_secret, alb=alb, edge=edge)
 
 
-def ecs_compute(base: Foundation, data: DataTier, edge: EdgeTier) -> ComputeTier:
-    """The API as an ECS Fargate service behind the edge tier's ALB."""
-    config, env, keys, opts, alb = base.config, base.env, base.keys, base.opts, edge.alb
-    image = ServiceImage(
-        f"{env}-image",
-        ServiceImageArgs(
-            environment=env,
-            repository_name=config.image.repository_name,
-            kms_key_arn=keys.arn("ecr"),
-            keep_images=config.image.keep_images,
-            # Relative to the project directory, where `pulumi up` runs: plans stay machine-independent.
-            context_path="app",
-            digest=config.image.digest,
-            # Only a build needs it; a promoted digest is deployed as it is.
-            git_revision=git_revision() if config.image.digest is None else "unknown",
-        ),
-        opts,
-    )
-
-    # ECS rolls a deployment back on these, so they exist before the service.
-    deployment_alarms = DeploymentAlarms(
-        f"{env}-deployment-alarms",
-        DeploymentAlarmsArgs(
-            environment=env,
-            topic_arn=base.topic.arn,
-            alb_arn_suffix=alb.arn_suffix,
-            target_group_arn_suffix=alb.target_group_arn_suffix,
-            thresholds=base.thresholds,
-        ),
-        opts,
-    )
-
-    service = ApiService(
-        f"{env}-api",
-        ApiServiceArgs(
-            environment=env,
-            region=config.region,
-            subnet_ids=base.network.private_subnet_ids,
-            security_group_id=base.groups.tasks_id,
-            target_group_arn=alb.target_group.arn,
-            target_group_arn_suffix=alb.target_group_arn_suffix,
-            alb_arn_suffix=alb.arn_suffix,
-            # The target group joins the load balancer through the origin rule, not the listener.
-            listener=alb.origin_rule,
-            deployment_alarm_names=deployment_alarms.alarm_names,
-            image_ref=image.image_ref,
-            cpu=config.service.cpu,
-            memory=config.service.memory,
-            desired_count=config.service.desired_count,
-            min_count=config.service.min_count,
-            max_count=config.service.max_count,
-            cpu_target_percent=config.service.cpu_target_percent,
-            requests_per_target=config.service.requests_per_target,
-            fargate_base=config.service.fargate_base,
-            fargate_weight=config.service.fargate_weight,
-            fargate_spot_weight=config.service.fargate_spot_weight,
-            workers=config.service.workers,
-            container_port=config.service.container_port,
-            health_check_grace_seconds=config.service.health_check_grace_seconds,
-            shutdown_grace_seconds=config.service.shutdown_grace_seconds,
-            log_retention_days=config.service.log_retention_days,
-            logs_kms_key_arn=keys.arn("logs"),
-            secrets=api_secrets(data),
-            secrets_kms_key_arn=keys.arn("secrets"),
-            environment_variables=api_environment(config, data),
-        ),
-        opts,
-    )
-    return ComputeTier(image=image, deployment_alarms=deployment_alarms, service=service)
-
-
-def api_secrets(data: DataTier) -> dict[str, pulumi.Input[str]]:
-    """The API's secret settings: environment variable -> Secrets Manager secret ARN."""
-    return {
-        "NOTES_MONGODB_URI": data.database.uri_secret_arn,
-        "NOTES_REDIS_AUTH_TOKEN": data.cache.auth_secret_arn,
-        "NOTES_JWT_SIGNING_KEY": data.jwt_key.arn,
-    }
-
-
-def api_environment(config: StackConfig, data: DataTier) -> dict[str, pulumi.Input[str]]:
-    """The API's plain settings (app/notes_api/core/config.py lists them all)."""
-    return {
-        "NOTES_ENV": "production",
-        "NOTES_REDIS_URL": data.cache.url,
-        "NOTES_MONGODB_TLS_CA_FILE": DocumentDb.CA_FILE,
-        # Only the ALB (inside the VPC) is a trusted proxy; the per-IP limits count
-        # the viewer address CloudFront sets, which a client cannot send past the
-        # origin lock (X-Forwarded-For's left end is whatever the client wrote).
-        "NOTES_FORWARDED_ALLOW_IPS": config.network.cidr,
-        "NOTES_CLIENT_IP_HEADER": "CloudFront-Viewer-Address",
-        "NOTES_CORS_ALLOW_ORIGINS": ",".join(config.service.cors_allow_origins),
-    }
-
-
 def observability_tier(
-    base: Foundation, data: DataTier, edge: EdgeTier, compute: ComputeTier
+    base: Foundation, data: DataTier, edge: EdgeTier, compute: ComputeTier | None
 ) -> ObservabilityTier:
-    env, opts, alb, service = base.env, base.opts, edge.alb, compute.service
-    service_alarms = ServiceAlarms(
-        f"{env}-service-alarms",
-        ServiceAlarmsArgs(
-            environment=env,
-            topic_arn=base.topic.arn,
-            alb_arn_suffix=alb.arn_suffix,
-            target_group_arn_suffix=alb.target_group_arn_suffix,
-            cluster_name=service.cluster_name,
-            service_name=service.service_name,
-            thresholds=base.thresholds,
-        ),
-        opts,
-    )
+    env, opts, alb = base.env, base.opts, edge.alb
     docdb_instance_ids = [instance.identifier for instance in data.database.instances]
     cache_ids = cache_member_ids(
         data.cache.replication_group.replication_group_id, base.config.cache.node_count
@@ -427,7 +326,23 @@ def observability_tier(
         ),
         opts,
     )
+    if compute is None:
+        return ObservabilityTier(data_alarms=data_alarms, service_alarms=None, dashboard=None)
 
+    service = compute.service
+    service_alarms = ServiceAlarms(
+        f"{env}-service-alarms",
+        ServiceAlarmsArgs(
+            environment=env,
+            topic_arn=base.topic.arn,
+            alb_arn_suffix=alb.arn_suffix,
+            target_group_arn_suffix=alb.target_group_arn_suffix,
+            cluster_name=service.cluster_name,
+            service_name=service.service_name,
+            thresholds=base.thresholds,
+        ),
+        opts,
+    )
     dashboard = Dashboard(
         f"{env}-dashboard",
         DashboardArgs(
@@ -450,4 +365,4 @@ def observability_tier(
         ),
         opts,
     )
-    return ObservabilityTier(service_alarms=service_alarms, data_alarms=data_alarms, dashboard=dashboard)
+    return ObservabilityTier(data_alarms=data_alarms, service_alarms=service_alarms, dashboard=dashboard)

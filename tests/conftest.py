@@ -7,18 +7,18 @@ import pytest
 
 from notes_platform.graph.plan import Plan, run_plan
 
-SNAPSHOT_REVISION = "0000000"  # the Makefile's snapshots target pins the same
+SNAPSHOT_IMAGE_TAG = "0000000-000000000000"  # the Makefile's snapshots target pins the same
 
 
 @pytest.fixture(scope="session")
 def plans() -> Iterator[dict[str, Plan]]:
     """Both stacks planned once per session: the whole-stack and snapshot tests share them."""
-    previous = os.environ.get("NOTES_PLATFORM_REVISION")
-    os.environ["NOTES_PLATFORM_REVISION"] = SNAPSHOT_REVISION
+    previous = os.environ.get("NOTES_PLATFORM_IMAGE_TAG")
+    os.environ["NOTES_PLATFORM_IMAGE_TAG"] = SNAPSHOT_IMAGE_TAG
     try:
         yield {stack: run_plan(stack) for stack in ("staging", "prod")}
     finally:
         if previous is None:
-            os.environ.pop("NOTES_PLATFORM_REVISION", None)
+            os.environ.pop("NOTES_PLATFORM_IMAGE_TAG", None)
         else:
-            os.environ["NOTES_PLATFORM_REVISION"] = previous
+            os.environ["NOTES_PLATFORM_IMAGE_TAG"] = previous

@@ -58,7 +58,7 @@ def run_plan(stack: str, root: Path = ROOT) -> Plan:
     from stacks import app  # noqa: PLC0415 (imports pulumi_aws; only needed past validation)
 
     values = read_stack_file(stack, root)
-    config = load(values, stack)
+    config = load(values, stack, root)
     produced: dict[str, pulumi.Output[Any]] = {}
 
     def program() -> pulumi.Output[Any]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
-from infra.image import ServiceImage, ServiceImageArgs
+from infra.image import ServiceImage, ServiceImageArgs, build_tag, context_digest
 from notes_platform.graph.mocks import ACCOUNT_ID
 from stacks.config import ROOT
+from stacks.settings import image_tag
 from tests.infra.harness import Graph, run
 from tests.type_tokens import ECR_LIFECYCLE_POLICY, ECR_REPOSITORY, IMAGE_BUILD
 
@@ -26,7 +28,7 @@ def args(**overrides: Any) -> ServiceImageArgs:
         "kms_key_arn": KEY,
         "keep_images": 12,
         "context_path": str(ROOT / "app"),
-        "git_revision": "0123456789ab",
+        "tag": "0123456789ab-3f2a9c1d0e4b",
         **overrides,
     }
     return ServiceImageArgs(**values)
@@ -47,7 +49,7 @@ def built() -> Graph:
 
 @pytest.fixture(scope="module")
 def promoted() -> Graph:
-    return program(args(environment="prod", digest=PROMOTED))
+    return program(args(environment="prod", build=False, digest=PROMOTED))
 
 
 def test_repository_is_immutable_scanned_and_kms_encrypted(built: Graph) -> None:
@@ -85,13 +87,13 @@ def test_every_child_is_parented_to_the_component(built: Graph) -> None:
         assert resource.name.startswith("staging-image-"), resource.urn
 
 
-def test_without_a_digest_one_build_is_pushed_tagged_with_the_revision(built: Graph) -> None:
+def test_without_a_digest_one_build_is_pushed_tagged_with_its_content_tag(built: Graph) -> None:
     # GIVEN no digest / WHEN the component runs
     image = built.one(IMAGE_BUILD)
     inputs = image.inputs
-    # THEN one build is pushed to the repository, tagged with the git revision only
+    # THEN one build is pushed to the repository, with one tag: revision and context digest
     assert inputs["push"] is True, image.urn
-    assert inputs["tags"] == [f"{URL}:0123456789ab"], image.urn
+    assert inputs["tags"] == [f"{URL}:0123456789ab-3f2a9c1d0e4b"], image.urn
     assert inputs["platforms"] == ["linux/amd64"], image.urn
     assert inputs["context"] == {"location": str(ROOT / "app")}, image.urn
     assert inputs["dockerfile"] == {"location": str(ROOT / "app" / "Dockerfile")}, image.urn
@@ -123,10 +125,14 @@ def test_with_a_digest_nothing_is_built(promoted: Graph) -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"digest": "sha256:short"}, "digest must look like"),
-        ({"digest": "latest"}, "digest must look like"),
+        ({"build": False, "digest": "sha256:short"}, "digest must look like"),
+        ({"build": False, "digest": "latest"}, "digest must look like"),
+        ({"digest": PROMOTED}, "digest deploys a promoted image: set build=False"),
         ({"keep_images": 0}, "keep_images must be at least 1"),
-        ({"git_revision": "not a tag"}, "is not a valid image tag"),
+        ({"tag": "not a tag"}, "is not <revision>-<12 hex of the context digest>"),
+        # A bare revision is the planted mistake: rebuilt from a changed tree it repeats.
+        ({"tag": "0123456789ab"}, "could be pushed twice for different builds"),
+        ({"tag": "0123456789ab-dirty"}, "could be pushed twice for different builds"),
         ({"context_path": str(ROOT / "infra")}, "has no Dockerfile"),
     ],
 )
@@ -134,3 +140,57 @@ def test_impossible_args_fail_in_the_constructor(overrides: dict[str, Any], mess
     # GIVEN args the component cannot honour / WHEN it is constructed / THEN it says what to change
     with pytest.raises(ValueError, match=message):
         ServiceImage("bad-image", args(**overrides))
+
+
+def _context(root: Path, files: dict[str, bytes]) -> Path:
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(content)
+    return root
+
+
+def test_two_contexts_of_one_revision_never_share_a_tag(tmp_path: Path) -> None:
+    # GIVEN one revision built from two working trees that differ by one byte
+    first = _context(tmp_path / "a", {"Dockerfile": b"FROM x\n", "notes_api/main.py": b"x = 1\n"})
+    second = _context(tmp_path / "b", {"Dockerfile": b"FROM x\n", "notes_api/main.py": b"x = 2\n"})
+    # WHEN each is tagged
+    tags = build_tag("0123456789ab-dirty", first), build_tag("0123456789ab-dirty", second)
+    # THEN the tags differ (ECR would refuse the second push of one tag), and each is one the
+    # component accepts
+    assert tags[0] != tags[1]
+    for tag in tags:
+        assert tag.startswith("0123456789ab-dirty-") and len(tag.rsplit("-", 1)[1]) == 12, tag
+
+
+def test_the_same_context_gets_the_same_tag_and_byte_code_does_not_count(tmp_path: Path) -> None:
+    # GIVEN a context, then the same context after tests left byte code in it
+    context = _context(tmp_path / "app", {"Dockerfile": b"FROM x\n", "notes_api/main.py": b"x = 1\n"})
+    before = context_digest(context)
+    _context(context, {"notes_api/__pycache__/main.cpython-311.pyc": b"\x00", "notes_api/x.pyc": b"\x01"})
+    # THEN the digest is unchanged: an unchanged tree neither rebuilds nor pushes a new tag
+    assert context_digest(context) == before
+    # AND renaming a file changes it even when the bytes stay the same
+    (context / "notes_api/main.py").rename(context / "notes_api/app.py")
+    assert context_digest(context) != before
+
+
+def test_the_tag_the_stack_computes_is_a_content_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN no pinned tag (the snapshots pin one)
+    monkeypatch.delenv("NOTES_PLATFORM_IMAGE_TAG", raising=False)
+    # WHEN the stack computes the tag of the real app/ context
+    tag = image_tag(ROOT / "app")
+    # THEN it ends in that context's digest, and the component accepts it
+    assert tag.endswith("-" + context_digest(ROOT / "app")[:12]), tag
+    ServiceImage("content-tag", args(tag=tag))
+
+
+def test_a_promote_only_stack_without_a_digest_has_an_empty_repository_and_no_image() -> None:
+    # GIVEN prod's first deploy: it never builds, and nothing has been promoted yet
+    def first_deploy() -> pulumi.Output[Any]:
+        image = ServiceImage("prod-image", args(environment="prod", build=False))
+        assert image.digest is None and image.image_ref is None and image.image is None
+        return pulumi.Output.all(url=image.repository_url)
+
+    graph = run(first_deploy)
+    # THEN the repository and its lifecycle exist, and nothing is built or pushed
+    assert {r.type for r in graph.custom()} == {ECR_REPOSITORY, ECR_LIFECYCLE_POLICY}

@@ -23,7 +23,7 @@ CLI = [sys.executable, "-m", "notes_platform.cli"]
 
 
 def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NOTES_PLATFORM_REVISION": "0000000"}
+    env = {**os.environ, "NOTES_PLATFORM_IMAGE_TAG": "0000000-000000000000"}
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "PULUMI_ACCESS_TOKEN"):
         env.pop(name, None)  # proves no credentials are needed
     return subprocess.run(

@@ -21,6 +21,7 @@ from tests.policies.harness import (
     check,
     check_stack,
     happy_path_test,
+    in_order,
     mutation_test,
     named,
     on,
@@ -255,7 +256,12 @@ STACK_MUTATIONS = [
     ),
     StackMutation(
         data.stateful_resources_protected,
-        on("prod-alb-lb", removing("accessLogs"), undepending(LOGS_BUCKET)),
+        # Prod protects its log bucket too now; unprotected, it counts as a log bucket only while
+        # the load balancer writes to it.
+        in_order(
+            on("prod-alb-lb", removing("accessLogs"), undepending(LOGS_BUCKET)),
+            on("prod-alb-logs", option("protect", False)),
+        ),
         [("S3 buckets holding data must be protected in prod.", LOGS_BUCKET)],
         "the bucket no longer only receives logs",
     ),

@@ -10,7 +10,7 @@ import pytest
 
 from notes_platform.graph.plan import Plan, run_plan
 from stacks.config import ROOT
-from tests.conftest import SNAPSHOT_REVISION
+from tests.conftest import SNAPSHOT_IMAGE_TAG
 
 SNAPSHOTS = ROOT / "tests" / "snapshots"
 MAX_DIFF_LINES = 120
@@ -42,5 +42,5 @@ def test_plan_matches_the_committed_snapshot(plans: dict[str, Plan], stack: str)
 
 
 def test_two_runs_are_byte_identical(plans: dict[str, Plan], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NOTES_PLATFORM_REVISION", SNAPSHOT_REVISION)
+    monkeypatch.setenv("NOTES_PLATFORM_IMAGE_TAG", SNAPSHOT_IMAGE_TAG)
     assert run_plan("staging").to_json() == plans["staging"].to_json()
