@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 
@@ -194,3 +195,105 @@ def test_one_slow_redis_reply_does_not_switch_the_cache_off(make_settings) -> No
     for _ in range(FAILURES_TO_OPEN - 1):
         gate.failed("cache_get", slow())
     assert not gate.available
+
+
+# Every route that reaches a dependency, fast path and routed alike: (method, path, body).
+# The note id is a placeholder replaced by a real note; "?limit=20" sends the list past the
+# fast path (it answers only the bare first page).
+_BOTH_DOWN_ROUTES = (
+    ("GET", NOTES, None),  # fast path: the default first page
+    ("GET", f"{NOTES}/{{id}}", None),  # fast path: one note
+    ("GET", f"{NOTES}?limit=20", None),
+    ("GET", "/api/v1/me", None),
+    ("POST", NOTES, {"title": "t"}),
+    ("PATCH", f"{NOTES}/{{id}}", {"title": "t"}),
+    ("DELETE", f"{NOTES}/{{id}}", None),
+    ("POST", "/api/v1/auth/refresh", "refresh"),
+    ("POST", "/api/v1/auth/logout", None),
+)
+# serverSelectionTimeoutMS (NOTES_MONGODB_SERVER_SELECTION_TIMEOUT_MS, 3000 by default) for the
+# test below. With the database down a request waits once for pymongo to give up finding a
+# server: its selection loop (pymongo/asynchronous/topology.py _select_servers_loop) checks the
+# deadline after each wait of up to common.MIN_HEARTBEAT_INTERVAL (0.5 s), so the wait is the
+# timeout rounded up to 0.5 s: measured 0.50 s here at 300 ms, 3.02 s at the default.
+_SELECTION_MS = 300
+_BOTH_DOWN_BOUND_SECONDS = math.ceil(_SELECTION_MS / 500) * 0.5 + 0.5
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["warm-cache", "cold-cache"])
+def test_both_dependencies_down_every_route_answers_503_json_in_bounded_time(  # type: ignore[no-untyped-def]
+    make_client, own_redis: RedisServer, own_mongo: SecantusServer, cached: bool
+) -> None:
+    # GIVEN a working app whose session checks and cached reads have been exercised
+    client = make_client(
+        mongodb_uri=own_mongo.uri,
+        mongodb_server_selection_timeout_ms=_SELECTION_MS,
+        redis_url=own_redis.url,
+        redis_timeout_seconds=0.2,
+        redis_retry_after_seconds=0.5,
+        # Every request asks about its session, so the database fallback is reached each time.
+        session_check_cache_seconds=0,
+    )
+    user = signup(client)
+    h = user["headers"]
+    note = new_note(client, h)
+    if cached:
+        assert client.get(NOTES, headers=h).status_code == 200
+        assert client.get(f"{NOTES}/{note['id']}", headers=h).status_code == 200
+    # WHEN Redis and the database both stop
+    own_redis.stop()
+    own_mongo.stop()
+    # THEN every route, before routing or after it, answers the routes' 503 JSON error (never a
+    # 500) with Retry-After, within one server-selection wait plus a margin for this machine
+    for method, template, body in _BOTH_DOWN_ROUTES:
+        path = template.format(id=note["id"])
+        headers = {**h, "If-Match": '"1"'} if method == "PATCH" else h
+        payload = {"refresh_token": user["refresh_token"]} if body == "refresh" else body
+        start = time.perf_counter()
+        response = client.request(method, path, json=payload, headers=headers)
+        elapsed = time.perf_counter() - start
+        assert response.status_code == 503, (method, path, response.status_code, response.text)
+        assert response.headers["content-type"] == "application/json"
+        error = response.json()
+        assert error["code"] == "database_unavailable", (method, path, error)
+        assert error["request_id"] == response.headers["X-Request-ID"]
+        assert response.headers["Retry-After"].isdigit()
+        assert elapsed < _BOTH_DOWN_BOUND_SECONDS, (method, path, elapsed)
+    # AND once both are back (same ports, empty stores), the same client recovers without a restart
+    own_mongo.start()
+    own_redis.start()
+    deadline = time.monotonic() + 15
+    while client.get("/ready").status_code != 200:
+        assert time.monotonic() < deadline, client.get("/ready").text
+        time.sleep(0.1)
+    fresh = signup(client)
+    assert client.get(NOTES, headers=fresh["headers"]).status_code == 200
+
+
+def test_a_redis_error_that_escapes_a_route_is_a_503_not_a_500(make_settings) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN the app's error handlers and a route whose Redis call is not degraded (a real client
+    # pointed at a port where nothing listens: redis-py raises its ConnectionError)
+    import redis.asyncio  # noqa: PLC0415
+    from fastapi import FastAPI  # noqa: PLC0415
+    from fastapi.testclient import TestClient  # noqa: PLC0415
+
+    from devtools.localservices import free_port  # noqa: PLC0415
+    from notes_api.core.errors import install_error_handlers  # noqa: PLC0415
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/uses-redis")
+    async def uses_redis() -> None:
+        client = redis.asyncio.Redis(port=free_port(), socket_connect_timeout=0.5)
+        try:
+            await client.get("k")
+        finally:
+            await client.aclose()
+
+    # WHEN it is called
+    response = TestClient(app, raise_server_exceptions=False).get("/uses-redis")
+    # THEN the answer is the dependency 503 with the error shape and Retry-After
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "redis_unavailable"
+    assert response.headers["Retry-After"].isdigit()

@@ -14,6 +14,11 @@ up twice: the principal (or the 401/429 to raise) and the cache miss with its ge
 The response is built by the same ``Response`` class with the same headers, and the outer
 middleware (request id, security headers, metrics by route template, gzip, CORS) wraps
 both paths alike.
+
+A dependency failure met here (the session check falls back to the database while Redis is
+down, and raises pymongo's ServerSelectionTimeoutError when that is down too) is handed on
+like a refusal, as the routes' 503: this middleware runs outside the routes' exception
+handlers, where it would otherwise become a 500.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from notes_api.api import API_PREFIX
 from notes_api.api.deps import Services, authenticate, authenticated_as
 from notes_api.core.cache import NoteCache
-from notes_api.core.errors import APIError
+from notes_api.core.errors import DEPENDENCY_FAILURES, APIError, dependency_unavailable
 from notes_api.core.middleware import ROUTE_TEMPLATE, header
 from notes_api.services.notes import Rendered, etag
 
@@ -50,17 +55,20 @@ class CachedReadFastPath:
         try:
             # Split like the framework's HTTPBearer, so both paths accept the same headers.
             principal = await authenticate(services, scheme or None, token or None)
+            owner = principal.user_id
+            if kind == "note":
+                note_id = scope["path"][len(_NOTE_PREFIX) :]
+                found, name, generation = await services.notes.cached_note(owner, note_id)
+            else:
+                found, name, generation = await services.notes.cached_page(owner)
         except APIError as refused:
-            with authenticated_as(refused):
-                await self.app(scope, receive, send)
+            await self._hand_on(refused, scope, receive, send)
             return
-
-        owner = principal.user_id
-        if kind == "note":
-            note_id = scope["path"][len(_NOTE_PREFIX) :]
-            found, name, generation = await services.notes.cached_note(owner, note_id)
-        else:
-            found, name, generation = await services.notes.cached_page(owner)
+        except DEPENDENCY_FAILURES as exc:
+            # Token, session, rate limit or cache: whichever failed, the route would have met
+            # the same failure through the same functions and answered this 503.
+            await self._hand_on(dependency_unavailable(exc), scope, receive, send)
+            return
         if found is None:
             with authenticated_as(principal), NoteCache.miss_known(owner, name, generation):
                 await self.app(scope, receive, send)
@@ -68,6 +76,12 @@ class CachedReadFastPath:
         # Labels the request in the metrics by its template, as if the router had matched it.
         scope[ROUTE_TEMPLATE] = LIST_PATH if kind == "list" else NOTE_TEMPLATE
         await _response(found)(scope, receive, send)
+
+    async def _hand_on(self, refused: APIError, scope: Scope, receive: Receive, send: Send) -> None:
+        # The route raises it from its principal dependency, so the app's own handler answers
+        # (same body, headers and metrics labels as a routed request) and nothing runs twice.
+        with authenticated_as(refused):
+            await self.app(scope, receive, send)
 
 
 def _kind(scope: Scope) -> str | None:

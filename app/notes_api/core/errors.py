@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from notes_api.core.logging import request_id_var
@@ -18,6 +19,13 @@ from notes_api.models import ErrorBody
 log = logging.getLogger("notes_api.errors")
 
 DB_RETRY_AFTER_SECONDS = 5
+
+# What a dependency raises when it cannot answer. pymongo (pymongo/errors.py): ConnectionFailure
+# and its subclasses AutoReconnect, NetworkTimeout, NotPrimaryError, ServerSelectionTimeoutError
+# and WaitQueueTimeoutError all derive from PyMongoError, which the routes have always answered
+# with 503. redis-py (redis/exceptions.py): every error derives from RedisError; Redis failures
+# are meant to degrade (core/cache.py), so one that escapes is a 503 too, never a 500.
+DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (PyMongoError, RedisError)
 
 _DESCRIPTIONS = {
     304: "Not modified",
@@ -43,6 +51,18 @@ class APIError(Exception):
         self.code = code
         self.detail = detail
         self.headers = headers or {}
+
+
+def dependency_unavailable(exc: Exception) -> APIError:
+    """The 503 for a dependency that failed, counted and logged once. The routes' handler and
+    the fast path (api/fastpath.py, which runs outside the routes' handlers) both answer with it."""
+    redis = isinstance(exc, RedisError)
+    DEPENDENCY_ERRORS.labels("redis" if redis else "mongodb", "request").inc()
+    log.error("dependency unavailable: %s: %s", type(exc).__name__, exc)
+    code, what = ("redis_unavailable", "Redis") if redis else ("database_unavailable", "the database")
+    return APIError(
+        503, code, f"{what} is unavailable, retry later", {"Retry-After": str(DB_RETRY_AFTER_SECONDS)}
+    )
 
 
 def _header(description: str, kind: str = "string") -> dict[str, Any]:
@@ -121,16 +141,12 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
-    @app.exception_handler(PyMongoError)
-    async def _database(_: Request, exc: PyMongoError) -> JSONResponse:
-        DEPENDENCY_ERRORS.labels("mongodb", "request").inc()
-        log.error("database unavailable: %s", exc)
-        return error_response(
-            503,
-            "database_unavailable",
-            "the database is unavailable, retry later",
-            {"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
-        )
+    async def _dependency(_: Request, exc: Exception) -> JSONResponse:
+        unavailable = dependency_unavailable(exc)
+        return error_response(unavailable.status, unavailable.code, unavailable.detail, unavailable.headers)
+
+    for failure in DEPENDENCY_FAILURES:
+        app.add_exception_handler(failure, _dependency)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
