@@ -2,13 +2,14 @@
 # Installs what this project needs, idempotently: Debian packages (only the missing ones)
 # and the Python virtual environment in .venv (reinstalled only when pyproject.toml changes).
 #
-#   scripts/bootstrap.sh            Python packages + redis-server (tests, dev, plan)
+#   scripts/bootstrap.sh            Python packages + redis-server and graphviz (tests, dev, plan, graph)
 #   scripts/bootstrap.sh image      + buildah, podman and friends (make image-test)
 #   scripts/bootstrap.sh bench      + wrk (make bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(redis-server)
+# graphviz: the `dot` binary that `notes-platform graph --svg` drives.
+want=(redis-server graphviz)
 for extra in "$@"; do
   case "$extra" in
     image) want+=(buildah podman runc skopeo debootstrap uidmap fuse-overlayfs) ;;
