@@ -7,11 +7,12 @@ PORT ?= 8000
 STACK ?= staging
 SNAPSHOT_IMAGE_TAG := 0000000-000000000000
 
-.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan config snapshots
+.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan config snapshots cost diagram review-example
 
 help:  ## list the targets
 	@echo "notes-platform: the Pulumi program (stacks/, infra/), its policy pack (policies/),"
-	@echo "the offline tooling (notes_platform/: notes-platform plan|config) and the API (app/)."
+	@echo "the offline tooling (notes_platform/: notes-platform plan|config|review|diff|cost|graph)"
+	@echo "and the API (app/)."
 	@echo
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
@@ -33,6 +34,9 @@ test: lint typecheck unit  ## everything CI runs on every change
 plan: bootstrap  ## offline plan of a stack (STACK=staging|prod, JSON=file to write the graph)
 	.venv/bin/notes-platform plan $(STACK) $(if $(JSON),--json $(JSON))
 
+cost: bootstrap  ## monthly estimate of a stack (STACK=staging|prod, TRAFFIC=req/s for the capacity table)
+	.venv/bin/notes-platform cost $(STACK) $(if $(TRAFFIC),--traffic $(TRAFFIC))
+
 config: bootstrap  ## regenerate Pulumi.yaml's config block from the stack schema (stacks/)
 	.venv/bin/notes-platform config --write
 
@@ -40,6 +44,13 @@ snapshots: bootstrap  ## refresh the committed plan snapshots in tests/snapshots
 	for stack in staging prod; do \
 	  NOTES_PLATFORM_IMAGE_TAG=$(SNAPSHOT_IMAGE_TAG) .venv/bin/notes-platform plan $$stack --quiet --json tests/snapshots/$$stack.json; \
 	done
+
+review-example: bootstrap  ## rewrite the generated preview fixture and README's example review comment
+	.venv/bin/python -m tests.notes_platform.review.example
+
+diagram: bootstrap  ## redraw prod from its plan: docs/prod.mmd, docs/prod.svg and README's diagram
+	NOTES_PLATFORM_IMAGE_TAG=$(SNAPSHOT_IMAGE_TAG) .venv/bin/notes-platform graph prod \
+	  --mermaid docs/prod.mmd --svg docs/prod.svg --readme README.md
 
 dev: bootstrap  ## run the API locally with its own Redis and MongoDB-wire server (PORT=8000)
 	PORT=$(PORT) $(PY) -m devtools.devserver

@@ -13,6 +13,10 @@ from types import ModuleType
 COMMANDS: dict[str, str] = {
     "plan": "run the program for a stack under mocks and show its resources",
     "config": "regenerate or check Pulumi.yaml's config declarations from the stack schema",
+    "review": "triage `pulumi preview --json` output: what needs approval, what deserves a look",
+    "diff": "the review's rules between two offline plans (`plan --json` files)",
+    "graph": "draw the planned stack as a diagram (Mermaid, or SVG through Graphviz)",
+    "cost": "the monthly cost of a stack from its plan, and the tasks and cost for a target traffic",
 }
 
 
