@@ -37,7 +37,14 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         tokens=tokens,
-        accounts=Accounts(db, gate, tokens, Passwords(settings), settings.session_check_cache_seconds),
+        accounts=Accounts(
+            db,
+            gate,
+            tokens,
+            Passwords(settings),
+            settings.session_check_cache_seconds,
+            settings.session_live_cache_seconds,
+        ),
         notes=NotesService(db, NoteCache(gate, settings.cache_ttl_seconds, settings.cache_enabled)),
         limiter=RateLimiter(settings, gate),
     )

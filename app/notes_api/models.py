@@ -39,8 +39,16 @@ class LoginRequest(StrictInput):
     password: str = Field(min_length=1, max_length=256)
 
 
+# Any string up to this length that is not a live refresh token (empty, truncated, an access
+# token sent by mistake) is a 401 invalid_refresh_token from the service, like an unknown or
+# spent one. Longer strings are 422 like every other over-long field (bodies past
+# NOTES_MAX_BODY_BYTES are 413 before parsing): no access or refresh token comes near it, and
+# the schema's maxLength keeps telling clients the bound.
+MAX_REFRESH_TOKEN = 4096
+
+
 class RefreshRequest(StrictInput):
-    refresh_token: str = Field(min_length=20, max_length=200)
+    refresh_token: str = Field(max_length=MAX_REFRESH_TOKEN)
 
 
 class TokenPair(BaseModel):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 import jwt
+import pytest
 from fastapi.testclient import TestClient
 
+from devtools.localservices import SecantusServer
+from notes_api.models import MAX_REFRESH_TOKEN
 from tests.app.conftest import PASSWORD, SIGNING_KEY, signup, unique_email
 
 
@@ -170,6 +175,93 @@ def test_reuse_revocation_leaves_other_sessions_alone(client: TestClient) -> Non
 def test_unknown_refresh_token_is_401(client: TestClient) -> None:
     response = client.post("/api/v1/auth/refresh", json={"refresh_token": "x" * 43})
     assert response.status_code == 401 and response.json()["code"] == "invalid_refresh_token"
+
+
+def _refresh_raw(client: TestClient, token_json: str) -> Any:
+    # The token as JSON text, so a lone surrogate escape reaches the server as a client could send it.
+    return client.post(
+        "/api/v1/auth/refresh",
+        content=f'{{"refresh_token": {token_json}}}'.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        "access-token",
+        "empty",
+        "one-char-short",
+        "one-char-long",
+        "padded-with-space",
+        "base64-padding",
+        "non-ascii",
+        "at-the-bound",
+    ],
+)
+def test_every_malformed_refresh_token_is_the_same_401_as_an_unknown_one(
+    client: TestClient, malformed: str
+) -> None:
+    # GIVEN a live session, and what an unknown, well-formed token gets
+    user = signup(client)
+    real = user["refresh_token"]
+    unknown = client.post("/api/v1/auth/refresh", json={"refresh_token": "x" * 43})
+    token_json = {
+        "access-token": json.dumps(user["access_token"]),  # the mix-up of issue 12
+        "empty": '""',
+        "one-char-short": json.dumps(real[:-1]),
+        "one-char-long": json.dumps(real + "A"),
+        "padded-with-space": json.dumps(f" {real}"),
+        "base64-padding": json.dumps(real + "="),
+        "non-ascii": json.dumps(real[:-1] + "é", ensure_ascii=False),
+        "at-the-bound": json.dumps("a" * MAX_REFRESH_TOKEN),
+    }[malformed]
+    # WHEN it is presented as a refresh token
+    response = _refresh_raw(client, token_json)
+    # THEN 401 with exactly the body every other bad refresh token gets
+    assert response.status_code == 401, response.text
+    body, expected = response.json(), unknown.json()
+    assert (body["code"], body["detail"]) == (expected["code"], expected["detail"])
+    assert body["code"] == "invalid_refresh_token"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    # AND the session it came from is untouched: its real refresh token still works once
+    again = client.post("/api/v1/auth/refresh", json={"refresh_token": real})
+    assert again.status_code == 200, again.text
+
+
+def test_a_malformed_refresh_token_is_refused_without_asking_the_database(make_client) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN an app whose database has gone away after a login
+    with SecantusServer() as database:
+        client = make_client(mongodb_uri=database.uri, mongodb_server_selection_timeout_ms=300)
+        user = signup(client)
+        database.stop()
+        # WHEN its access token is sent as a refresh token
+        response = client.post("/api/v1/auth/refresh", json={"refresh_token": user["access_token"]})
+    # THEN 401 at once: no token of that shape was ever issued, so there is nothing to look up
+    assert response.status_code == 401 and response.json()["code"] == "invalid_refresh_token", response.text
+
+
+def test_refresh_token_past_the_bound_is_422_and_past_the_body_limit_413(client: TestClient) -> None:
+    # GIVEN the field's bound and the service's body limit (NOTES_MAX_BODY_BYTES, default 256 KiB)
+    # WHEN a string one past the bound is sent THEN 422 naming the field, like any over-long field
+    over = client.post("/api/v1/auth/refresh", json={"refresh_token": "a" * (MAX_REFRESH_TOKEN + 1)})
+    assert over.status_code == 422, over.text
+    assert over.json()["errors"][0]["loc"] == ["body", "refresh_token"]
+    assert "aaaa" not in over.text  # the input is never echoed
+    # AND a body past the limit is refused before it is parsed
+    huge = client.post("/api/v1/auth/refresh", json={"refresh_token": "a" * (300 * 1024)})
+    assert huge.status_code == 413, huge.text
+
+
+@pytest.mark.parametrize("not_text", ["43", "null", "[]", '"' + "\\ud800" * 43 + '"'])
+def test_a_refresh_token_that_is_not_text_is_422(client: TestClient, not_text: str) -> None:
+    # GIVEN a value that is no string at all: a number, null, a list, or lone UTF-16
+    # surrogates (which pydantic's JSON parser refuses: "unable to parse raw data as a
+    # unicode string"), so a malformed request rather than a malformed token
+    # WHEN it is sent as the refresh token THEN 422 naming the field, as for any wrong type
+    response = _refresh_raw(client, not_text)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["body", "refresh_token"]
 
 
 def test_logout_revokes_access_and_refresh_tokens(client: TestClient) -> None:

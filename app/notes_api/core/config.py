@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     # How long a task trusts that a session it checked is still live: logout on another task
     # takes effect here within this time (at once on the task that handled it). 0 = always ask.
     session_check_cache_seconds: float = Field(2.0, ge=0, le=60)
+    # How long Redis may answer "live" for a session it read from the database (the source of
+    # truth). A revocation Redis could not record (down at the time) takes effect on every
+    # task within this plus the window above. 0 = every Redis miss asks the database.
+    session_live_cache_seconds: float = Field(10.0, ge=0, le=300)
 
     # --- Password hashing (argon2id). Defaults: RFC 9106's low-memory profile. Production
     # refuses less than OWASP's minimum (19 MiB, 2 passes); tests lower it to stay fast.

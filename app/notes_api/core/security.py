@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import re
 import secrets
 import time
 import uuid
@@ -121,10 +122,22 @@ class TokenService:
         return AccessClaims(str(claims["sub"]), str(claims["sid"]), int(claims["exp"]))
 
 
+# secrets.token_urlsafe(32): 32 random bytes, URL-safe base64 with the padding stripped
+# (CPython's secrets.py), so 43 characters of [A-Za-z0-9_-]. Every refresh token ever issued
+# has this shape; anything else can be refused without looking it up.
+REFRESH_TOKEN_BYTES = 32
+_REFRESH_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
 def new_refresh_token() -> tuple[str, str]:
     """Return (token for the client, digest to store). Only the digest is ever stored."""
-    token = secrets.token_urlsafe(32)
+    token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
     return token, refresh_digest(token)
+
+
+def is_refresh_token_shaped(token: str) -> bool:
+    """Whether ``token`` could be one we issued (an access token, for one, is not)."""
+    return _REFRESH_TOKEN_SHAPE.fullmatch(token) is not None
 
 
 def refresh_digest(token: str) -> str:
