@@ -60,7 +60,8 @@ def viewer_address(value: str) -> str | None:
     """``198.51.100.10:46532`` or ``2001:db8::7:46532`` (CloudFront-Viewer-Address) -> the
     address; None for anything else."""
     host, separator, port = value.strip().rpartition(":")
-    if not separator or not port.isdigit():
+    # ASCII digits up to 65535: str.isdigit() alone also takes other scripts' digits.
+    if not separator or not (port.isascii() and port.isdigit()) or len(port) > 5 or int(port) > 65535:
         return None
     try:
         return str(ipaddress.ip_address(host.strip("[]")))

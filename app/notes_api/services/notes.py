@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -26,6 +27,16 @@ from notes_api.models import NoteCreate, NoteOut, NotePage
 from notes_api.services.accounts import utcnow
 
 MAX_PAGE = 100
+
+# The largest version the storage can hold. bson writes a Python int as int32 or int64 and
+# raises OverflowError past int64 (bson/__init__.py _encode_int, "BSON can only handle up to
+# 8-byte ints"): a longer If-Match used to reach the driver and answer 500.
+MAX_VERSION = 2**63 - 1
+# ASCII digits only, at most as many as MAX_VERSION has: str.isdigit() and int() also take
+# other scripts' digits ("٣") and isdigit() superscripts ("²", which int() then refuses).
+_VERSION_TAG = re.compile(r"[0-9]{1,19}")
+# RFC 9110 5.6.3: optional whitespace around list members is spaces and tabs, nothing else.
+_OWS = " \t"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +66,18 @@ def etag(version: int) -> str:
 
 
 def parse_if_match(header: str | None) -> list[int] | None:
-    """None for "*" (any version); otherwise the versions the client claims to hold."""
+    """None for "*" (any version); otherwise the versions the client claims to hold. Anything
+    that is not a version the storage could hold is refused like any other foreign ETag (412)."""
     if header is None:
         raise APIError(428, "precondition_required", "send If-Match with the note's ETag")
-    if header.strip() == "*":
+    if header.strip(_OWS) == "*":
         return None
     versions = []
     for part in header.split(","):
-        tag = part.strip().removeprefix("W/").strip('"')
-        if not tag.isdigit():
-            raise APIError(412, "version_mismatch", f"If-Match value {part.strip()!r} is not a note ETag")
+        member = part.strip(_OWS)
+        tag = member.removeprefix("W/").strip('"')
+        if _VERSION_TAG.fullmatch(tag) is None or int(tag) > MAX_VERSION:
+            raise APIError(412, "version_mismatch", f"If-Match value {member[:40]!r} is not a note ETag")
         versions.append(int(tag))
     return versions
 
