@@ -7,6 +7,7 @@ answers comes from Redis or the database, not from the memory of the task that r
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from devtools.localservices import RedisServer, SecantusServer
-from tests.app.conftest import SIGNING_KEY, new_note, signup
+from tests.app.conftest import SIGNING_KEY, command_calls, new_note, signup
 
 ME = "/api/v1/me"
 
@@ -162,19 +163,13 @@ def test_a_live_session_reads_the_database_once_per_window_not_per_request(
     # GIVEN a task that asks Redis on every request, and a live session
     client = make_client(session_check_cache_seconds=0, session_live_cache_seconds=60)
     user = signup(client)
-    database = client.app.state.services.accounts.db  # type: ignore[attr-defined]
-
-    def session_reads() -> int:
-        status = client.portal.call(database.db.command, "serverStatus")  # type: ignore[union-attr]
-        return int(status["opcounters"]["query"])
-
     assert client.get(ME, headers=user["headers"]).status_code == 200
     # WHEN it makes more requests within the window
-    before = session_reads()
+    before = _queries(client)
     for _ in range(5):
         assert client.get(ME, headers=user["headers"]).status_code == 200
     # THEN only /me's own account reads reached the database, no session lookups
-    assert session_reads() - before == 5
+    assert _queries(client) - before == 5
     assert redis.Redis.from_url(redis_server.url).exists(f"notes:live-session:{_sid(user)}") == 1
 
 
@@ -217,3 +212,30 @@ def test_a_session_that_cannot_be_checked_is_not_taken_for_live(
         response = client.get(f"/api/v1/notes/{note['id']}", headers=user["headers"])
     # THEN the cached note is not served: 503, the session could not be checked
     assert response.status_code == 503 and response.json()["code"] == "database_unavailable", response.text
+
+
+def test_concurrent_checks_of_one_session_share_one_lookup(make_client, redis_server: RedisServer) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a live session that neither this task nor Redis has an answer for (its cached
+    # "live" just expired), while 64 of its requests are in flight
+    client = make_client(session_check_cache_seconds=0)
+    user = signup(client)
+    accounts = client.app.state.services.accounts  # type: ignore[attr-defined]
+    redis.Redis.from_url(redis_server.url).flushall()
+    before_mget = command_calls(redis_server.url, "mget")
+    before_queries = _queries(client)
+
+    async def check_all() -> list[bool]:
+        return list(await asyncio.gather(*(accounts.is_revoked(_sid(user)) for _ in range(64))))
+
+    # WHEN they all check the session at once
+    answers = client.portal.call(check_all)  # type: ignore[union-attr]
+    # THEN all find it live through one Redis read and one database lookup (two queries)
+    assert answers == [False] * 64
+    assert command_calls(redis_server.url, "mget") - before_mget == 1
+    assert _queries(client) - before_queries == 2
+
+
+def _queries(client: TestClient) -> int:
+    database = client.app.state.services.accounts.db  # type: ignore[attr-defined]
+    status = client.portal.call(database.db.command, "serverStatus")  # type: ignore[union-attr]
+    return int(status["opcounters"]["query"])
