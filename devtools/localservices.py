@@ -50,10 +50,18 @@ class LocalServer:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    def environment(self) -> dict[str, str]:
+        return {}
+
     def start(self, timeout: float = 20.0) -> Self:
         log = (self.workdir / f"{self.name}.log").open("ab")
         self.proc = subprocess.Popen(  # noqa: S603 (argv built here, no shell)
-            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.workdir,
+            env={**os.environ, **self.environment()},
         )
         wait_for_port(self.port, timeout, self.proc)
         return self
@@ -68,6 +76,15 @@ class LocalServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no shutdown code runs, nothing is flushed or checkpointed."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
         self.proc = None
 
     def close(self) -> None:
@@ -113,16 +130,28 @@ class RedisServer(LocalServer):
 class SecantusServer(LocalServer):
     """SecantusDB standalone; with ``tls`` it accepts TLS connections only, like DocumentDB."""
 
-    def __init__(self, tls: TlsFiles | None = None) -> None:
+    def __init__(self, tls: TlsFiles | None = None, durable: bool = False) -> None:
         super().__init__("secantus")
         self.tls = tls
+        # durable: data files under workdir (WiredTiger with its journal), kept across a kill
+        # and a restart on the same port; otherwise ':memory:', lost with the process.
+        self.durable = durable
+
+    def environment(self) -> dict[str, str]:
+        # SecantusDB opens its files without the journal when SECANTUS_TEST_FAST_STORAGE=1 is in
+        # the environment (secantus/storage.py, `durable` resolution); FORCE_DURABLE overrides it.
+        return {"SECANTUS_FORCE_DURABLE": "1"} if self.durable else {}
+
+    @property
+    def storage_path(self) -> str:
+        return str(self.workdir / "data") if self.durable else ":memory:"
 
     def command(self) -> list[str]:
         launcher = Path(sys.executable).with_name("secantusd-py")
         binary = str(launcher) if launcher.exists() else shutil.which("secantusd-py")
         if binary is None:
             raise RuntimeError("secantusd-py is not installed (pip install SecantusDB)")
-        cmd = [binary, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", ":memory:"]
+        cmd = [binary, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", self.storage_path]
         cmd += ["--standalone", "--log-level", "WARNING"]
         if self.tls:
             cmd += ["--tls-cert-file", str(self.tls.cert_file), "--tls-key-file", str(self.tls.key_file)]

@@ -116,6 +116,16 @@ class Settings(BaseSettings):
     mongodb_connect_timeout_ms: int = Field(3000, ge=50)
     mongodb_socket_timeout_ms: int = Field(10000, ge=50)
     mongodb_max_idle_time_ms: int = Field(60000, ge=0)
+    # The write concern every write carries, so a 2xx means the write is durable rather than
+    # whatever the server defaults to. "majority" or a member count (1-50, mongod's bound);
+    # 0 (unacknowledged) is refused: the API would answer 201 for a write it never saw done.
+    # The settings win over w=/journal= in the URI (pymongo: "If the same option is passed in a
+    # URI and as a keyword parameter the keyword parameter takes precedence", MongoClient doc).
+    # DocumentDB ignores both and always acknowledges only what its storage quorum holds.
+    mongodb_write_concern_w: str = Field(
+        "majority", description='"majority" (default) or the number of members (1-50) to acknowledge'
+    )
+    mongodb_write_concern_j: bool = Field(True, description="acknowledge only once the journal is on disk")
 
     # --- Redis / ElastiCache -------------------------------------------------------------
     redis_url: str | None = Field(None, description="redis:// or rediss:// (TLS) URL")
@@ -184,6 +194,25 @@ class Settings(BaseSettings):
         if "*" in value:
             raise ValueError("'*' is not allowed: list the origins that may call the API")
         return value
+
+    @field_validator("mongodb_write_concern_w")
+    @classmethod
+    def _write_concern_w(cls, value: str) -> str:
+        text = value.strip()
+        if text == "majority":
+            return text
+        if not text.isdigit() or not 1 <= int(text) <= 50:
+            raise ValueError(
+                f'write concern w must be "majority" or a member count from 1 to 50, not {value!r} '
+                "(0 would acknowledge writes the server has not made)"
+            )
+        return str(int(text))
+
+    @property
+    def mongodb_write_concern(self) -> dict[str, Any]:
+        """pymongo's ``w`` and ``journal`` keyword options (MongoClient doc, "Write Concern options")."""
+        w = self.mongodb_write_concern_w
+        return {"w": w if w == "majority" else int(w), "journal": self.mongodb_write_concern_j}
 
     @field_validator("rate_limit_auth", "rate_limit_api")
     @classmethod

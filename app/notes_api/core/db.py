@@ -3,6 +3,10 @@
 DocumentDB constraints honoured here: no retryable writes (``retryWrites=false``), TLS with
 the Amazon CA bundle, no $lookup pipelines, transactions or change streams, and only index
 kinds it supports (unique, compound, multikey, TTL).
+
+Every write carries an explicit write concern (``NOTES_MONGODB_WRITE_CONCERN_W`` / ``_J``,
+default ``{w: "majority", j: true}``), so an acknowledged write is on the journal (and on a
+majority of a replica set) before the API answers 2xx.
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ class Database:
             "maxIdleTimeMS": settings.mongodb_max_idle_time_ms,
             "appname": settings.service_name,
             "tz_aware": True,
+            # Keyword options win over the URI's (MongoClient doc), so w=0 in a URI cannot undo it.
+            # pymongo puts a non-default write concern into every write command it sends
+            # (pymongo/_csot.py `apply_write_concern`), insert/update/delete/findAndModify alike.
+            **settings.mongodb_write_concern,
         }
         if settings.mongodb_tls_ca_file:
             options["tls"] = True
