@@ -7,14 +7,19 @@ kinds it supports (unique, compound, multikey, TTL).
 Every write carries an explicit write concern (``NOTES_MONGODB_WRITE_CONCERN_W`` / ``_J``,
 default ``{w: "majority", j: true}``), so an acknowledged write is on the journal (and on a
 majority of a replica set) before the API answers 2xx.
+
+A client that stops answering is replaced (``Database.supervise``): see ``HUNG_AFTER_SECONDS``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from typing import Any
 
+import pymongo
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
@@ -26,6 +31,33 @@ from notes_api.core.metrics import DEPENDENCY_ERRORS
 log = logging.getLogger("notes_api.db")
 
 Doc = dict[str, Any]
+
+# Why a client can wedge, and how long a worker stays wedged.
+#
+# On Python 3.11 (the image's interpreter), cancelling a task while pymongo waits on one of its
+# asyncio conditions can leave the client's topology lock held by nobody: pymongo bounds those
+# waits with asyncio.wait_for (pymongo/lock.py `_async_cond_wait`), whose 3.11 implementation
+# runs the wait in a task of its own, and a second cancellation arriving while it unwinds
+# returns before that task has re-acquired the lock (CPython gh-87555, gh-86296; 3.12 rewrote
+# wait_for). Every later operation then waits for the lock without any deadline, server
+# selection included (pymongo/asynchronous/topology.py `_select_servers_loop` runs under it),
+# and the server monitor blocks in `on_change` on the same lock: the client never recovers,
+# whatever serverSelectionTimeoutMS or the heartbeat say. Reproduced here: 30 tasks inserting
+# under asyncio.wait_for timeouts while the database is killed and restarted wedged the client
+# within four restarts, lock "locked, waiters:42", monitor parked in `on_change`; the same load
+# bounded with pymongo.timeout (CSOT, no task cancelled) recovered in under 0.1 s every time.
+#
+# So (1) our own bounded calls use pymongo's deadline (pymongo.timeout) instead of cancelling,
+# and (2) since other cancellations remain (a request cut off at shutdown, a caller's
+# wait_for), a client whose deadline-bounded ping has not returned HUNG_AFTER_SECONDS after it
+# started is taken as wedged: a healthy driver answers, success or error, by its deadline.
+# It is replaced by a new client. A worker therefore recovers at most SUPERVISE_INTERVAL_SECONDS
+# + HUNG_AFTER_SECONDS + one server selection after a wedge, database up or not, and a
+# database that comes back is seen by a healthy client within a heartbeat wake-up (0.5 s,
+# pymongo.common.MIN_HEARTBEAT_INTERVAL) of the next operation.
+PING_TIMEOUT_SECONDS = 1.0
+SUPERVISE_INTERVAL_SECONDS = 1.0
+HUNG_AFTER_SECONDS = 3.0
 
 USER_INDEXES = [IndexModel([("email", ASCENDING)], unique=True, name="email_unique")]
 NOTE_INDEXES = [
@@ -50,7 +82,8 @@ class Database:
         uri = settings.secret("mongodb_uri")
         if not uri:
             raise ValueError("NOTES_MONGODB_URI is not set")
-        options: dict[str, Any] = {
+        self._uri = uri
+        self._options: dict[str, Any] = {
             # DocumentDB does not support retryable writes; pymongo enables them by default.
             "retryWrites": False,
             "maxPoolSize": settings.mongodb_max_pool_size,
@@ -67,10 +100,20 @@ class Database:
             **settings.mongodb_write_concern,
         }
         if settings.mongodb_tls_ca_file:
-            options["tls"] = True
-            options["tlsCAFile"] = settings.mongodb_tls_ca_file
-        self.client: AsyncMongoClient[Doc] = AsyncMongoClient(uri, **options)
-        self.db = self.client[settings.mongodb_database]
+            self._options["tls"] = True
+            self._options["tlsCAFile"] = settings.mongodb_tls_ca_file
+        self._database_name = settings.mongodb_database
+        self.indexes_ready = asyncio.Event()
+        self.client_replacements = 0
+        self._ping: asyncio.Task[None] | None = None
+        self._ping_started = 0.0
+        self._retired: set[asyncio.Task[None]] = set()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        self.client: AsyncMongoClient[Doc] = AsyncMongoClient(self._uri, **self._options)
+        self.db = self.client[self._database_name]
         self.users: AsyncCollection[Doc] = self.db["users"]
         self.notes: AsyncCollection[Doc] = self.db["notes"]
         # Reads that tolerate replica lag (pages after the first) may go to a replica.
@@ -79,7 +122,6 @@ class Database:
             read_preference=SecondaryPreferred()
         )
         self.sessions: AsyncCollection[Doc] = self.db["refresh_tokens"]
-        self.indexes_ready = asyncio.Event()
 
     async def ensure_indexes(self) -> None:
         """Idempotent: create_indexes is a no-op for an index that exists with the same spec."""
@@ -89,7 +131,13 @@ class Database:
         self.indexes_ready.set()
 
     async def ensure_indexes_until_done(self, first_delay: float = 0.5, max_delay: float = 15.0) -> None:
-        """Start-up must not wait for the database: retry in the background, /ready says 503 meanwhile."""
+        """Start-up must not wait for the database: retry in the background, /ready says 503 meanwhile.
+
+        The app's lifespan runs this as its one background task per process, so it also starts
+        the client's supervisor (``supervise``), which lives until ``close``.
+        """
+        if self._supervisor is None:
+            self._supervisor = asyncio.create_task(self.supervise())
         delay = first_delay
         while True:
             try:
@@ -103,8 +151,71 @@ class Database:
                 log.info("indexes ready")
                 return
 
+    async def _ping_once(self, client: AsyncMongoClient[Doc], within_seconds: float) -> None:
+        # pymongo's own deadline (CSOT) bounds server selection, checkout and the reply, and
+        # fails with a PyMongoError, without cancelling anything (see the note at the top).
+        with pymongo.timeout(within_seconds):
+            await client.admin.command("ping")
+
     async def ping(self, within_seconds: float) -> None:
-        await asyncio.wait_for(self.client.admin.command("ping"), within_seconds)
+        """Raise unless the database answers a ping within ``within_seconds``.
+
+        Concurrent callers share one ping in flight, so a wedged client holds at most one
+        stuck ping, never one per /ready call. The wait is bounded even for a wedged client
+        (whose deadline is never checked), and the ping is shielded: cancelling it is what
+        wedges clients.
+        """
+        if self._ping is None or self._ping.done():
+            self._ping = asyncio.create_task(self._ping_once(self.client, within_seconds))
+            self._ping_started = time.monotonic()
+        ping = self._ping
+        done, _ = await asyncio.wait({ping}, timeout=within_seconds + 0.5)
+        if not done:
+            raise TimeoutError(f"the database client did not answer a ping within {within_seconds}s")
+        if ping.cancelled():  # its client was wedged and has just been replaced
+            raise TimeoutError("the database client was replaced while this ping waited")
+        ping.result()
+
+    def hung(self) -> bool:
+        """Whether the ping in flight has outlived its own deadline by HUNG_AFTER_SECONDS."""
+        return (
+            self._ping is not None
+            and not self._ping.done()
+            and time.monotonic() - self._ping_started > HUNG_AFTER_SECONDS
+        )
+
+    async def supervise(self) -> None:
+        """Replace the client when it has wedged; runs until cancelled (at shutdown)."""
+        while True:
+            await asyncio.sleep(SUPERVISE_INTERVAL_SECONDS)
+            with contextlib.suppress(PyMongoError, TimeoutError):
+                await self.ping(PING_TIMEOUT_SECONDS)
+            if self.hung():
+                self.replace_client()
+
+    def replace_client(self) -> None:
+        """Swap in a new client; the wedged one is closed in the background.
+
+        The services read ``db.notes`` (etc.) on every call, so new requests use the new
+        client at once. Its close may never finish (it needs the lock that wedged it), so it
+        is not awaited here, and it is cancelled at shutdown.
+        """
+        old_client, stuck_ping = self.client, self._ping
+        self._connect()
+        self._ping = None
+        self.client_replacements += 1
+        DEPENDENCY_ERRORS.labels("mongodb", "client_replaced").inc()
+        log.error(
+            "the database client stopped answering; replaced it (replacement %d)", self.client_replacements
+        )
+        if stuck_ping is not None:
+            stuck_ping.cancel()  # it waits on the dead client's lock: nothing of ours is lost
+        closing = asyncio.create_task(old_client.close())
+        self._retired.add(closing)
+        closing.add_done_callback(self._retired.discard)
 
     async def close(self) -> None:
+        for task in (self._supervisor, self._ping, *self._retired):
+            if task is not None:
+                task.cancel()
         await self.client.close()
