@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # graphviz: the `dot` binary that `notes-platform graph --svg` drives.
-want=(redis-server graphviz)
+want=(redis-server graphviz strace)
 for extra in "$@"; do
   case "$extra" in
     image) want+=(buildah podman runc skopeo debootstrap uidmap fuse-overlayfs) ;;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pymongo
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -41,7 +42,10 @@ async def ready(request: Request) -> JSONResponse:
             await db.ping(READY_TIMEOUT_SECONDS)
             if not db.indexes_ready.is_set():
                 # The database is back before the background retry's next turn: don't wait for it.
-                await asyncio.wait_for(db.ensure_indexes(), READY_TIMEOUT_SECONDS * 5)
+                # Bounded by pymongo's own deadline, not by cancelling: cancelling a pymongo call
+                # can leave the client's topology lock held by nobody on Python 3.11 (core/db.py).
+                with pymongo.timeout(READY_TIMEOUT_SECONDS * 5):
+                    await db.ensure_indexes()
             checks["database"] = "ok"
         except Exception as exc:  # any failure means "not ready"; the type is in the message
             checks["database"] = f"error: {type(exc).__name__}"
