@@ -10,7 +10,8 @@
 4. build     buildah bud with its layer cache;
 5. run       local Redis (with AUTH) and SecantusDB on loopback, the image with two workers on a
              read-only root with a tmpfs /tmp as ECS runs it, then: health, readiness, a
-             register/login/create/list round trip, metrics, a non-root process, the
+             register/login/create/read/list/delete round trip (the one `notes-platform verify`
+             runs, notes_platform/release/smoke.py), metrics, a non-root process, the
              HEALTHCHECK, no build tools or infrastructure packages in the image, and a
              production start with a placeholder key refused.
 
@@ -33,8 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from devtools.localservices import RedisServer, SecantusServer, free_port
+from notes_platform.release.smoke import Api
+from notes_platform.release.smoke import round_trip as smoke_round_trip
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
@@ -443,37 +444,6 @@ def env_flags(env: dict[str, str]) -> list[str]:
     return [arg for name in env for arg in ("--env", name)]
 
 
-@dataclass
-class Api:
-    port: int
-
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}",
-            method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={
-                "Content-Type": "application/json",
-                **({"Authorization": f"Bearer {token}"} if token else {}),
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        try:
-            return status, json.loads(raw) if raw else None
-        except ValueError:
-            return status, raw.decode(errors="replace")
-
-    def expect(self, status: int, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-        got, payload = self.call(method, path, body, token)
-        if got != status:
-            raise CheckFailed(f"{method} {path}: expected {status}, got {got}: {payload}")
-        return payload
-
-
 @contextlib.contextmanager
 def container(env: dict[str, str]) -> Iterator[str]:
     name = f"notes-image-test-{uuid.uuid4().hex[:8]}"
@@ -531,12 +501,13 @@ def exercise(report: Report) -> None:
             "NOTES_REDIS_AUTH_TOKEN": redis_token,
             "NOTES_MONGODB_URI": mongo_server.uri,
         }
-        api = Api(free_port())
+        port = free_port()
+        api = Api(f"http://127.0.0.1:{port}")
         env = {
             **deps,
             "NOTES_ENV": "production",
             "NOTES_JWT_SIGNING_KEY": secrets.token_urlsafe(48),
-            "NOTES_PORT": str(api.port),
+            "NOTES_PORT": str(port),
             # The image listens on every interface; on the host network this test keeps it
             # on loopback like the other servers.
             "NOTES_HOST": "127.0.0.1",
@@ -565,7 +536,7 @@ def exercise(report: Report) -> None:
                 return
             report.timings["first response after run"] = time.monotonic() - started
             report.step("ready", lambda: ready(api, name))
-            report.step("register, login, create, list", lambda: round_trip(api))
+            report.step("register, login, create, read, list, delete", lambda: round_trip(api))
             report.step("metrics from two workers", lambda: metrics(api))
             report.step("runs as non-root", lambda: non_root(name))
             report.step("HEALTHCHECK command", lambda: healthcheck(name))
@@ -579,17 +550,11 @@ def ready(api: Api, name: str) -> str:
 
 
 def round_trip(api: Api) -> str:
-    email, password = f"image-{uuid.uuid4().hex[:8]}@example.com", secrets.token_urlsafe(16)
-    api.expect(201, "POST", "/api/v1/auth/register", {"email": email, "password": password})
-    tokens = api.expect(200, "POST", "/api/v1/auth/login", {"email": email, "password": password})
-    note = api.expect(
-        201, "POST", "/api/v1/notes", {"title": "from the image", "body": "hello"}, tokens["access_token"]
-    )
-    page = api.expect(200, "GET", "/api/v1/notes", token=tokens["access_token"])
-    ids = [item["id"] for item in page["items"]]
-    if ids != [note["id"]]:
-        raise CheckFailed(f"GET /api/v1/notes: expected [{note['id']}], got {ids}")
-    return f"note {note['id']} listed"
+    # The same round trip `notes-platform verify` runs through a stack's public URL.
+    steps = smoke_round_trip(api, label="image")
+    if not steps[-1].passed:
+        raise CheckFailed(f"{steps[-1].name}: {steps[-1].saw}")
+    return ", ".join(step.name for step in steps)
 
 
 def metrics(api: Api) -> str:
