@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 
@@ -22,3 +23,19 @@ def plans() -> Iterator[dict[str, Plan]]:
             os.environ.pop("NOTES_PLATFORM_IMAGE_TAG", None)
         else:
             os.environ["NOTES_PLATFORM_IMAGE_TAG"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _the_main_thread_keeps_an_event_loop() -> Iterator[None]:
+    """Fail the test that leaves the main thread without a current event loop (``asyncio.run``
+    does: it ends with ``set_event_loop(None)``). Pulumi's mocks and the plan ask for the current
+    loop, so every infrastructure test after it would fail far from the cause."""
+    yield
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        pytest.fail(
+            "this test left the main thread without a current event loop (asyncio.run does): "
+            "run coroutines on a loop of its own, as tests/app/test_redis_gate.py's _run does"
+        )

@@ -18,8 +18,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
@@ -30,6 +31,8 @@ from notes_api.core import db as db_module
 from notes_api.core.config import Settings
 from notes_api.core.db import Database
 from tests.app.test_server_process import ServerProcess, environ_of, request, worker_pids
+
+T = TypeVar("T")
 
 # The bound the README states: a wedged client is replaced within supervise's interval plus
 # HUNG_AFTER_SECONDS (4 s); a healthy one sees the database within a heartbeat wake-up. Slack
@@ -46,6 +49,16 @@ def own_mongo() -> Iterator[SecantusServer]:
 async def wedge(database: Database) -> None:
     """Leave the client's topology lock held by nobody, as a cancelled operation does."""
     await database.client._topology._lock.acquire()
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    # A loop of its own, never installed as the thread's: asyncio.run() leaves the main thread
+    # without a current loop, and later tests (Pulumi's mocks) ask for one.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 def test_a_wedged_client_is_replaced_and_answers_again(
@@ -74,7 +87,7 @@ def test_a_wedged_client_is_replaced_and_answers_again(
         await database.close()
         return recovered, replacements
 
-    recovered, replacements = asyncio.run(scenario())
+    recovered, replacements = _run(scenario())
     assert replacements == 1
     bound = db_module.SUPERVISE_INTERVAL_SECONDS + db_module.HUNG_AFTER_SECONDS + 2
     assert recovered < bound, f"recovered after {recovered:.1f}s, stated bound {bound}s"
@@ -107,7 +120,7 @@ def test_a_database_that_is_down_does_not_make_the_client_replaced(
         await database.close()
         return replacements
 
-    assert asyncio.run(scenario()) == 0
+    assert _run(scenario()) == 0
 
 
 # --- two workers, restarts under load -------------------------------------------------------
