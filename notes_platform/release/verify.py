@@ -395,12 +395,14 @@ def default_clients(service: str, region: str) -> Any:
 
 
 def run_checks(
-    expected: Expected, clients: ClientFactory = default_clients, *, smoke: bool = True
+    expected: Expected, clients: ClientFactory | None = None, *, smoke: bool = True
 ) -> list[VerifyCheck]:
     """Every check, in the order the README lists them. A check's own AWS error (a resource not
     found, access denied) is its failure; errors below the API (no credentials, no endpoint)
     propagate, since then nothing can be checked (exit 6)."""
     from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    clients = clients or default_clients
 
     checks: list[VerifyCheck] = []
 

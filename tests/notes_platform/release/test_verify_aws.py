@@ -3,10 +3,8 @@ responses shaped like the AWS API model where moto cannot produce the state (ver
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import boto3
 import pytest
@@ -20,6 +18,7 @@ from notes_platform.release.verify import (
     run_checks,
 )
 from tests.notes_platform.release.verify_world import (
+    ARN,
     DIGEST,
     PREVIOUS_DIGEST,
     REGION,
@@ -27,7 +26,10 @@ from tests.notes_platform.release.verify_world import (
     World,
     build,
     docdb_available,
+    rolled_back,
+    service,
     stubbed,
+    task_definition,
 )
 
 AWS_CHECKS = [
@@ -206,66 +208,13 @@ def test_a_distribution_without_a_web_acl_fails(aws: None, monkeypatch: pytest.M
 # --- what moto cannot do: a rollback, DocumentDB --------------------------------------------
 
 
-def service(world: World, deployments: list[dict[str, Any]], events: tuple[str, ...] = ()) -> dict[str, Any]:
-    """DescribeServices for the world's service, with these deployments and events."""
-    at = dt.datetime(2026, 12, 8, 10, 0, tzinfo=dt.UTC)
-    return {
-        "services": [
-            {
-                "serviceName": "notes-staging-api",
-                "status": "ACTIVE",
-                "desiredCount": 2,
-                "runningCount": 2,
-                "pendingCount": 0,
-                "loadBalancers": [
-                    {"targetGroupArn": world.target_group_arn, "containerName": "api", "containerPort": 8000}
-                ],
-                "deployments": deployments,
-                "events": [{"id": str(n), "createdAt": at, "message": m} for n, m in enumerate(events)],
-            }
-        ],
-        "failures": [],
-    }
-
-
-def task_definition(revision: int, digest: str) -> dict[str, Any]:
-    return {
-        "taskDefinition": {
-            "family": "notes-staging-api",
-            "revision": revision,
-            "containerDefinitions": [{"name": "api", "image": f"{REPOSITORY}@{digest}"}],
-        }
-    }
-
-
-ARN = "arn:aws:ecs:eu-west-1:123456789012:task-definition/notes-staging-api:"
-
-
 def test_a_completed_rollback_to_the_previous_task_definition_fails(
     aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a service the circuit breaker rolled back: one deployment, COMPLETED and steady
     # (what `pulumi up` and the standard deploy action call success), running revision 1
     world = build(monkeypatch)
-    rolled_back = {
-        "id": "ecs-svc/3",
-        "status": "PRIMARY",
-        "taskDefinition": f"{ARN}1",
-        "desiredCount": 2,
-        "runningCount": 2,
-        "rolloutState": "COMPLETED",
-        "rolloutStateReason": "ECS deployment ecs-svc/3 completed.",
-    }
-    world.stubs["ecs"] = lambda: stubbed(
-        "ecs",
-        [
-            (
-                "describe_services",
-                service(world, [rolled_back], ("(service notes-staging-api) has reached a steady state.",)),
-            ),
-            ("describe_task_definition", task_definition(1, PREVIOUS_DIGEST)),
-        ],
-    )
+    world.stubs["ecs"] = rolled_back(world)
     # WHEN verified
     checks = run_checks(world.expected, world.clients(), smoke=False)
     found = {c.name: c.saw for c in checks if not c.passed}

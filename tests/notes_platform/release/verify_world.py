@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -26,6 +27,7 @@ ACCOUNT = "123456789012"
 DIGEST = "sha256:" + "a" * 64
 PREVIOUS_DIGEST = "sha256:" + "b" * 64
 REPOSITORY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/staging/notes-api"
+ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/notes-staging-api:"
 WEB_ACL = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/notes-staging-edge/3a025063"
 
 
@@ -253,3 +255,60 @@ def outputs_of(world: World) -> dict[str, Any]:
         "alarmTopicArn": f"arn:aws:sns:{e.region}:{ACCOUNT}:staging-alarm-topic",
         "docdbUriSecretArn": "[secret]",
     }
+
+
+# --- ECS states moto cannot produce ------------------------------------------------------------
+
+
+def service(world: World, deployments: list[dict[str, Any]], events: tuple[str, ...] = ()) -> dict[str, Any]:
+    """DescribeServices for the world's service, with these deployments and events."""
+    at = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
+    return {
+        "services": [
+            {
+                "serviceName": "notes-staging-api",
+                "status": "ACTIVE",
+                "desiredCount": 2,
+                "runningCount": 2,
+                "pendingCount": 0,
+                "loadBalancers": [
+                    {"targetGroupArn": world.target_group_arn, "containerName": "api", "containerPort": 8000}
+                ],
+                "deployments": deployments,
+                "events": [{"id": str(n), "createdAt": at, "message": m} for n, m in enumerate(events)],
+            }
+        ],
+        "failures": [],
+    }
+
+
+def task_definition(revision: int, digest: str) -> dict[str, Any]:
+    return {
+        "taskDefinition": {
+            "family": "notes-staging-api",
+            "revision": revision,
+            "containerDefinitions": [{"name": "api", "image": f"{REPOSITORY}@{digest}"}],
+        }
+    }
+
+
+def rolled_back(world: World) -> Callable[[], Any]:
+    """ECS as the circuit breaker leaves a service it rolled back: one deployment, COMPLETED and
+    steady (what `pulumi up` and the standard deploy action call success), running revision 1."""
+    deployment = {
+        "id": "ecs-svc/3",
+        "status": "PRIMARY",
+        "taskDefinition": f"{ARN}1",
+        "desiredCount": 2,
+        "runningCount": 2,
+        "rolloutState": "COMPLETED",
+        "rolloutStateReason": "ECS deployment ecs-svc/3 completed.",
+    }
+    steady = ("(service notes-staging-api) has reached a steady state.",)
+    return lambda: stubbed(
+        "ecs",
+        [
+            ("describe_services", service(world, [deployment], steady)),
+            ("describe_task_definition", task_definition(1, PREVIOUS_DIGEST)),
+        ],
+    )
