@@ -26,18 +26,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     # Default: the repository root (stacks.config.ROOT), resolved in run() so that --help
     # does not import the schema.
-    parser.add_argument("--project-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the Pulumi project to plan: the repository root (default) or bootstrap "
+        "(`plan bootstrap --project-dir bootstrap`: the one-time bootstrap program)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    from stacks.config import ROOT, StackConfigError  # noqa: PLC0415 (keeps --help fast)
+    from stacks.bootstrap.config import PROJECT as BOOTSTRAP  # noqa: PLC0415 (keeps --help fast)
+    from stacks.bootstrap.config import BootstrapConfigError  # noqa: PLC0415
+    from stacks.config import ROOT, StackConfigError  # noqa: PLC0415
 
     try:
-        from notes_platform.graph.plan import render_tree, run_plan  # noqa: PLC0415
+        from notes_platform.graph.plan import (  # noqa: PLC0415
+            ProjectPlan,
+            project_name,
+            render_tree,
+            run_bootstrap_plan,
+            run_plan,
+        )
 
-        result = run_plan(args.stack, args.project_dir or ROOT)
-    except StackConfigError as exc:
+        directory = args.project_dir or ROOT
+        result: ProjectPlan
+        if project_name(directory) == BOOTSTRAP:
+            result = run_bootstrap_plan(args.stack, directory)
+        else:
+            result = run_plan(args.stack, directory)
+    except (StackConfigError, BootstrapConfigError) as exc:
         print(f"notes-platform: invalid stack configuration\n{exc}", file=sys.stderr)
         return 2
     if args.json:

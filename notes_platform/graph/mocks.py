@@ -218,9 +218,10 @@ class AwsMocks(pulumi_mocks.Mocks):
         outputs.setdefault("name", args.inputs.get("name", name))
         outputs["arn"] = f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{kind.lower()}/{resource_id}"
         if service == "iam":  # IAM is global: no region in its ARNs
-            outputs["arn"] = (
-                f"arn:aws:iam::{ACCOUNT_ID}:{kind[:1].lower() + kind[1:]}/{args.inputs.get('name', name)}"
-            )
+            # A role's or policy's path is part of its ARN ("/" when none is given).
+            path = str(args.inputs.get("path") or "/")
+            iam_kind = kind[:1].lower() + kind[1:]
+            outputs["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:{iam_kind}{path}{args.inputs.get('name', name)}"
         elif typ == "aws:secretsmanager/secret:Secret":  # Secrets Manager appends 6 random characters
             secret = f"{args.inputs.get('name', name)}-{short[:6]}"
             outputs["arn"] = f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{secret}"
@@ -307,6 +308,10 @@ class AwsMocks(pulumi_mocks.Mocks):
             resource_id = args.inputs.get("bucket") or f"{args.inputs.get('bucketPrefix', name)}{short[:8]}"
             outputs["bucket"] = resource_id
             outputs["arn"] = f"arn:aws:s3:::{resource_id}"
+        elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            # IAM names an OIDC provider by its issuer's host (and path), not by a name of ours.
+            host = str(args.inputs.get("url", name)).removeprefix("https://")
+            outputs["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"
         elif typ == "aws:route53/record:Record":
             outputs["fqdn"] = str(args.inputs.get("name", name)).rstrip(".")
         if typ == "pulumi:providers:aws" and args.inputs.get("region"):
@@ -362,7 +367,12 @@ class AwsMocks(pulumi_mocks.Mocks):
 
 
 def record(
-    program: Any, *, stack: str = "test", region: str = "eu-west-1", config: dict[str, str] | None = None
+    program: Any,
+    *,
+    stack: str = "test",
+    region: str = "eu-west-1",
+    config: dict[str, str] | None = None,
+    project: str = "notes-platform",
 ) -> tuple[list[Recorded], Any]:
     """Run ``program()`` under mocks; return what it registered (in order) and its result,
     resolved. Used by the plan and by component tests alike."""
@@ -370,9 +380,7 @@ def record(
     # set_mocks creates a root Stack only when none exists: clear the previous run's, or a
     # second program in this process would hang its resources under the first stack's URN.
     pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(
-        monitor.mocks, project="notes-platform", stack=stack, preview=False, monitor=monitor
-    )
+    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config({"aws:region": region, **(config or {})})
     result: dict[str, Any] = {}
 

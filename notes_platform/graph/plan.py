@@ -15,17 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 
 from notes_platform.graph.mocks import Recorded, RecordedGraph, normalise, record
 from stacks.config import PROJECT, ROOT, StackConfig, load, read_stack_file
 
 
 @dataclass(kw_only=True)
-class Plan(RecordedGraph):
+class ProjectPlan(RecordedGraph):
+    """A planned stack of any of our Pulumi projects (the environments' or the bootstrap's)."""
+
     project: str
     stack: str
-    config: StackConfig
     outputs: dict[str, Any]
+    region: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +40,16 @@ class Plan(RecordedGraph):
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+@dataclass(kw_only=True)
+class Plan(ProjectPlan):
+    """A planned environment stack, with its validated config."""
+
+    config: StackConfig
+
+    def __post_init__(self) -> None:
+        self.region = self.region or self.config.region
 
 
 def engine_config(values: dict[str, Any]) -> dict[str, str]:
@@ -66,7 +79,20 @@ def run_plan(stack: str, root: Path = ROOT) -> Plan:
         produced.update({name: pulumi.Output.from_input(value) for name, value in outputs.items()})
         return pulumi.Output.all(**{name: pulumi.Output.unsecret(o) for name, o in produced.items()})
 
-    recorded, resolved = record(program, stack=stack, region=config.region, config=engine_config(values))
+    resources, outputs = _recorded(program, produced, stack, config.region, engine_config(values), PROJECT)
+    return Plan(resources, project=PROJECT, stack=stack, region=config.region, config=config, outputs=outputs)
+
+
+def _recorded(
+    program: Any,
+    produced: dict[str, pulumi.Output[Any]],
+    stack: str,
+    region: str,
+    config: dict[str, str],
+    project: str,
+) -> tuple[list[Recorded], dict[str, Any]]:
+    """Run ``program`` under mocks; its resources sorted by URN and its outputs, secrets masked."""
+    recorded, resolved = record(program, stack=stack, region=region, config=config, project=project)
     loop = asyncio.get_event_loop()
     collected = {
         # The program has finished, so each output's secret flag resolves at once.
@@ -77,13 +103,42 @@ def run_plan(stack: str, root: Path = ROOT) -> Plan:
     duplicates = sorted(u for u, n in Counter(urns).items() if n > 1)
     if duplicates:
         raise RuntimeError(f"duplicate URNs (the engine would refuse them): {duplicates}")
-    resources = sorted(recorded, key=lambda r: r.urn)
-    return Plan(
-        resources, project=PROJECT, stack=stack, config=config, outputs=dict(sorted(collected.items()))
-    )
+    return sorted(recorded, key=lambda r: r.urn), dict(sorted(collected.items()))
 
 
-def render_tree(plan: Plan) -> str:
+def project_name(project_dir: Path) -> str | None:
+    """The ``name:`` of ``project_dir/Pulumi.yaml`` (None when there is none)."""
+    path = project_dir / "Pulumi.yaml"
+    if not path.is_file():
+        return None
+    document = yaml.safe_load(path.read_text()) or {}
+    name = document.get("name") if isinstance(document, dict) else None
+    return str(name) if name else None
+
+
+def run_bootstrap_plan(stack: str, directory: Path | None = None) -> ProjectPlan:
+    """Run the bootstrap program (``bootstrap/``) for ``stack`` under mocks. Raises
+    BootstrapConfigError for a bad stack file before anything is registered."""
+    from stacks.bootstrap import app as bootstrap_app  # noqa: PLC0415 (imports pulumi_aws)
+    from stacks.bootstrap.config import DIRECTORY  # noqa: PLC0415
+    from stacks.bootstrap.config import PROJECT as BOOTSTRAP  # noqa: PLC0415
+    from stacks.bootstrap.config import load as load_bootstrap  # noqa: PLC0415
+    from stacks.bootstrap.config import read_stack_file as read_bootstrap  # noqa: PLC0415
+
+    values = read_bootstrap(stack, directory or DIRECTORY)
+    config = load_bootstrap(values, stack)
+    produced: dict[str, pulumi.Output[Any]] = {}
+
+    def program() -> pulumi.Output[Any]:
+        outputs = bootstrap_app.build(bootstrap_app.config_from_pulumi())
+        produced.update({name: pulumi.Output.from_input(value) for name, value in outputs.items()})
+        return pulumi.Output.all(**{name: pulumi.Output.unsecret(o) for name, o in produced.items()})
+
+    resources, outputs = _recorded(program, produced, stack, config.region, engine_config(values), BOOTSTRAP)
+    return ProjectPlan(resources, project=BOOTSTRAP, stack=stack, region=config.region, outputs=outputs)
+
+
+def render_tree(plan: ProjectPlan) -> str:
     """Components with their resources, counts by type, and outputs."""
     children: dict[str | None, list[Recorded]] = {}
     known = {r.urn for r in plan.resources}
@@ -93,7 +148,7 @@ def render_tree(plan: Plan) -> str:
     custom = [r for r in plan.resources if r.custom]
     lines = [
         f"{plan.project} / {plan.stack}: {len(custom)} resources in "
-        f"{len(plan.resources) - len(custom)} components ({plan.config.region})",
+        f"{len(plan.resources) - len(custom)} components ({plan.region})",
         "",
     ]
 

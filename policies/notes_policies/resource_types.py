@@ -122,6 +122,7 @@ TAGGABLE = frozenset(
         SECRETS_MANAGER_SECRET,
         IAM_ROLE,
         "aws:iam/policy:Policy",
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
         LOG_GROUP,
         METRIC_ALARM,
         "aws:cloudwatch/compositeAlarm:CompositeAlarm",

@@ -1,0 +1,1 @@
+"""What must exist before the environment stacks: state backend, GitHub OIDC, the CI roles."""

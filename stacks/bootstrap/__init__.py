@@ -1,0 +1,1 @@
+"""The bootstrap program (``bootstrap/``): its stack file's schema, its composition, its outputs."""
