@@ -223,8 +223,9 @@ def test_verify_text_output_and_no_smoke(
 def test_verify_exits_6_when_aws_cannot_be_reached(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN outputs, but every AWS endpoint a closed loopback port (botocore honours
-    # AWS_ENDPOINT_URL for every service) and no retries
+    # GIVEN outputs, but every AWS endpoint a closed loopback port (AWS_ENDPOINT_URL: "the endpoint
+    # used for all service requests", AWS SDKs and Tools reference guide, Service-specific
+    # endpoints) and no retries
     outputs = tmp_path / "outputs.json"
     outputs.write_text(
         json.dumps(json.loads((ROOT / "tests" / "snapshots" / "staging.json").read_text())["outputs"])
