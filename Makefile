@@ -7,7 +7,7 @@ PORT ?= 8000
 STACK ?= staging
 SNAPSHOT_IMAGE_TAG := 0000000-000000000000
 
-.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan config snapshots cost diagram review-example crash
+.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan config snapshots cost diagram review-example crash workflows-lint
 
 help:  ## list the targets
 	@echo "notes-platform: the Pulumi program (stacks/, infra/), its policy pack (policies/),"
@@ -19,9 +19,13 @@ help:  ## list the targets
 bootstrap:  ## install Debian and Python dependencies (idempotent)
 	@scripts/bootstrap.sh
 
-lint: bootstrap  ## ruff
+lint: bootstrap  ## ruff, and zizmor + actionlint on the workflows
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check app devtools stacks infra policies notes_platform bench tests
+	.venv/bin/ruff format --check app devtools stacks infra policies notes_platform bench tests bootstrap
+	@scripts/lint-workflows.sh
+
+workflows-lint: bootstrap  ## zizmor and actionlint on .github/workflows (their own venv in .tools/workflow-lint)
+	@scripts/lint-workflows.sh
 
 typecheck: bootstrap  ## mypy on our own packages
 	.venv/bin/mypy
@@ -44,6 +48,7 @@ snapshots: bootstrap  ## refresh the committed plan snapshots in tests/snapshots
 	for stack in staging prod; do \
 	  NOTES_PLATFORM_IMAGE_TAG=$(SNAPSHOT_IMAGE_TAG) .venv/bin/notes-platform plan $$stack --quiet --json tests/snapshots/$$stack.json; \
 	done
+	.venv/bin/notes-platform plan bootstrap --project-dir bootstrap --quiet --json tests/snapshots/bootstrap.json
 
 review-example: bootstrap  ## rewrite the generated preview fixture and README's example review comment
 	.venv/bin/python -m tests.notes_platform.review.example

@@ -17,6 +17,8 @@ COMMANDS: dict[str, str] = {
     "diff": "the review's rules between two offline plans (`plan --json` files)",
     "graph": "draw the planned stack as a diagram (Mermaid, or SVG through Graphviz)",
     "cost": "the monthly cost of a stack from its plan, and the tasks and cost for a target traffic",
+    "promote": "promote the image a stack runs to another by digest, behind scan and verify gates",
+    "verify": "check a deploy: rollout, capacity, targets, alarms, data stores, edge, then an HTTP smoke",
 }
 
 

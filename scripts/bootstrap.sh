@@ -9,7 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # graphviz: the `dot` binary that `notes-platform graph --svg` drives.
-want=(redis-server graphviz strace)
+# shellcheck: actionlint (scripts/lint-workflows.sh) checks the workflows' run: scripts with it;
+# jq: tests/test_workflows.py stands in for `gh api --jq` with it.
+# docker-registry + skopeo: the promote tests copy images between repositories of a real registry.
+want=(redis-server graphviz strace shellcheck jq docker-registry skopeo)
 for extra in "$@"; do
   case "$extra" in
     image) want+=(buildah podman runc skopeo debootstrap uidmap fuse-overlayfs) ;;

@@ -38,11 +38,6 @@ EXPECTED = ("ci.yml", "preview.yml", "deploy-staging.yml", "promote-prod.yml")
 CHECKOUT_SHA = "df4cb1c069e1874edd31b4311f1884172cec0e10"
 AWS_SHA = "e6de054238d6b7531b4efff3b6587d9aade6a06c"
 
-# Commands other parts of issue 14 are adding to the table. Until one is in COMMANDS, the check
-# of the workflow lines that run it is an expected failure, not a pass; once it is there, those
-# lines are parsed by its real parser like every other command's.
-LANDING = {"promote", "verify"}
-
 
 @dataclass(frozen=True)
 class Workflow:
@@ -293,8 +288,6 @@ def test_every_notes_platform_command_the_workflows_run_exists_and_parses(
     where: str, argv: list[str]
 ) -> None:
     # GIVEN a `notes-platform ...` line of a workflow / WHEN its words go through the CLI's parser
-    if argv[0] in LANDING and argv[0] not in COMMANDS:
-        pytest.xfail(f"`notes-platform {argv[0]}` is not in COMMANDS yet (issue 14's release commands)")
     # THEN the command is in the table and accepts those options
     assert _notes_platform(where, argv) == []
 
