@@ -194,6 +194,23 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _eks_cluster_outputs(inputs: Mapping[str, Any], name: str, region: str) -> dict[str, Any]:
+    """What the Kubernetes provider and the node security group are built from."""
+    short = _hex(f"aws:eks/cluster:Cluster/{name}", 17)
+    return {
+        "endpoint": f"https://{short.upper()}.gr7.{region}.eks.amazonaws.com",
+        "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
+        "vpcConfig": {
+            **dict(inputs.get("vpcConfig") or {}),
+            "clusterSecurityGroupId": f"sg-{_hex(name + 'cluster', 17)}",
+        },
+        "identities": [
+            {"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{short.upper()}"}]}
+        ],
+        "arn": f"arn:aws:eks:{region}:{ACCOUNT_ID}:cluster/{inputs.get('name', name)}",
+    }
+
+
 class AwsMocks(pulumi_mocks.Mocks):
     """Deterministic stand-ins for provider outputs and invokes."""
 
@@ -239,11 +256,14 @@ class AwsMocks(pulumi_mocks.Mocks):
                 "InternetGateway": "igw",
                 "VpcEndpoint": "vpce",
                 "FlowLog": "fl",
+                "LaunchTemplate": "lt",
             }.get(kind)
             if prefix:
                 resource_id = f"{prefix}-{short}"
             if kind == "Eip":
                 outputs["allocationId"] = resource_id
+            if kind == "LaunchTemplate":  # what a node group pins
+                outputs["latestVersion"] = 1
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             outputs["dnsName"] = f"{name}-{short[:10]}.{region}.elb.amazonaws.com"
             outputs["zoneId"] = "Z32O12XQLNTSW2"
@@ -314,6 +334,8 @@ class AwsMocks(pulumi_mocks.Mocks):
             outputs["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"
         elif typ == "aws:route53/record:Record":
             outputs["fqdn"] = str(args.inputs.get("name", name)).rstrip(".")
+        elif typ == "aws:eks/cluster:Cluster":
+            outputs.update(_eks_cluster_outputs(args.inputs, name, region))
         if typ == "pulumi:providers:aws" and args.inputs.get("region"):
             self._provider_regions[resource_id] = str(args.inputs["region"])
         outputs["id"] = resource_id

@@ -34,6 +34,11 @@ ECS_SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 
+# eks
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+
 # data
 DOCDB_CLUSTER = "aws:docdb/cluster:Cluster"
 DOCDB_INSTANCE = "aws:docdb/clusterInstance:ClusterInstance"
@@ -109,6 +114,12 @@ TAGGABLE = frozenset(
         ECS_SERVICE,
         TASK_DEFINITION,
         ECR_REPOSITORY,
+        EKS_CLUSTER,
+        EKS_NODE_GROUP,
+        LAUNCH_TEMPLATE,
+        "aws:eks/addon:Addon",
+        "aws:eks/accessEntry:AccessEntry",
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation",
         "aws:appautoscaling/target:Target",
         DOCDB_CLUSTER,
         DOCDB_INSTANCE,

@@ -32,6 +32,7 @@ from tests.policies import (
     test_compute,
     test_data,
     test_edge,
+    test_eks,
     test_identity,
     test_network,
     test_observability,
@@ -139,7 +140,16 @@ def test_resource_policies_name_real_pulumi_aws_types(policy: ResourceRule) -> N
         )
 
 
-TESTED = [test_network, test_edge, test_compute, test_data, test_secrets, test_identity, test_observability]
+TESTED = [
+    test_network,
+    test_edge,
+    test_compute,
+    test_eks,
+    test_data,
+    test_secrets,
+    test_identity,
+    test_observability,
+]
 
 
 def test_every_policy_has_a_mutation_and_every_message_says_must() -> None:

@@ -1,0 +1,1 @@
+"""EKS components under mocks."""
