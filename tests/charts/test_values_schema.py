@@ -1,0 +1,114 @@
+"""values.schema.json and the chart's render-time checks refuse bad values files, naming the key.
+
+GIVEN a committed values file with one planted mistake, WHEN the chart is rendered (Helm validates
+the values against values.schema.json first), THEN it is refused with a message naming the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from helm_python import HelmRenderError, HelmValuesError
+
+from tests.charts.chart import VALUES_FILES, render, values
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    def mutate(v: dict[str, Any]) -> None:
+        *parents, leaf = path.split(".")
+        node = v
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+
+    return mutate
+
+
+# (what is planted, mutation, expected exception, text the message must hold)
+CASES: list[tuple[str, Mutation, type[Exception], str]] = [
+    ("a tag instead of a digest", _set("image.digest", "1.4.2"), HelmValuesError, "/image/digest"),
+    (
+        "a tag in the repository",
+        _set("image.repository", "ecr.example/notes-api:1.4.2"),
+        HelmValuesError,
+        "/image/repository",
+    ),
+    ("a short digest", _set("image.digest", "sha256:abc"), HelmValuesError, "/image/digest"),
+    ("resources removed", _set("resources", None), HelmValuesError, "missing property 'resources'"),
+    (
+        "no limits",
+        _set("resources", {"requests": {"cpu": "1", "memory": "1Gi"}}),
+        HelmValuesError,
+        "missing property 'limits'",
+    ),
+    (
+        "no memory request",
+        _set("resources.requests", {"cpu": "1"}),
+        HelmValuesError,
+        "missing property 'memory'",
+    ),
+    (
+        "HPA floor equal to the PDB",
+        _set("podDisruptionBudget.minAvailable", 99),
+        HelmRenderError,
+        "autoscaling.minReplicas",
+    ),
+    (
+        "fixed replicas below the PDB",
+        lambda v: (
+            _set("autoscaling.enabled", False)(v),
+            _set("replicaCount", 1)(v),
+            _set("podDisruptionBudget.minAvailable", 2)(v),
+        ),
+        HelmRenderError,
+        "replicaCount (1) must exceed podDisruptionBudget.minAvailable (2)",
+    ),
+    (
+        "a secret value instead of its ARN",
+        _set("config.extraEnv", {"NOTES_JWT_SIGNING_KEY": "x" * 40}),
+        HelmValuesError,
+        "invalid propertyName 'NOTES_JWT_SIGNING_KEY'",
+    ),
+    (
+        "a target group that is not an ARN",
+        _set("targetGroupBinding.targetGroupArn", "notes-api"),
+        HelmValuesError,
+        "/targetGroupBinding/targetGroupArn",
+    ),
+    (
+        "no data tier CIDRs",
+        _set("networkPolicy.dataTierCidrs", []),
+        HelmValuesError,
+        "/networkPolicy/dataTierCidrs",
+    ),
+    ("a misspelt key", _set("replicas", 3), HelmValuesError, "replicas"),
+]
+
+
+@pytest.mark.parametrize("values_file", VALUES_FILES)
+@pytest.mark.parametrize(("planted", "mutate", "error", "message"), CASES, ids=[c[0] for c in CASES])
+def test_a_bad_values_file_is_refused_naming_the_key(
+    values_file: str, planted: str, mutate: Mutation, error: type[Exception], message: str
+) -> None:
+    # GIVEN the values file with the planted mistake
+    bad = values(values_file)
+    mutate(bad)
+    # WHEN rendered THEN refused, and the message says which key
+    with pytest.raises(error) as refused:
+        render(bad)
+    assert message in str(refused.value), f"{values_file} with {planted}: {refused.value}"
+
+
+@pytest.mark.parametrize("values_file", VALUES_FILES)
+def test_the_committed_values_files_render(values_file: str) -> None:
+    assert render(values(values_file)), values_file
+
+
+def test_the_chart_defaults_alone_are_refused() -> None:
+    # GIVEN no values file WHEN rendered THEN refused: there is no default image, target group or size.
+    with pytest.raises(HelmValuesError, match=r"digest|resources|targetGroupArn"):
+        render({})
