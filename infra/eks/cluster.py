@@ -51,10 +51,11 @@ def cluster_name(environment: str) -> str:
 
 
 def control_plane_log_group_name(environment: str) -> str:
-    """The group EKS writes control-plane logs to: it always uses ``/aws/eks/<cluster>/cluster``
-    (EKS User Guide, control-plane-logs: "logs are sent as log streams to a group for each
-    Amazon EKS cluster"; the name in the pulumi_aws ``eks.Cluster`` docs). Made by us first,
-    or EKS creates it itself without our key and without retention."""
+    """The group EKS writes control-plane logs to, ``/aws/eks/<cluster>/cluster`` (EKS User
+    Guide, control-plane-logs: "logs are sent as log streams to a group for each Amazon EKS
+    cluster"; terraform-aws-modules/terraform-aws-eks ``cluster.tf`` makes the same group, with
+    its KMS key and retention, before ``aws_eks_cluster``). Made by us first, or EKS creates it
+    itself on first write, without our key and with no retention."""
     return f"/aws/eks/{cluster_name(environment)}/cluster"
 
 
@@ -189,6 +190,28 @@ def vpc_config(args: EksClusterArgs) -> aws.eks.ClusterVpcConfigArgs:
     )
 
 
+def access_entries(
+    name: str, cluster: pulumi.Input[str], principals: Sequence[str], *, parent: pulumi.Resource
+) -> None:
+    """Cluster-admin for each principal through an access entry and the EKS admin access policy."""
+    for index, principal in enumerate(principals):
+        entry = aws.eks.AccessEntry(
+            f"{name}-admin-{index}",
+            cluster_name=cluster,
+            principal_arn=principal,
+            type="STANDARD",
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        aws.eks.AccessPolicyAssociation(
+            f"{name}-admin-{index}-policy",
+            cluster_name=cluster,
+            principal_arn=principal,
+            policy_arn=ADMIN_POLICY,
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[entry]),
+        )
+
+
 class EksCluster(pulumi.ComponentResource):
     """An EKS cluster the API runs on; see the module docstring."""
 
@@ -252,26 +275,12 @@ class EksCluster(pulumi.ComponentResource):
         self.endpoint = cluster.endpoint
         self.certificate_authority = cluster.certificate_authority.apply(lambda ca: ca.data or "")
         self.cluster_security_group_id = cluster.vpc_config.apply(lambda v: v.cluster_security_group_id or "")
-        # Managed nodes whose launch template names no security group get the cluster security
-        # group (EKS User Guide, sec-group-reqs), so pods on them use it too.
+        # EKS places the control plane and managed nodes in the cluster security group it creates
+        # (EKS User Guide, sec-group-reqs; cloudposse/terraform-aws-eks-cluster#139) when the
+        # launch template names none, so pods on the nodes use it too.
         self.node_security_group_id = self.cluster_security_group_id
 
-        for index, principal in enumerate(args.admin_principal_arns):
-            entry = aws.eks.AccessEntry(
-                f"{name}-admin-{index}",
-                cluster_name=cluster.name,
-                principal_arn=principal,
-                type="STANDARD",
-                opts=child,
-            )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{index}-policy",
-                cluster_name=cluster.name,
-                principal_arn=principal,
-                policy_arn=ADMIN_POLICY,
-                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
-            )
+        access_entries(name, cluster.name, args.admin_principal_arns, parent=self)
 
         def addon(addon_name: str, after: Sequence[pulumi.Resource] = ()) -> aws.eks.Addon:
             return aws.eks.Addon(

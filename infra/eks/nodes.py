@@ -25,7 +25,8 @@ ROOT_DEVICE = "/dev/xvda"
 # further, behind their veth) cannot get an IMDSv2 token nor the node role's credentials
 # (EC2 User Guide, configuring-instance-metadata-options; EKS best practices "Restrict access to
 # the instance profile assigned to the worker node"). Pods get credentials from the EKS Pod
-# Identity agent instead, which listens on the node's link-local 169.254.170.23, not IMDS.
+# Identity agent instead, which answers on 169.254.170.23, not on IMDS (EKS User Guide,
+# pod-id-agent-setup).
 IMDS_HOP_LIMIT = 1
 
 
