@@ -2,7 +2,7 @@
 
 This module and stacks/config.py are the only places that know about Pulumi config; the
 components in infra/ take typed args. Every environment difference arrives through
-``StackConfig``: there is no ``if stack == "prod"`` anywhere. The tiers are in
+``StackConfig``: there is no ``if stack == "prod"`` anywhere; ``compute`` picks ECS or EKS. The tiers are in
 stacks/tiers.py and stacks/compute.py, what they derive from the config in stacks/settings.py.
 """
 
@@ -14,7 +14,7 @@ import pulumi
 
 from infra.image import ServiceImage
 from stacks import outputs as out
-from stacks.compute import ecs_compute, service_image
+from stacks.compute import EksComputeTier, ecs_compute, eks_compute, eks_observability, service_image
 from stacks.config import StackConfig, load
 from stacks.tiers import (
     ComputeTier,
@@ -43,15 +43,22 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
     data = data_tier(base)
     edge = edge_tier(base)
     image = service_image(base)
-    compute = ecs_compute(base, data, edge, image) if image.image_ref is not None else None
-    if compute is None:
+    compute: ComputeTier | EksComputeTier | None = None
+    if image.image_ref is not None:
+        compute = (eks_compute if config.general.compute == "eks" else ecs_compute)(base, data, edge, image)
+    else:
         # A promote-only stack's first deploy: everything but the service, which needs an image
         # in this stack's repository first (README, "First deploy").
         pulumi.log.warn(
             "imageDigest is not set: no service yet. Promote an image into this stack's repository, "
             "set imageDigest and deploy again."
         )
-    observability = observability_tier(base, data, edge, compute)
+    if isinstance(compute, EksComputeTier):
+        # The data alarms as on ECS; the service's alarms and row from Container Insights on EKS.
+        data_only = observability_tier(base, data, edge, None)
+        observability = eks_observability(base, data, edge, compute, data_only.data_alarms)
+    else:
+        observability = observability_tier(base, data, edge, compute)
     exported = outputs(base, data, edge, image, compute, observability)
     for name, value in exported.items():
         pulumi.export(name, value)
@@ -63,7 +70,7 @@ def outputs(
     data: DataTier,
     edge: EdgeTier,
     image: ServiceImage,
-    compute: ComputeTier | None,
+    compute: ComputeTier | EksComputeTier | None,
     observability: ObservabilityTier,
 ) -> dict[str, pulumi.Input[Any]]:
     """The stack outputs (names in stacks/outputs.py, which tools import). A stack waiting for
@@ -87,7 +94,10 @@ def outputs(
     }
     if image.digest is not None and image.image_ref is not None:
         exported |= {out.IMAGE_DIGEST: image.digest, out.IMAGE_REF: image.image_ref}
-    if compute is not None:
+    if isinstance(compute, EksComputeTier):
+        # No ECS service or its log group: the pods' logs are the cluster's (Container Insights).
+        exported[out.CLUSTER_NAME] = compute.cluster.cluster_name
+    elif compute is not None:
         exported |= {
             out.CLUSTER_NAME: compute.service.cluster_name,
             out.SERVICE_NAME: compute.service.service_name,

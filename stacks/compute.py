@@ -1,4 +1,5 @@
-"""The compute tier: the image, and the API running it (ECS Fargate today).
+"""The compute tier: the image, and the API running it: on ECS Fargate (``ecs_compute``) or on
+EKS through the ``charts/notes-api`` Helm chart (``eks_compute``), chosen by ``compute``.
 
 A stack that builds (``imageBuild: true``) always has an image. A stack that deploys only a
 promoted digest (prod) has none on its first deploy: its repository is created empty, and the
@@ -9,15 +10,56 @@ would fail with CannotPullContainerError while ``pulumi up`` reported success.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
 import pulumi
+import pulumi_aws as aws
 
 from infra.documentdb import DocumentDb
 from infra.ecs import ApiService, ApiServiceArgs
 from infra.image import ServiceImage, ServiceImageArgs
-from infra.observability.alarms import DeploymentAlarms, DeploymentAlarmsArgs
-from stacks.config import ROOT, StackConfig
+from infra.network import subnet_cidrs
+from infra.observability.alarms import DataAlarms, DeploymentAlarms, DeploymentAlarmsArgs, cache_member_ids
+from infra.observability.dashboard import Dashboard, DashboardArgs
+from infra.observability.eks_alarms import EksServiceAlarms, EksServiceAlarmsArgs
+from infra.security_groups import DOCDB_PORT, REDIS_PORT
+from stacks.config import PROJECT, ROOT, StackConfig, StackConfigError
 from stacks.settings import image_tag
-from stacks.tiers import ComputeTier, DataTier, EdgeTier, Foundation
+from stacks.tiers import ComputeTier, DataTier, EdgeTier, Foundation, ObservabilityTier
+
+if TYPE_CHECKING:
+    import pulumi_kubernetes as k8s
+
+    from infra.eks.cluster import EksCluster
+    from infra.eks.controller import LoadBalancerController
+    from infra.eks.pod_identity import ApiPodIdentity
+
+# The chart's release, and so (its fullname helper: a release name that contains the chart's)
+# the Deployment, Service and ServiceAccount names the alarms and the Pod Identity association use.
+API_RELEASE = "notes-api"
+API_SERVICE_ACCOUNT = "notes-api"
+# Relative to the project directory, where `pulumi up` runs, like the image's build context.
+API_CHART_PATH = "charts/notes-api"
+# The PodDisruptionBudget's minAvailable in charts/notes-api/values.yaml: the autoscaler's minimum
+# must exceed it, or every node drain stalls (the chart refuses to render).
+CHART_PDB_MIN_AVAILABLE = 1
+# infra/alb.py's target group deregistration delay (LoadBalancerArgs default): the pods' preStop
+# sleep waits it out so the ALB stops routing to a pod before it gets SIGTERM.
+ALB_DEREGISTRATION_DELAY_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class EksComputeTier:
+    """The API on EKS: the cluster, the API's pod role, the load balancer controller, the chart's
+    release, and the ALB alarms a rollout is judged by (the same ``DeploymentAlarms`` as ECS)."""
+
+    deployment_alarms: DeploymentAlarms
+    cluster: EksCluster
+    pod_identity: ApiPodIdentity
+    controller: LoadBalancerController
+    release: k8s.helm.v3.Release
+    namespace: str
 
 
 def service_image(base: Foundation) -> ServiceImage:
@@ -123,3 +165,311 @@ def api_environment(config: StackConfig, data: DataTier) -> dict[str, pulumi.Inp
         "NOTES_CLIENT_IP_HEADER": "CloudFront-Viewer-Address",
         "NOTES_CORS_ALLOW_ORIGINS": ",".join(config.service.cors_allow_origins),
     }
+
+
+def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: ServiceImage) -> EksComputeTier:
+    """The API on EKS behind the edge tier's ALB, running ``image`` through charts/notes-api.
+
+    The pods join the stack's existing target group through the chart's TargetGroupBinding, so
+    CloudFront, WAF, the origin lock and the ALB alarms are those of the ECS path, unchanged.
+    """
+    # Imported here: the ECS path needs neither the EKS components nor the Kubernetes SDK.
+    import pulumi_kubernetes as k8s  # noqa: PLC0415
+
+    from infra.eks.cluster import EksCluster, EksClusterArgs  # noqa: PLC0415
+    from infra.eks.controller import LoadBalancerController, LoadBalancerControllerArgs  # noqa: PLC0415
+    from infra.eks.pod_identity import ApiPodIdentity, ApiPodIdentityArgs  # noqa: PLC0415
+
+    if image.image_ref is None or image.digest is None:
+        raise ValueError("eks_compute needs an image: build one, or promote one and set imageDigest")
+    config, env, keys, opts, alb = base.config, base.env, base.keys, base.opts, edge.alb
+    check_eks_config(config, pulumi.get_stack())
+    eks = config.eks
+
+    cluster = EksCluster(
+        f"{env}-eks",
+        EksClusterArgs(
+            environment=env,
+            region=config.region,
+            account_id=base.account_id,
+            kubernetes_version=eks.kubernetes_version,
+            subnet_ids=base.network.private_subnet_ids,
+            vpc_id=base.network.vpc_id,
+            secrets_kms_key_arn=keys.arn("secrets"),
+            logs_kms_key_arn=keys.arn("logs"),
+            log_retention_days=eks.log_retention_days,
+            public_access_cidrs=tuple(eks.public_access_cidrs),
+            node_instance_types=tuple(eks.node_instance_types),
+            node_min_size=eks.node_min_size,
+            node_desired_size=eks.node_desired_size,
+            node_max_size=eks.node_max_size,
+            capacity_type=eks.capacity_type,
+            node_volume_size_gib=eks.node_volume_size_gib,
+        ),
+        opts,
+    )
+    pod_rules = pod_security_group_rules(base, cluster.node_security_group_id)
+    pod_identity = ApiPodIdentity(
+        f"{env}-api-pod-identity",
+        ApiPodIdentityArgs(
+            environment=env,
+            region=config.region,
+            cluster_name=cluster.cluster_name,
+            namespace=eks.namespace,
+            service_account=API_SERVICE_ACCOUNT,
+            secret_arns=list(api_secrets(data).values()),
+            secrets_kms_key_arn=keys.arn("secrets"),
+        ),
+        opts,
+    )
+    controller = LoadBalancerController(
+        f"{env}-lb-controller",
+        LoadBalancerControllerArgs(
+            environment=env,
+            cluster_name=cluster.cluster_name,
+            vpc_id=base.network.vpc_id,
+            region=config.region,
+            provider=cluster.provider,
+        ),
+        opts,
+    )
+    # Judged on the ALB and its target group only, so the ECS path's component serves as it is.
+    deployment_alarms = DeploymentAlarms(
+        f"{env}-deployment-alarms",
+        DeploymentAlarmsArgs(
+            environment=env,
+            topic_arn=base.topic.arn,
+            alb_arn_suffix=alb.arn_suffix,
+            target_group_arn_suffix=alb.target_group_arn_suffix,
+            thresholds=base.thresholds,
+        ),
+        opts,
+    )
+    values = pulumi.Output.all(
+        repository=image.repository_url,
+        digest=image.digest,
+        target_group_arn=alb.target_group.arn,
+        redis_url=data.cache.url,
+        secret_arns=pulumi.Output.all(**api_secrets(data)),
+    ).apply(lambda v: api_chart_values(config, **v))
+    release = k8s.helm.v3.Release(
+        f"{env}-api-release",
+        k8s.helm.v3.ReleaseArgs(
+            name=API_RELEASE,
+            chart=API_CHART_PATH,
+            namespace=eks.namespace,
+            create_namespace=True,
+            values=values,
+            # A failed upgrade rolls back to the last release instead of leaving half of it.
+            atomic=True,
+            cleanup_on_fail=True,
+            max_history=10,
+        ),
+        pulumi.ResourceOptions.merge(
+            opts,
+            pulumi.ResourceOptions(
+                provider=cluster.provider,
+                # The TargetGroupBinding's CRD and webhook come with the controller; the pods
+                # read their secrets with the role, and reach the ALB and data only by these rules.
+                depends_on=[controller, pod_identity, *pod_rules, cluster.pod_identity_agent],
+            ),
+        ),
+    )
+    return EksComputeTier(
+        deployment_alarms=deployment_alarms,
+        cluster=cluster,
+        pod_identity=pod_identity,
+        controller=controller,
+        release=release,
+        namespace=eks.namespace,
+    )
+
+
+def check_eks_config(config: StackConfig, stack: str) -> None:
+    """What the chart would refuse at render time, named by the stack file's key instead."""
+    if config.service.min_count <= CHART_PDB_MIN_AVAILABLE:
+        raise StackConfigError(
+            f"Pulumi.{stack}.yaml: {PROJECT}:serviceMinCount: {config.service.min_count} must exceed the "
+            f"chart's podDisruptionBudget.minAvailable ({CHART_PDB_MIN_AVAILABLE}) on compute: eks, "
+            "or every node drain stalls: set 2 or more"
+        )
+
+
+def pod_security_group_rules(base: Foundation, pod_group_id: pulumi.Input[str]) -> list[pulumi.Resource]:
+    """The API's network rules, moved from the ECS tasks' group to the group the pods use.
+
+    The pods take their node's group (``EksCluster.node_security_group_id``, the cluster security
+    group EKS attaches to managed nodes) rather than security groups for pods, which need the
+    VPC CNI's ENABLE_POD_ENI and trunk-capable instance types for every pod. Its outbound is
+    EKS's default allow-all, so only the inbound side of each path needs a rule here.
+    """
+    env, opts, groups = base.env, base.opts, base.groups
+    port = base.config.service.container_port
+    paths: list[
+        tuple[
+            str,
+            type[aws.vpc.SecurityGroupIngressRule | aws.vpc.SecurityGroupEgressRule],
+            pulumi.Input[str],
+            pulumi.Input[str],
+            int,
+            str,
+        ]
+    ] = [
+        (
+            "alb-out-app-pods",
+            aws.vpc.SecurityGroupEgressRule,
+            groups.alb_id,
+            pod_group_id,
+            port,
+            "Requests and health checks to the API pods",
+        ),
+        (
+            "pods-in-app-alb",
+            aws.vpc.SecurityGroupIngressRule,
+            pod_group_id,
+            groups.alb_id,
+            port,
+            "Requests and health checks from the load balancer",
+        ),
+        (
+            "docdb-in-pods",
+            aws.vpc.SecurityGroupIngressRule,
+            groups.docdb_id,
+            pod_group_id,
+            DOCDB_PORT,
+            "MongoDB wire protocol from the API pods",
+        ),
+        (
+            "redis-in-pods",
+            aws.vpc.SecurityGroupIngressRule,
+            groups.redis_id,
+            pod_group_id,
+            REDIS_PORT,
+            "Redis protocol from the API pods",
+        ),
+    ]
+    return [
+        rule(
+            f"{env}-sg-{role}",
+            security_group_id=group,
+            referenced_security_group_id=peer,
+            ip_protocol="tcp",
+            from_port=rule_port,
+            to_port=rule_port,
+            description=description,
+            opts=opts,
+        )
+        for role, rule, group, peer, rule_port, description in paths
+    ]
+
+
+def api_chart_values(
+    config: StackConfig,
+    *,
+    repository: str,
+    digest: str,
+    target_group_arn: str,
+    redis_url: str,
+    secret_arns: dict[str, str],
+) -> dict[str, Any]:
+    """The chart's values (charts/notes-api/values.yaml documents each) for this stack.
+
+    Pure, like ``infra.ecs.container_definition``: the Release wires Outputs into it, tests
+    read it without mocks. Sizes come from the service* keys: Fargate CPU units are 1/1024 vCPU.
+    """
+    service = config.service
+    cpu = f"{service.cpu * 1000 // 1024}m"
+    memory = f"{service.memory}Mi"
+    extra_env = (
+        {"NOTES_CORS_ALLOW_ORIGINS": ",".join(service.cors_allow_origins)}
+        if service.cors_allow_origins
+        else {}
+    )
+    return {
+        "image": {"repository": repository, "digest": digest},
+        "containerPort": service.container_port,
+        "workers": service.workers,
+        # Requests equal limits: the scheduler reserves what a pod may use, and memory is never
+        # overcommitted on a node (an OOM kill of a neighbour's pod).
+        "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu, "memory": memory}},
+        "config": {
+            "env": "production",
+            "redisUrl": redis_url,
+            "mongodbUriSecretArn": secret_arns["NOTES_MONGODB_URI"],
+            "redisAuthTokenSecretArn": secret_arns["NOTES_REDIS_AUTH_TOKEN"],
+            "jwtSigningKeySecretArn": secret_arns["NOTES_JWT_SIGNING_KEY"],
+            "mongodbTlsCaFile": DocumentDb.CA_FILE,
+            "forwardedAllowIps": config.network.cidr,
+            "clientIpHeader": "CloudFront-Viewer-Address",
+            "extraEnv": extra_env,
+        },
+        "shutdown": {
+            "deregistrationDelaySeconds": ALB_DEREGISTRATION_DELAY_SECONDS,
+            "graceSeconds": service.shutdown_grace_seconds,
+        },
+        "autoscaling": {
+            "enabled": True,
+            "minReplicas": service.min_count,
+            "maxReplicas": service.max_count,
+            "targetCPUUtilizationPercentage": service.cpu_target_percent,
+        },
+        "serviceAccount": {"name": API_SERVICE_ACCOUNT},
+        "targetGroupBinding": {"targetGroupArn": target_group_arn},
+        "networkPolicy": {
+            # The ALB's nodes sit in the VPC's public subnets.
+            "ingressCidrs": [config.network.cidr],
+            "dataTierCidrs": subnet_cidrs(config.network.cidr, len(config.network.availability_zones))[
+                "isolated"
+            ],
+        },
+    }
+
+
+def eks_observability(
+    base: Foundation, data: DataTier, edge: EdgeTier, compute: EksComputeTier, data_alarms: DataAlarms
+) -> ObservabilityTier:
+    """The EKS path's service alarms (Container Insights, in place of ``ServiceAlarms``) and the
+    dashboard with the pods' row in place of the ECS service's; the data alarms as on ECS."""
+    env, opts, alb, config = base.env, base.opts, edge.alb, base.config
+    service_alarms = EksServiceAlarms(
+        f"{env}-service-alarms",
+        EksServiceAlarmsArgs(
+            environment=env,
+            topic_arn=base.topic.arn,
+            alb_arn_suffix=alb.arn_suffix,
+            target_group_arn_suffix=alb.target_group_arn_suffix,
+            cluster_name=compute.cluster.cluster_name,
+            namespace=compute.namespace,
+            service=API_RELEASE,
+            pod_name=API_RELEASE,
+            min_running_pods=config.service.min_count,
+            thresholds=base.thresholds,
+        ),
+        opts,
+    )
+    dashboard = Dashboard(
+        f"{env}-dashboard",
+        DashboardArgs(
+            environment=env,
+            region=config.region,
+            alb_arn_suffix=alb.arn_suffix,
+            target_group_arn_suffix=alb.target_group_arn_suffix,
+            cluster_name=compute.cluster.cluster_name,
+            service_name=API_RELEASE,
+            kubernetes_namespace=compute.namespace,
+            docdb_instance_ids=[instance.identifier for instance in data.database.instances],
+            cache_cluster_ids=cache_member_ids(
+                data.cache.replication_group.replication_group_id, config.cache.node_count
+            ),
+            alarm_arns=[
+                *compute.deployment_alarms.alarm_arns,
+                *service_alarms.alarm_arns,
+                *data_alarms.alarm_arns,
+            ],
+            web_acl_name=edge.edge.web_acl_name,
+            distribution_id=edge.edge.distribution_id,
+            thresholds=base.thresholds,
+        ),
+        opts,
+    )
+    return ObservabilityTier(data_alarms=data_alarms, service_alarms=None, dashboard=dashboard)

@@ -35,6 +35,7 @@ from stacks.sections import (
     Dns,
     DocumentDb,
     Edge,
+    Eks,
     General,
     Image,
     Network,
@@ -70,6 +71,7 @@ class StackConfig(BaseModel):
     edge: Edge
     alarms: Alarms
     secrets: Secrets
+    eks: Eks
 
     @model_validator(mode="after")
     def _combinations(self) -> StackConfig:
@@ -162,6 +164,7 @@ SECTIONS: dict[str, type[Section]] = {
     "edge": Edge,
     "alarms": Alarms,
     "secrets": Secrets,
+    "eks": Eks,
 }
 
 

@@ -41,6 +41,10 @@ class General(Section):
     )
     owner: str = Field(min_length=1, description="team that owns the stack (Owner tag)")
     cost_center: str = Field(min_length=1, description="cost centre billed for the stack (CostCenter tag)")
+    compute: Literal["ecs", "eks"] = Field(
+        "ecs",
+        description="what runs the API: ECS Fargate, or EKS with the charts/notes-api Helm chart (eks* keys)",
+    )
 
 
 class Network(Section):
@@ -358,3 +362,51 @@ class Secrets(Section):
         if problem := recovery_window_problem(value):
             raise ValueError(problem)
         return value
+
+
+class Eks(Section):
+    """The EKS path (``compute: eks``): the cluster (infra/eks/) and the API's Helm release. Read
+    only when ``compute`` is ``eks``; the pod sizes and counts come from the service* keys."""
+
+    kubernetes_version: str = Field(
+        "1.33",
+        pattern=r"^1\.\d{2}$",
+        description="Kubernetes minor version of the control plane (the pinned add-ons are built for it)",
+    )
+    public_access_cidrs: list[str] = Field(
+        default_factory=list,
+        description="CIDRs allowed to the public API endpoint; empty keeps the endpoint private only",
+    )
+    node_instance_types: list[str] = Field(
+        default_factory=lambda: ["t3.medium"],
+        min_length=1,
+        description="instance types of the managed node group",
+    )
+    node_min_size: int = Field(2, ge=1, le=100, description="managed node group minimum size")
+    node_desired_size: int = Field(2, ge=1, le=100, description="managed node group size when created")
+    node_max_size: int = Field(4, ge=1, le=100, description="managed node group maximum size")
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = Field("ON_DEMAND", description="node group capacity type")
+    node_volume_size_gib: int = Field(20, ge=20, le=1000, description="encrypted root volume per node (GiB)")
+    log_retention_days: RetentionDays = Field(30, description="control-plane log retention in days")
+    namespace: str = Field(
+        "notes", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", description="Kubernetes namespace of the API"
+    )
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        # An allow-list that admits everyone is a public endpoint by another name.
+        for cidr in value:
+            network = ipaddress.ip_network(cidr, strict=True)
+            if network.prefixlen == 0:
+                raise ValueError(f"{cidr} opens the API endpoint to the internet: list your own ranges")
+        return value
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Eks:
+        if not self.node_min_size <= self.node_desired_size <= self.node_max_size:
+            raise ValueError(
+                f"eksNodeDesiredSize: {self.node_desired_size} must lie between eksNodeMinSize "
+                f"({self.node_min_size}) and eksNodeMaxSize ({self.node_max_size})"
+            )
+        return self

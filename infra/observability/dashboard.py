@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.observability.eks_widgets import pod_charts
 from infra.observability.metrics_catalog import (
     ALB,
     CLOUDFRONT,
@@ -24,6 +25,7 @@ from infra.observability.metrics_catalog import (
     DEFAULT_MIN_REQUESTS,
     DOCDB,
     ECS,
+    EKS_CONTAINER_INSIGHTS,
     ELASTICACHE,
     GLOBAL_REGION,
     WAF,
@@ -70,6 +72,9 @@ class DashboardValues:
     distribution_id: str | None = None
     # Requests per minute below which the 5xx rate reads 0. Default 50, as the alarm's.
     min_requests: int = DEFAULT_MIN_REQUESTS
+    # The API's Kubernetes namespace on EKS: cluster_name is then the EKS cluster and
+    # service_name the Kubernetes Service. Default None: ECS.
+    kubernetes_namespace: str | None = None
 
 
 def check_sizes(*, alarms: int, docdb_instances: int, cache_nodes: int) -> None:
@@ -203,6 +208,16 @@ def _latency(v: DashboardValues) -> list[dict[str, Any]]:
 
 
 def _service(v: DashboardValues) -> list[dict[str, Any]]:
+    if v.kubernetes_namespace is not None:
+        return [
+            _graph(
+                title,
+                v.region,
+                [metric(EKS_CONTAINER_INSIGHTS, *ln[:2], stat=ln.stat, label=ln.label) for ln in lines],
+                y_label=y,
+            )
+            for title, lines, y in pod_charts(v.cluster_name, v.service_name, v.kubernetes_namespace)
+        ]
     service = {"ClusterName": v.cluster_name, "ServiceName": v.service_name}
     return [
         _graph(
@@ -421,6 +436,9 @@ class DashboardArgs:
     thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
     """The 5xx rate's low-traffic guard comes from here, as the alarm's does (config
     ``alarmsAlb5xxMinRequests``). Default ``AlarmThresholds()``."""
+    kubernetes_namespace: str | None = None
+    """The API's namespace on EKS (config ``eksNamespace``): ``cluster_name`` is then the EKS
+    cluster, ``service_name`` the Kubernetes Service. Default None: ECS."""
 
 
 class Dashboard(pulumi.ComponentResource):
@@ -455,7 +473,10 @@ class Dashboard(pulumi.ComponentResource):
             lambda v: json.dumps(
                 dashboard_body(
                     DashboardValues(
-                        region=args.region, min_requests=args.thresholds.alb_5xx_min_requests, **v
+                        region=args.region,
+                        min_requests=args.thresholds.alb_5xx_min_requests,
+                        kubernetes_namespace=args.kubernetes_namespace,
+                        **v,
                     )
                 )
             )

@@ -6,8 +6,8 @@ nobody is told. Every alarm and dashboard widget is built from this one table, a
 check every metric they reference against it.
 
 Sources, per namespace: the CloudWatch metrics pages of Elastic Load Balancing (Application
-Load Balancers), ECS (service metrics and Container Insights), DocumentDB, ElastiCache (host
-level and Redis OSS), CloudFront and WAF.
+Load Balancers), ECS (service metrics and Container Insights), Container Insights on EKS,
+DocumentDB, ElastiCache (host level and Redis OSS), CloudFront and WAF.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Mapping
 ALB = "AWS/ApplicationELB"
 ECS = "AWS/ECS"
 CONTAINER_INSIGHTS = "ECS/ContainerInsights"
+# Container Insights on EKS publishes to a namespace of its own (the API on ``compute: eks``).
+EKS_CONTAINER_INSIGHTS = "ContainerInsights"
 DOCDB = "AWS/DocDB"
 ELASTICACHE = "AWS/ElastiCache"
 CLOUDFRONT = "AWS/CloudFront"
@@ -53,6 +55,16 @@ _ALB_HEALTH_DIMENSIONS = _sets(
 )
 _ECS_SERVICE_DIMENSIONS = _sets(("ClusterName",), ("ClusterName", "ServiceName"))
 _INSIGHTS_SERVICE_DIMENSIONS = _sets(("ClusterName", "ServiceName"))
+# "Amazon EKS and Kubernetes Container Insights metrics" (CloudWatch User Guide,
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-EKS.html):
+# pod CPU and memory per pod, namespace, Kubernetes Service or cluster; restarts per pod only;
+# running pods per Service or cluster.
+_EKS_POD_DIMENSIONS = _sets(
+    ("PodName", "Namespace", "ClusterName"),
+    ("Namespace", "ClusterName"),
+    ("Service", "Namespace", "ClusterName"),
+    ("ClusterName",),
+)
 # Instance metrics are published per instance, per cluster and per cluster role (WRITER/READER).
 _DOCDB_INSTANCE_DIMENSIONS = _sets(
     ("DBInstanceIdentifier",), ("DBClusterIdentifier",), ("DBClusterIdentifier", "Role")
@@ -86,6 +98,16 @@ CATALOG: Mapping[str, Mapping[str, frozenset[DimensionSet]]] = {
         "RunningTaskCount": _INSIGHTS_SERVICE_DIMENSIONS,
         "DesiredTaskCount": _INSIGHTS_SERVICE_DIMENSIONS,
         "PendingTaskCount": _INSIGHTS_SERVICE_DIMENSIONS,
+    },
+    EKS_CONTAINER_INSIGHTS: {
+        "pod_cpu_utilization": _EKS_POD_DIMENSIONS,
+        "pod_memory_utilization": _EKS_POD_DIMENSIONS,
+        "pod_cpu_utilization_over_pod_limit": _EKS_POD_DIMENSIONS,
+        "pod_memory_utilization_over_pod_limit": _EKS_POD_DIMENSIONS,
+        "pod_number_of_container_restarts": _sets(("PodName", "Namespace", "ClusterName")),
+        "service_number_of_running_pods": _sets(("Service", "Namespace", "ClusterName"), ("ClusterName",)),
+        "cluster_failed_node_count": _sets(("ClusterName",)),
+        "cluster_node_count": _sets(("ClusterName",)),
     },
     DOCDB: {
         "CPUUtilization": _DOCDB_INSTANCE_DIMENSIONS,

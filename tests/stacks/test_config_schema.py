@@ -168,7 +168,7 @@ def test_secrets_are_refused_in_stack_files(tmp_path: Path) -> None:
 
 def test_missing_stack_file_lists_the_stacks() -> None:
     with pytest.raises(
-        StackConfigError, match=r"Pulumi.qa.yaml: no such stack file \(stacks: prod, staging\)"
+        StackConfigError, match=r"Pulumi.qa.yaml: no such stack file \(stacks: prod, staging, staging-eks\)"
     ):
         read_stack_file("qa")
 
