@@ -7,7 +7,7 @@ PORT ?= 8000
 STACK ?= staging
 SNAPSHOT_IMAGE_TAG := 0000000-000000000000
 
-.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan config snapshots cost diagram review-example crash workflows-lint
+.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan config snapshots cost diagram review-example crash workflows-lint chart-test
 
 help:  ## list the targets
 	@echo "notes-platform: the Pulumi program (stacks/, infra/), its policy pack (policies/),"
@@ -35,6 +35,10 @@ unit: bootstrap  ## the pytest suite
 
 test: lint typecheck unit  ## everything CI runs on every change
 
+chart-test: bootstrap  ## charts/notes-api offline: helm render + strict lint, kubernetes-validate, schema cases, checkov
+	$(PY) -c "from devtools.image_test import ensure_checkov; ensure_checkov()"
+	.venv/bin/pytest -q tests/charts
+
 plan: bootstrap  ## offline plan of a stack (STACK=staging|prod, JSON=file to write the graph)
 	.venv/bin/notes-platform plan $(STACK) $(if $(JSON),--json $(JSON))
 
@@ -45,7 +49,7 @@ config: bootstrap  ## regenerate Pulumi.yaml's config block from the stack schem
 	.venv/bin/notes-platform config --write
 
 snapshots: bootstrap  ## refresh the committed plan snapshots in tests/snapshots/ (tests/stacks checks them)
-	for stack in staging prod; do \
+	for stack in staging prod staging-eks; do \
 	  NOTES_PLATFORM_IMAGE_TAG=$(SNAPSHOT_IMAGE_TAG) .venv/bin/notes-platform plan $$stack --quiet --json tests/snapshots/$$stack.json; \
 	done
 	.venv/bin/notes-platform plan bootstrap --project-dir bootstrap --quiet --json tests/snapshots/bootstrap.json
