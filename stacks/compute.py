@@ -230,6 +230,9 @@ def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: Service
             vpc_id=base.network.vpc_id,
             region=config.region,
             provider=cluster.provider,
+            # The controller reads its AWS credentials through Pod Identity: its pods must not
+            # start before the agent that hands them out.
+            depends_on=(cluster.pod_identity_agent,),
         ),
         opts,
     )
