@@ -80,8 +80,8 @@ class EksClusterArgs:
     vpc_id: pulumi.Input[str]
     """VPC of those subnets. Set by the stack from Network. Required."""
     secrets_kms_key_arn: pulumi.Input[str]
-    """KMS key that envelope-encrypts Kubernetes Secrets and the nodes' EBS volumes. Set by the
-    stack from Keys (``secrets``). Required."""
+    """KMS key that envelope-encrypts Kubernetes Secrets (the nodes' volumes have a key of their
+    own, ``infra.eks.nodes``). Set by the stack from Keys (``secrets``). Required."""
     logs_kms_key_arn: pulumi.Input[str]
     """KMS key of the control-plane log group. Set by the stack from Keys (``logs``). Required."""
     node_instance_types: Sequence[str]
@@ -302,7 +302,7 @@ class EksCluster(pulumi.ComponentResource):
                 cluster_name=cluster.name,
                 kubernetes_version=args.kubernetes_version,
                 subnet_ids=args.subnet_ids,
-                volume_kms_key_arn=args.secrets_kms_key_arn,
+                account_id=args.account_id,
                 instance_types=args.node_instance_types,
                 min_size=args.node_min_size,
                 desired_size=args.node_desired_size,

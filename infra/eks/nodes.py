@@ -1,10 +1,12 @@
 """The managed node group and its launch template: private subnets, IMDSv2 only with a hop limit
-of 1, encrypted gp3 root volumes with our key."""
+of 1, encrypted gp3 root volumes with a key of their own that EC2 Auto Scaling may use."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -42,8 +44,9 @@ class NodesArgs:
     """Kubelet minor version, the cluster's. From EksClusterArgs. Required."""
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Private subnets of the nodes. From EksClusterArgs. Required."""
-    volume_kms_key_arn: pulumi.Input[str]
-    """KMS key of the root volumes. From EksClusterArgs (``secrets_kms_key_arn``). Required."""
+    account_id: pulumi.Input[str]
+    """Account of the cluster: the node-volume key's policy names its root and its EC2 Auto
+    Scaling service-linked role. From EksClusterArgs. Required."""
     instance_types: Sequence[str]
     """EC2 instance types. From EksClusterArgs (``node_instance_types``). Required."""
     min_size: int
@@ -63,6 +66,52 @@ class Nodes:
     group: aws.eks.NodeGroup
     launch_template: aws.ec2.LaunchTemplate
     role_arn: pulumi.Output[str]
+    volume_key: aws.kms.Key
+
+
+def volume_key_policy(account_id: str) -> dict[str, Any]:
+    """The node-volume key's policy. A managed node group launches its instances through EC2 Auto
+    Scaling, which encrypts their volumes as its service-linked role: a customer managed key
+    must let that role use it and create grants for the attached volumes, or no node launches
+    (EC2 Auto Scaling User Guide, "Required AWS KMS key policy for use with encrypted
+    volumes"). A key of its own, so that this grant does not widen the key of the secrets."""
+    autoscaling = (
+        f"arn:aws:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/"
+        "AWSServiceRoleForAutoScaling"
+    )
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountRootAdministersAndDelegatesToIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "AutoScalingServiceLinkedRoleUsesTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": autoscaling},
+                "Action": [
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:DescribeKey",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "AutoScalingServiceLinkedRoleAttachesVolumes",
+                "Effect": "Allow",
+                "Principal": {"AWS": autoscaling},
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+        ],
+    }
 
 
 def metadata_options() -> aws.ec2.LaunchTemplateMetadataOptionsArgs:
@@ -93,6 +142,14 @@ def node_group(
         )
         for policy in NODE_POLICIES
     ]
+    volume_key = aws.kms.Key(
+        f"{name}-node-volumes",
+        description=f"notes {args.environment}: EKS node root volumes",
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        policy=pulumi.Output.from_input(args.account_id).apply(lambda a: json.dumps(volume_key_policy(a))),
+        opts=child,
+    )
     template = aws.ec2.LaunchTemplate(
         f"{name}-nodes",
         name_prefix=f"notes-{args.environment}-eks-node-",
@@ -106,7 +163,7 @@ def node_group(
                     volume_size=args.volume_size_gib,
                     volume_type="gp3",
                     encrypted="true",
-                    kms_key_id=args.volume_kms_key_arn,
+                    kms_key_id=volume_key.arn,
                     delete_on_termination="true",
                 ),
             )
@@ -138,4 +195,4 @@ def node_group(
             ignore_changes=["scalingConfig.desiredSize"],
         ),
     )
-    return Nodes(group=group, launch_template=template, role_arn=role.arn)
+    return Nodes(group=group, launch_template=template, role_arn=role.arn, volume_key=volume_key)

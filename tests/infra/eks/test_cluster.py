@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from infra.eks.cluster import DEFAULT_ADDON_VERSIONS, LOG_TYPES, EksCluster
+from infra.eks.nodes import volume_key_policy
 from infra.eks.provider import kubeconfig
 from tests.infra.eks.conftest import ADMIN, LOGS_KEY, SECRETS_KEY, SUBNETS, cluster_args, eks_path
 from tests.infra.harness import Graph, run
+from tests.type_tokens import KMS_KEY
 
 CLUSTER = "aws:eks/cluster:Cluster"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -80,14 +82,46 @@ def test_nodes_are_private_imdsv2_only_with_one_hop_and_encrypted_gp3(graph: Gra
         "httpTokens": "required",
     }
     [device] = template.inputs["blockDeviceMappings"]
-    assert device["ebs"] | {"volumeSize": 0} == {
+    [volume_key] = [k for k in graph.of_type(KMS_KEY) if k.name.endswith("-node-volumes")]
+    assert volume_key.urn in template.property_dependencies.get("blockDeviceMappings", []), template.urn
+    assert device["ebs"] | {"volumeSize": 0, "kmsKeyId": "key"} == {
         "deleteOnTermination": "true",
         "encrypted": "true",
-        "kmsKeyId": SECRETS_KEY,
+        "kmsKeyId": "key",
         "volumeSize": 0,
         "volumeType": "gp3",
     }, device
+    assert device["ebs"]["kmsKeyId"] != SECRETS_KEY, "node volumes have a key of their own"
     assert "imageId" not in template.inputs and "vpcSecurityGroupIds" not in template.inputs
+
+
+def test_ec2_auto_scaling_may_use_the_node_volume_key_and_nothing_more() -> None:
+    # GIVEN the node-volume key's policy for an account
+    policy = volume_key_policy("123456789012")
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    role = (
+        "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/"
+        "AWSServiceRoleForAutoScaling"
+    )
+    # THEN Auto Scaling's service-linked role (which launches managed nodes) may use it and create
+    # grants only for AWS resources (the volumes it attaches); without these nodes never launch
+    use = statements["AutoScalingServiceLinkedRoleUsesTheKey"]
+    assert use["Principal"] == {"AWS": role}
+    assert set(use["Action"]) == {
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:DescribeKey",
+    }
+    grant = statements["AutoScalingServiceLinkedRoleAttachesVolumes"]
+    assert grant["Action"] == "kms:CreateGrant"
+    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    # AND no other principal gets anything beyond the account's own administration
+    assert {json.dumps(s["Principal"]) for s in policy["Statement"]} == {
+        json.dumps({"AWS": "arn:aws:iam::123456789012:root"}),
+        json.dumps({"AWS": role}),
+    }
 
 
 def test_core_addons_are_pinned_and_ordered_around_the_nodes(graph: Graph) -> None:
