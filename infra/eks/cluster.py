@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from infra.eks.insights import INSIGHTS_ADDON_VERSION, container_insights
 from infra.eks.nodes import NodesArgs, node_group
 from infra.eks.provider import kubernetes_provider
 from infra.log_retention import LOG_RETENTION_DAYS
@@ -112,6 +113,9 @@ class EksClusterArgs:
     addon_versions: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ADDON_VERSIONS))
     """Core add-on name -> pinned version (vpc-cni, kube-proxy, coredns,
     eks-pod-identity-agent; all four required). Default DEFAULT_ADDON_VERSIONS."""
+    insights_addon_version: str = INSIGHTS_ADDON_VERSION
+    """Pinned version of the CloudWatch Observability add-on (Container Insights, the metrics the
+    EKS alarms read). Default INSIGHTS_ADDON_VERSION (``infra.eks.insights``)."""
 
 
 def check_args(args: EksClusterArgs) -> None:
@@ -158,6 +162,11 @@ def _check_nodes(args: EksClusterArgs) -> None:
 
 
 def _check_addons(args: EksClusterArgs) -> None:
+    if not ADDON_VERSION.match(args.insights_addon_version):
+        raise ValueError(
+            f"EksCluster: insights_addon_version {args.insights_addon_version!r} must be an exact version "
+            "like 'v6.2.0-eksbuild.1'"
+        )
     missing = sorted(CORE_ADDONS - set(args.addon_versions))
     if missing:
         raise ValueError(f"EksCluster: addon_versions lacks {missing}; pin every core add-on")
@@ -316,6 +325,9 @@ class EksCluster(pulumi.ComponentResource):
         self.node_role_arn = nodes.role_arn
         addon("coredns", [nodes.group])
         self.pod_identity_agent = addon("eks-pod-identity-agent", [nodes.group])
+        self.insights = container_insights(
+            name, cluster.name, args.insights_addon_version, parent=self, after=[self.pod_identity_agent]
+        )
         self.provider = kubernetes_provider(
             f"{name}-k8s",
             cluster_name=cluster.name,

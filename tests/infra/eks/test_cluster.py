@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from infra.eks.cluster import DEFAULT_ADDON_VERSIONS, LOG_TYPES, EksCluster
+from infra.eks.insights import ADDON_NAME as INSIGHTS
+from infra.eks.insights import INSIGHTS_ADDON_VERSION
 from infra.eks.nodes import volume_key_policy
 from infra.eks.provider import kubeconfig
 from tests.infra.eks.conftest import ADMIN, LOGS_KEY, SECRETS_KEY, SUBNETS, cluster_args, eks_path
@@ -128,11 +130,37 @@ def test_core_addons_are_pinned_and_ordered_around_the_nodes(graph: Graph) -> No
     # GIVEN the default versions WHEN planned THEN each core add-on is at its pin; the CNI goes in
     # before the nodes, CoreDNS and the Pod Identity agent after them
     addons = {r.inputs["addonName"]: r for r in graph.of_type(ADDON)}
-    assert {name: r.inputs["addonVersion"] for name, r in addons.items()} == dict(DEFAULT_ADDON_VERSIONS)
+    core = {name: r.inputs["addonVersion"] for name, r in addons.items() if name != INSIGHTS}
+    assert core == dict(DEFAULT_ADDON_VERSIONS)
     group = graph.one(NODE_GROUP)
     assert addons["vpc-cni"].urn in group.dependencies and addons["kube-proxy"].urn in group.dependencies
     assert group.urn in addons["coredns"].dependencies
     assert group.urn in addons["eks-pod-identity-agent"].dependencies
+
+
+def test_container_insights_publishes_with_its_own_pod_identity_role(graph: Graph) -> None:
+    # GIVEN the cluster WHEN planned THEN the CloudWatch Observability add-on (the metrics the EKS
+    # alarms read) is pinned and installed once the Pod Identity agent runs
+    [insights] = [r for r in graph.of_type(ADDON) if r.inputs["addonName"] == INSIGHTS]
+    assert insights.inputs["addonVersion"] == INSIGHTS_ADDON_VERSION, insights.urn
+    agent = next(r for r in graph.of_type(ADDON) if r.inputs["addonName"] == "eks-pod-identity-agent")
+    assert agent.urn in insights.dependencies, insights.urn
+    # AND its agent's credentials come through Pod Identity, for its own service account only,
+    # from a role that holds the agent's documented policy and nothing else
+    [association] = insights.inputs["podIdentityAssociations"]
+    assert association["serviceAccount"] == "cloudwatch-agent", association
+    [role] = [r for r in graph.of_type("aws:iam/role:Role") if r.name.endswith("-insights-agent")]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert (
+        trust["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-service-account"] == "cloudwatch-agent"
+    )
+    assert trust["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-namespace"] == "amazon-cloudwatch"
+    attachments = [
+        r for r in graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if "insights" in r.name
+    ]
+    assert [a.inputs["policyArn"] for a in attachments] == [
+        "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
+    ]
 
 
 def test_every_child_is_a_plain_aws_resource_under_the_component(graph: Graph) -> None:
@@ -172,6 +200,7 @@ def test_the_kubernetes_provider_is_built_from_stable_outputs_with_an_exec_token
 
 
 IMPOSSIBLE: list[tuple[dict[str, Any], str]] = [
+    ({"insights_addon_version": "latest"}, "insights_addon_version 'latest' must be an exact version"),
     ({"public_access_cidrs": ["0.0.0.0/0"]}, "opens the API to the internet"),
     ({"public_access_cidrs": ["not-a-cidr"]}, "public_access_cidrs entry 'not-a-cidr' is not a CIDR"),
     ({"kubernetes_version": "latest"}, "kubernetes_version 'latest' must look like '1.33'"),
