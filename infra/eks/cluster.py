@@ -24,14 +24,16 @@ from infra.log_retention import LOG_RETENTION_DAYS
 # controllerManager | scheduler").
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
-# Managed add-on versions, pinned so that a plan never depends on a live lookup. Where they come
-# from: `aws eks describe-addon-versions --kubernetes-version <v> --addon-name <name>` (EKS API
-# DescribeAddonVersions), and the "latest version per Kubernetes version" tables of the EKS User
-# Guide (managing-vpc-cni lists v1.20.1-eksbuild.3 for 1.33). Bump them with the cluster version.
+# Managed add-on versions, pinned so that a plan never depends on a live lookup; bump them with
+# the cluster version. vpc-cni, kube-proxy and coredns are the EKS add-on versions the EKS User
+# Guide lists for Kubernetes 1.33 (managing-vpc-cni, managing-kube-proxy, managing-coredns
+# "versions" tables). The Pod Identity agent's page lists no versions: confirm it with
+# `aws eks describe-addon-versions --addon-name eks-pod-identity-agent --kubernetes-version 1.33`
+# (EKS API DescribeAddonVersions) before a first deploy.
 DEFAULT_ADDON_VERSIONS: Mapping[str, str] = {
     "vpc-cni": "v1.20.1-eksbuild.3",
-    "kube-proxy": "v1.33.0-eksbuild.2",
-    "coredns": "v1.12.1-eksbuild.2",
+    "kube-proxy": "v1.33.5-eksbuild.2",
+    "coredns": "v1.12.4-eksbuild.1",
     "eks-pod-identity-agent": "v1.3.7-eksbuild.2",
 }
 CORE_ADDONS = frozenset(DEFAULT_ADDON_VERSIONS)
