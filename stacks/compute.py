@@ -167,6 +167,24 @@ def api_environment(config: StackConfig, data: DataTier) -> dict[str, pulumi.Inp
     }
 
 
+def api_namespace(
+    env: str, name: str, provider: pulumi.ProviderResource, opts: pulumi.ResourceOptions
+) -> Any:
+    """The API's namespace, labelled for the Load Balancer Controller's pod readiness gate: a pod
+    counts as ready only once its target is healthy in the target group, so a rolling update
+    never stops old pods before new ones take traffic (AWS Load Balancer Controller docs, "Pod
+    readiness gate": the label must be on the namespace before the pods are created)."""
+    import pulumi_kubernetes as k8s  # noqa: PLC0415 (only the EKS path needs it)
+
+    return k8s.core.v1.Namespace(
+        f"{env}-api-namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name, labels={"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=provider)),
+    )
+
+
 def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: ServiceImage) -> EksComputeTier:
     """The API on EKS behind the edge tier's ALB, running ``image`` through charts/notes-api.
 
@@ -255,13 +273,13 @@ def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: Service
         redis_url=data.cache.url,
         secret_arns=pulumi.Output.all(**api_secrets(data)),
     ).apply(lambda v: api_chart_values(config, **v))
+    namespace = api_namespace(env, eks.namespace, cluster.provider, opts)
     release = k8s.helm.v3.Release(
         f"{env}-api-release",
         k8s.helm.v3.ReleaseArgs(
             name=API_RELEASE,
             chart=API_CHART_PATH,
-            namespace=eks.namespace,
-            create_namespace=True,
+            namespace=namespace.metadata.name,
             values=values,
             # A failed upgrade rolls back to the last release instead of leaving half of it.
             atomic=True,
@@ -274,7 +292,7 @@ def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: Service
                 provider=cluster.provider,
                 # The TargetGroupBinding's CRD and webhook come with the controller; the pods
                 # read their secrets with the role, and reach the ALB and data only by these rules.
-                depends_on=[controller, pod_identity, *pod_rules, cluster.pod_identity_agent],
+                depends_on=[controller, pod_identity, *pod_rules, cluster.pod_identity_agent, namespace],
             ),
         ),
     )

@@ -442,3 +442,17 @@ def test_bad_eks_keys_are_refused_by_name(override: dict[str, Any], message: str
     with pytest.raises(StackConfigError, match=re.escape(message)) as caught:
         load(values, STACK)
     assert "Pulumi.staging-eks.yaml" in str(caught.value)
+
+
+def test_the_api_namespace_injects_the_load_balancer_pod_readiness_gate(eks_plan: Plan) -> None:
+    # GIVEN the staging-eks plan
+    [namespace] = eks_plan.of_type("kubernetes:core/v1:Namespace")
+    [release] = [r for r in eks_plan.of_type(RELEASE) if r.inputs.get("name") == API_RELEASE]
+    # THEN the API's namespace carries the controller's readiness-gate label (a pod is ready only
+    # once its target is healthy, so a rolling update never drains old pods first) ...
+    labels = namespace.inputs["metadata"]["labels"]
+    assert labels == {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}, namespace.urn
+    # ... and exists before the release creates the pods in it, the release not creating it itself
+    assert namespace.urn in release.dependencies, release.urn
+    assert not release.inputs.get("createNamespace"), release.urn
+    assert release.inputs["namespace"] == namespace.inputs["metadata"]["name"], release.urn
