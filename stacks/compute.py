@@ -20,13 +20,20 @@ from infra.documentdb import DocumentDb
 from infra.ecs import ApiService, ApiServiceArgs
 from infra.image import ServiceImage, ServiceImageArgs
 from infra.network import subnet_cidrs
-from infra.observability.alarms import DataAlarms, DeploymentAlarms, DeploymentAlarmsArgs, cache_member_ids
-from infra.observability.dashboard import Dashboard, DashboardArgs
+from infra.observability.alarms import DataAlarms, DeploymentAlarms
 from infra.observability.eks_alarms import EksServiceAlarms, EksServiceAlarmsArgs
 from infra.security_groups import DOCDB_PORT, REDIS_PORT
 from stacks.config import PROJECT, ROOT, StackConfig, StackConfigError
 from stacks.settings import image_tag
-from stacks.tiers import ComputeTier, DataTier, EdgeTier, Foundation, ObservabilityTier
+from stacks.tiers import (
+    ComputeTier,
+    DataTier,
+    EdgeTier,
+    Foundation,
+    ObservabilityTier,
+    stack_dashboard,
+    stack_deployment_alarms,
+)
 
 if TYPE_CHECKING:
     import pulumi_kubernetes as k8s
@@ -89,18 +96,9 @@ def ecs_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: Service
         raise ValueError("ecs_compute needs an image: build one, or promote one and set imageDigest")
     config, env, keys, opts, alb = base.config, base.env, base.keys, base.opts, edge.alb
 
-    # ECS rolls a deployment back on these, so they exist before the service.
-    deployment_alarms = DeploymentAlarms(
-        f"{env}-deployment-alarms",
-        DeploymentAlarmsArgs(
-            environment=env,
-            topic_arn=base.topic.arn,
-            alb_arn_suffix=alb.arn_suffix,
-            target_group_arn_suffix=alb.target_group_arn_suffix,
-            thresholds=base.thresholds,
-        ),
-        opts,
-    )
+    # Judged on the ALB and its target group; ECS also rolls a deployment back on them, so they
+    # exist before the service.
+    deployment_alarms = stack_deployment_alarms(base, edge)
 
     service = ApiService(
         f"{env}-api",
@@ -254,18 +252,9 @@ def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: Service
         ),
         opts,
     )
-    # Judged on the ALB and its target group only, so the ECS path's component serves as it is.
-    deployment_alarms = DeploymentAlarms(
-        f"{env}-deployment-alarms",
-        DeploymentAlarmsArgs(
-            environment=env,
-            topic_arn=base.topic.arn,
-            alb_arn_suffix=alb.arn_suffix,
-            target_group_arn_suffix=alb.target_group_arn_suffix,
-            thresholds=base.thresholds,
-        ),
-        opts,
-    )
+    # Judged on the ALB and its target group; ECS also rolls a deployment back on them, so they
+    # exist before the service.
+    deployment_alarms = stack_deployment_alarms(base, edge)
     values = pulumi.Output.all(
         repository=image.repository_url,
         digest=image.digest,
@@ -468,29 +457,17 @@ def eks_observability(
         ),
         opts,
     )
-    dashboard = Dashboard(
-        f"{env}-dashboard",
-        DashboardArgs(
-            environment=env,
-            region=config.region,
-            alb_arn_suffix=alb.arn_suffix,
-            target_group_arn_suffix=alb.target_group_arn_suffix,
-            cluster_name=compute.cluster.cluster_name,
-            service_name=API_RELEASE,
-            kubernetes_namespace=compute.namespace,
-            docdb_instance_ids=[instance.identifier for instance in data.database.instances],
-            cache_cluster_ids=cache_member_ids(
-                data.cache.replication_group.replication_group_id, config.cache.node_count
-            ),
-            alarm_arns=[
-                *compute.deployment_alarms.alarm_arns,
-                *service_alarms.alarm_arns,
-                *data_alarms.alarm_arns,
-            ],
-            web_acl_name=edge.edge.web_acl_name,
-            distribution_id=edge.edge.distribution_id,
-            thresholds=base.thresholds,
-        ),
-        opts,
+    dashboard = stack_dashboard(
+        base,
+        data,
+        edge,
+        cluster_name=compute.cluster.cluster_name,
+        service_name=API_RELEASE,
+        kubernetes_namespace=compute.namespace,
+        alarm_arns=[
+            *compute.deployment_alarms.alarm_arns,
+            *service_alarms.alarm_arns,
+            *data_alarms.alarm_arns,
+        ],
     )
     return ObservabilityTier(data_alarms=data_alarms, service_alarms=None, dashboard=dashboard)

@@ -8,6 +8,7 @@ the same shape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -26,6 +27,7 @@ from infra.observability.alarms import (
     DataAlarms,
     DataAlarmsArgs,
     DeploymentAlarms,
+    DeploymentAlarmsArgs,
     ServiceAlarms,
     ServiceAlarmsArgs,
     cache_member_ids,
@@ -343,26 +345,67 @@ def observability_tier(
         ),
         opts,
     )
-    dashboard = Dashboard(
-        f"{env}-dashboard",
+    dashboard = stack_dashboard(
+        base,
+        data,
+        edge,
+        cluster_name=service.cluster_name,
+        service_name=service.service_name,
+        alarm_arns=[
+            *compute.deployment_alarms.alarm_arns,
+            *service_alarms.alarm_arns,
+            *data_alarms.alarm_arns,
+        ],
+    )
+    return ObservabilityTier(data_alarms=data_alarms, service_alarms=service_alarms, dashboard=dashboard)
+
+
+def stack_deployment_alarms(base: Foundation, edge: EdgeTier) -> DeploymentAlarms:
+    """The alarms a deployment is judged on (5xx share, p99 on the ALB and its target group):
+    the same for every compute path. ECS rolls a deployment back on them."""
+    return DeploymentAlarms(
+        f"{base.env}-deployment-alarms",
+        DeploymentAlarmsArgs(
+            environment=base.env,
+            topic_arn=base.topic.arn,
+            alb_arn_suffix=edge.alb.arn_suffix,
+            target_group_arn_suffix=edge.alb.target_group_arn_suffix,
+            thresholds=base.thresholds,
+        ),
+        base.opts,
+    )
+
+
+def stack_dashboard(
+    base: Foundation,
+    data: DataTier,
+    edge: EdgeTier,
+    *,
+    cluster_name: pulumi.Input[str],
+    service_name: pulumi.Input[str],
+    alarm_arns: Sequence[pulumi.Input[str]],
+    kubernetes_namespace: str | None = None,
+) -> Dashboard:
+    """The environment's dashboard; the compute path says which cluster and service (and, on
+    EKS, which namespace) its service row shows."""
+    return Dashboard(
+        f"{base.env}-dashboard",
         DashboardArgs(
-            environment=env,
+            environment=base.env,
             region=base.config.region,
-            alb_arn_suffix=alb.arn_suffix,
-            target_group_arn_suffix=alb.target_group_arn_suffix,
-            cluster_name=service.cluster_name,
-            service_name=service.service_name,
-            docdb_instance_ids=docdb_instance_ids,
-            cache_cluster_ids=cache_ids,
-            alarm_arns=[
-                *compute.deployment_alarms.alarm_arns,
-                *service_alarms.alarm_arns,
-                *data_alarms.alarm_arns,
-            ],
+            alb_arn_suffix=edge.alb.arn_suffix,
+            target_group_arn_suffix=edge.alb.target_group_arn_suffix,
+            cluster_name=cluster_name,
+            service_name=service_name,
+            kubernetes_namespace=kubernetes_namespace,
+            docdb_instance_ids=[instance.identifier for instance in data.database.instances],
+            cache_cluster_ids=cache_member_ids(
+                data.cache.replication_group.replication_group_id, base.config.cache.node_count
+            ),
+            alarm_arns=list(alarm_arns),
             web_acl_name=edge.edge.web_acl_name,
             distribution_id=edge.edge.distribution_id,
             thresholds=base.thresholds,
         ),
-        opts,
+        base.opts,
     )
-    return ObservabilityTier(data_alarms=data_alarms, service_alarms=service_alarms, dashboard=dashboard)
