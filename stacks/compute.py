@@ -51,9 +51,6 @@ API_CHART_PATH = "charts/notes-api"
 # The PodDisruptionBudget's minAvailable in charts/notes-api/values.yaml: the autoscaler's minimum
 # must exceed it, or every node drain stalls (the chart refuses to render).
 CHART_PDB_MIN_AVAILABLE = 1
-# infra/alb.py's target group deregistration delay (LoadBalancerArgs default): the pods' preStop
-# sleep waits it out so the ALB stops routing to a pod before it gets SIGTERM.
-ALB_DEREGISTRATION_DELAY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -259,6 +256,8 @@ def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: Service
         repository=image.repository_url,
         digest=image.digest,
         target_group_arn=alb.target_group.arn,
+        # Read from the target group itself, not a copy of LoadBalancerArgs' default.
+        deregistration_delay_seconds=alb.target_group.deregistration_delay,
         redis_url=data.cache.url,
         secret_arns=pulumi.Output.all(**api_secrets(data)),
     ).apply(lambda v: api_chart_values(config, **v))
@@ -379,6 +378,7 @@ def api_chart_values(
     repository: str,
     digest: str,
     target_group_arn: str,
+    deregistration_delay_seconds: int,
     redis_url: str,
     secret_arns: dict[str, str],
 ) -> dict[str, Any]:
@@ -414,7 +414,9 @@ def api_chart_values(
             "extraEnv": extra_env,
         },
         "shutdown": {
-            "deregistrationDelaySeconds": ALB_DEREGISTRATION_DELAY_SECONDS,
+            # The pods' preStop sleep waits the target group's delay out, so the ALB stops
+            # routing to a pod before it gets SIGTERM.
+            "deregistrationDelaySeconds": deregistration_delay_seconds,
             "graceSeconds": service.shutdown_grace_seconds,
         },
         "autoscaling": {

@@ -403,6 +403,7 @@ def test_chart_values_follow_the_stack_file() -> None:
         repository="r",
         digest="sha256:" + "a" * 64,
         target_group_arn="tg",
+        deregistration_delay_seconds=30,
         redis_url="rediss://x:6379/0",
         secret_arns={"NOTES_MONGODB_URI": "m", "NOTES_REDIS_AUTH_TOKEN": "r", "NOTES_JWT_SIGNING_KEY": "j"},
     )
@@ -456,3 +457,14 @@ def test_the_api_namespace_injects_the_load_balancer_pod_readiness_gate(eks_plan
     assert namespace.urn in release.dependencies, release.urn
     assert not release.inputs.get("createNamespace"), release.urn
     assert release.inputs["namespace"] == namespace.inputs["metadata"]["name"], release.urn
+
+
+def test_the_pods_wait_out_the_target_groups_own_deregistration_delay(eks_plan: Plan) -> None:
+    # GIVEN the planned target group and the API's release
+    [group] = eks_plan.of_type("aws:lb/targetGroup:TargetGroup")
+    [release] = [r for r in eks_plan.of_type(RELEASE) if r.inputs.get("name") == API_RELEASE]
+    # THEN the chart's preStop delay is the group's delay, read from it, not a copy of a default
+    assert (
+        release.inputs["values"]["shutdown"]["deregistrationDelaySeconds"]
+        == group.inputs["deregistrationDelay"]
+    )
