@@ -10,6 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.buckets import make_private
+
 
 @dataclass(frozen=True)
 class AccessLogs:
@@ -44,21 +46,8 @@ def access_log_bucket(
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )
     bucket = bucket_resource.id
-    public_access = aws.s3.BucketPublicAccessBlock(
-        f"{name}-logs-public-access",
-        bucket=bucket,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=child,
-    )
-    ownership = aws.s3.BucketOwnershipControls(
-        f"{name}-logs-ownership",
-        bucket=bucket,
-        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-        opts=child,
-    )
+    private = make_private(f"{name}-logs", bucket, child)
+    public_access, ownership = private.public_access, private.ownership
     aws.s3.BucketServerSideEncryptionConfiguration(
         f"{name}-logs-encryption",
         bucket=bucket,

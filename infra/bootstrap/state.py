@@ -16,6 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.buckets import make_private
+
 # Where the DIY backend keeps things under the bucket (pulumi/pulumi pkg/backend/diy/store.go:
 # StacksDir/HistoriesDir/BackupsDir/JournalsDir under workspace.BookkeepingDir ".pulumi", each
 # then <project>/<stack>; lock.go: ".pulumi/locks/<org>/<project>/<stack>/<id>.json", the org
@@ -130,21 +132,7 @@ class StateBackend(pulumi.ComponentResource):
             opts=kept,
         )
         bucket = self.bucket.id
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=bucket,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=bucket,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
+        public_access = make_private(name, bucket, child).public_access
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=bucket,
