@@ -174,8 +174,66 @@ class Settings(BaseSettings):
     # one by one. 1 turns leasing off.
     rate_limit_api_lease: int = Field(10, ge=1, le=100)
 
-    # --- AWS (only for *_SECRET_ARN) -----------------------------------------------------
-    aws_region: str | None = None
+    rate_limit_exports: str = Field(
+        "10/hour", description="per user on POST /api/v1/exports, replays of an Idempotency-Key included"
+    )
+
+    # --- Note exports (SQS queue, S3 bucket, the worker) ---------------------------------
+    # Without the queue URL and the bucket the API still starts and POST /api/v1/exports answers
+    # 503 exports_unavailable; the worker refuses to start. Local endpoints (moto) come from
+    # boto3's own AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL_S3, never from a setting of ours, so
+    # the code talks to a local server exactly as to AWS.
+    export_queue_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+/\S+$",
+        description="URL of the SQS queue exports are sent to (https://sqs.<region>.amazonaws.com/<account>/<name>)",
+    )
+    export_bucket: str | None = Field(
+        None,
+        # S3 general purpose bucket naming rules (S3 User Guide, "Bucket naming rules"): 3-63
+        # characters, lower-case letters, digits, dots and hyphens, a letter or digit at each end.
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="S3 bucket the worker writes exports to and the API presigns downloads from",
+    )
+    export_prefix: str = Field(
+        "exports/",
+        min_length=1,
+        max_length=200,
+        description="key prefix of every export object: <prefix><owner_id>/<export_id>.json.gz; "
+        "the task roles' S3 permissions name the same prefix",
+    )
+    export_retention_days: int = Field(
+        7,
+        ge=1,
+        le=365,
+        description="days an export and its record live; the bucket's lifecycle rule uses the same",
+    )
+    export_max_in_flight: int = Field(
+        2, ge=1, le=100, description="exports per user queued or running at once; more answer 429"
+    )
+    # A presigned URL stops working when the credentials that signed it expire, whatever its own
+    # expiry says (AWS re:Post, "presigned-url-s3-bucket-expiration"): a task role's credentials
+    # are temporary, so a long TTL would promise what it cannot keep. Links stay short-lived.
+    export_url_ttl_seconds: int = Field(
+        300, ge=10, le=3600, description="lifetime of a download URL (presigned S3 GET)"
+    )
+    # SQS accepts a redrive maxReceiveCount from 1 to 1000 (SQS Developer Guide, dead-letter queues).
+    export_max_receives: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="receives after which the worker marks an export failed (the queue's maxReceiveCount)",
+    )
+    # The queue's visibility timeout must exceed it, and SQS caps that timeout at 43,200 s (12 h,
+    # SQS API Reference, ChangeMessageVisibility): 43,000 leaves the stack room above it.
+    export_job_timeout_seconds: int = Field(
+        600, ge=10, le=43000, description="the worker gives a job up after this many seconds"
+    )
+
+    # --- AWS: the region of the export queue and bucket, and of *_SECRET_ARN reads ---------
+    aws_region: str | None = Field(
+        None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$", description="AWS region, e.g. eu-west-1"
+    )
 
     @field_validator("cors_allow_origins", mode="before")
     @classmethod
@@ -214,7 +272,21 @@ class Settings(BaseSettings):
         w = self.mongodb_write_concern_w
         return {"w": w if w == "majority" else int(w), "journal": self.mongodb_write_concern_j}
 
-    @field_validator("rate_limit_auth", "rate_limit_api")
+    @field_validator("export_prefix")
+    @classmethod
+    def _export_prefix(cls, value: str) -> str:
+        # The key is <prefix><owner>/<id>.json.gz and IAM grants <bucket>/<prefix>*: a prefix
+        # without its trailing "/" would also match a sibling prefix ("exports-old/"), and a
+        # leading "/" makes keys S3 stores with an empty first segment that no grant names.
+        if not value.endswith("/"):
+            raise ValueError(f'the export prefix must end with "/": {value!r}')
+        if value.startswith("/"):
+            raise ValueError(f'the export prefix must not start with "/": {value!r}')
+        if "//" in value or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+            raise ValueError(f"the export prefix has an empty segment or a control character: {value!r}")
+        return value
+
+    @field_validator("rate_limit_auth", "rate_limit_api", "rate_limit_exports")
     @classmethod
     def _parse_limit(cls, value: str) -> str:
         try:
@@ -226,6 +298,11 @@ class Settings(BaseSettings):
         if any(item.amount < 1 for item in items):
             raise ValueError(f"a rate limit must allow at least 1 request: {value!r}")
         return value
+
+    @property
+    def exports_configured(self) -> bool:
+        """Whether the export queue and bucket are both set (the production check refuses one alone)."""
+        return self.export_queue_url is not None and self.export_bucket is not None
 
     @property
     def is_production(self) -> bool:
@@ -270,6 +347,34 @@ def check_production(settings: Settings) -> None:
         raise ConfigError(
             f"{env_name('password_hash_memory_kib')}/{env_name('password_hash_time_cost')} are below "
             f"the argon2id minimum for production ({OWASP_MIN_MEMORY_KIB} KiB, 2 passes)"
+        )
+    check_exports(settings)
+
+
+def check_exports(settings: Settings) -> None:
+    """Raise ConfigError naming the NOTES_EXPORT_* variable that makes production exports unsafe
+    or half configured. Exports left out altogether are allowed: the API answers 503 for them."""
+    queue, bucket = settings.export_queue_url, settings.export_bucket
+    if queue is None and bucket is None:
+        return
+    if bucket is None:
+        raise ConfigError(
+            f"{env_name('export_bucket')} is required when {env_name('export_queue_url')} is set "
+            "(the worker writes exports to it and the API presigns downloads from it)"
+        )
+    if queue is None:
+        raise ConfigError(
+            f"{env_name('export_queue_url')} is required when {env_name('export_bucket')} is set "
+            "(POST /api/v1/exports sends its jobs to it)"
+        )
+    if not queue.startswith("https://"):
+        raise ConfigError(
+            f"{env_name('export_queue_url')} must be an https:// SQS queue URL in production, not {queue!r}"
+        )
+    if settings.aws_region is None:
+        raise ConfigError(
+            f"{env_name('aws_region')} is required in production when exports are configured "
+            "(download URLs are signed for the bucket's region)"
         )
 
 
