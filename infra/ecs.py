@@ -1,5 +1,8 @@
 """The notes API on ECS Fargate: cluster, task definition, service behind the ALB, and
-target-tracking autoscaling on CPU and on requests per task.
+target-tracking autoscaling on CPU and on requests per task; and the pieces every ECS service of
+the stack shares (the export worker, infra/worker.py, runs in the same cluster): the hardened
+container, the roles' trust and execution policies, the Fargate/Spot strategy and the checks on
+sizes and environment variables.
 
 Long on purpose: the task's documents (container definition, execution policy), the
 component that wires Outputs into them and the checks on the same arguments read best side by
@@ -11,7 +14,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -133,50 +136,82 @@ class ApiServiceArgs:
     """CloudWatch alarm names (not ARNs) that fail a deployment and roll it back while they are
     in ALARM during the deployment and its bake time. Default none: only the circuit breaker
     judges a deployment. Set by the stack from DeploymentAlarms."""
+    task_role_statements: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] = ()
+    """IAM policy statements of the API's own role (its task role), for what its code calls
+    AWS for. Default none: the role has no policy. Set by the stack from the exports tier
+    (sending export jobs, presigning reads of finished exports)."""
+
+
+class CapacityShares(Protocol):
+    """How a service splits its tasks between on-demand Fargate and Fargate Spot."""
+
+    @property
+    def fargate_base(self) -> int: ...
+    @property
+    def fargate_weight(self) -> int: ...
+    @property
+    def fargate_spot_weight(self) -> int: ...
 
 
 def stop_timeout(args: ApiServiceArgs) -> int:
     return args.shutdown_grace_seconds + STOP_TIMEOUT_MARGIN_SECONDS
 
 
-def capacity_strategy(args: ApiServiceArgs) -> list[dict[str, Any]]:
+def capacity_strategy(shares: CapacityShares) -> list[dict[str, Any]]:
     """FARGATE and FARGATE_SPOT shares; a provider with weight 0 and no base is left out."""
     strategy = []
-    if args.fargate_weight > 0 or args.fargate_base > 0:
+    if shares.fargate_weight > 0 or shares.fargate_base > 0:
         strategy.append(
-            {"capacity_provider": "FARGATE", "base": args.fargate_base, "weight": args.fargate_weight}
+            {"capacity_provider": "FARGATE", "base": shares.fargate_base, "weight": shares.fargate_weight}
         )
-    if args.fargate_spot_weight > 0:
-        strategy.append({"capacity_provider": "FARGATE_SPOT", "base": 0, "weight": args.fargate_spot_weight})
+    if shares.fargate_spot_weight > 0:
+        strategy.append(
+            {"capacity_provider": "FARGATE_SPOT", "base": 0, "weight": shares.fargate_spot_weight}
+        )
     return strategy
 
 
-def container_definition(
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What tells one service's container from another's; everything else (non-root, read-only
+    root with a writable /tmp, no capabilities, an init process, awslogs) every container of the
+    stack gets from ``hardened_container``."""
+
+    name: str
+    """Container name, also the awslogs stream prefix."""
+    region: str
+    """Region of the log group (awslogs-region)."""
+    stop_timeout: int
+    """Seconds between SIGTERM and SIGKILL, at most MAX_STOP_TIMEOUT_SECONDS on Fargate."""
+    command: tuple[str, ...] = ()
+    """Overrides the image's CMD; empty keeps it."""
+    port: int | None = None
+    """TCP port the container listens on; None: no port mapping."""
+    health_check: Mapping[str, Any] | None = None
+    """ECS container health check; None: none (ECS judges the task by its process alone)."""
+
+
+def hardened_container(
+    spec: ContainerSpec,
     *,
-    args: ApiServiceArgs,
     image: str,
     log_group: str,
     environment: Mapping[str, str],
     secrets: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The API's container, written the way ECS returns it (defaults spelled out, lists
-    sorted) so that a refresh does not show a diff and replace the task definition."""
-    port = args.container_port
-    variables = {
-        **environment,
-        "NOTES_HOST": "0.0.0.0",  # noqa: S104 (inside the task's own network namespace)
-        "NOTES_PORT": str(port),
-        "NOTES_WORKERS": str(args.workers),
-        "NOTES_SHUTDOWN_GRACE_SECONDS": str(args.shutdown_grace_seconds),
-    }
-    health = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/health', timeout=4)"
-    return {
-        "name": CONTAINER_NAME,
-        "image": image,
+    """One container, written the way ECS returns it (defaults spelled out, lists sorted) so
+    that a refresh does not show a diff and replace the task definition."""
+    container: dict[str, Any] = {"name": spec.name, "image": image}
+    if spec.command:
+        container["command"] = list(spec.command)
+    ports = (
+        [] if spec.port is None else [{"containerPort": spec.port, "hostPort": spec.port, "protocol": "tcp"}]
+    )
+    container |= {
         "essential": True,
         "cpu": 0,
-        "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
-        "environment": [{"name": k, "value": v} for k, v in sorted(variables.items())],
+        "portMappings": ports,
+        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
         "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
         "readonlyRootFilesystem": True,
         # Fargate has no tmpfs: /tmp is an ephemeral task volume. It is writable by the
@@ -188,32 +223,62 @@ def container_definition(
         "privileged": False,
         "user": APP_USER,
         "linuxParameters": {
-            # An init process as PID 1 passes SIGTERM on to uvicorn and reaps its workers.
+            # An init process as PID 1 passes SIGTERM on to the app and reaps its children.
             "initProcessEnabled": True,
             "capabilities": {"add": [], "drop": ["ALL"]},
         },
         "ulimits": [{"name": "nofile", "softLimit": 65535, "hardLimit": 65535}],
-        "stopTimeout": stop_timeout(args),
+        "stopTimeout": spec.stop_timeout,
+    }
+    if spec.health_check is not None:
+        container["healthCheck"] = dict(spec.health_check)
+    container["logConfiguration"] = {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": log_group,
+            "awslogs-region": spec.region,
+            "awslogs-stream-prefix": spec.name,
+            # A slow CloudWatch Logs must not block the app's writes to stdout.
+            "mode": "non-blocking",
+            "max-buffer-size": "25m",
+        },
+    }
+    return container
+
+
+def container_definition(
+    *,
+    args: ApiServiceArgs,
+    image: str,
+    log_group: str,
+    environment: Mapping[str, str],
+    secrets: Mapping[str, str],
+) -> dict[str, Any]:
+    """The API's container: its port, its server settings and an HTTP health check."""
+    port = args.container_port
+    variables = {
+        **environment,
+        "NOTES_HOST": "0.0.0.0",  # noqa: S104 (inside the task's own network namespace)
+        "NOTES_PORT": str(port),
+        "NOTES_WORKERS": str(args.workers),
+        "NOTES_SHUTDOWN_GRACE_SECONDS": str(args.shutdown_grace_seconds),
+    }
+    health = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/health', timeout=4)"
+    spec = ContainerSpec(
+        name=CONTAINER_NAME,
+        region=args.region,
+        stop_timeout=stop_timeout(args),
+        port=port,
         # The image has python but no curl.
-        "healthCheck": {
+        health_check={
             "command": ["CMD", "python", "-c", health],
             "interval": 30,
             "timeout": 5,
             "retries": 3,
             "startPeriod": 15,
         },
-        "logConfiguration": {
-            "logDriver": "awslogs",
-            "options": {
-                "awslogs-group": log_group,
-                "awslogs-region": args.region,
-                "awslogs-stream-prefix": CONTAINER_NAME,
-                # A slow CloudWatch Logs must not block the API's writes to stdout.
-                "mode": "non-blocking",
-                "max-buffer-size": "25m",
-            },
-        },
-    }
+    )
+    return hardened_container(spec, image=image, log_group=log_group, environment=variables, secrets=secrets)
 
 
 def ecs_trust_policy(account_id: str, source_arn: str | None = None) -> dict[str, Any]:
@@ -282,6 +347,130 @@ def execution_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def task_policy(statements: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A task role's inline policy: the statements its code needs, nothing else."""
+    return {"Version": "2012-10-17", "Statement": [dict(statement) for statement in statements]}
+
+
+def has_statements(statements: pulumi.Input[Sequence[Any]]) -> bool:
+    """Whether a task role gets a policy: an Output may hold statements, an empty list none."""
+    return isinstance(statements, pulumi.Output) or bool(statements)
+
+
+@dataclass(frozen=True)
+class TaskRolesArgs:
+    """What ``task_roles`` needs to know about one service's tasks."""
+
+    role_name: str
+    """``notes-<env>-<service>``: the roles are ``<role_name>-execution`` and ``<role_name>-task``."""
+    label: str
+    """Who the tasks are, in the roles' descriptions (``notes-staging API``)."""
+    region: str
+    account_id: pulumi.Input[str]
+    image_ref: pulumi.Input[str]
+    log_group_arn: pulumi.Input[str]
+    secret_arns: Sequence[pulumi.Input[str]]
+    secrets_kms_key_arn: pulumi.Input[str]
+    statements: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] = ()
+
+
+@dataclass(frozen=True)
+class TaskRoles:
+    execution_role: aws.iam.Role
+    execution_policy: aws.iam.RolePolicy
+    task_role: aws.iam.Role
+    task_policy: aws.iam.RolePolicy | None
+
+
+def task_roles(parent: pulumi.Resource, name: str, args: TaskRolesArgs) -> TaskRoles:
+    """The execution role (ECS's, to start a task: image, logs, secrets) and the task role (the
+    code's own identity, with ``statements`` as its only policy), children of ``parent``."""
+    child = pulumi.ResourceOptions(parent=parent)
+    account_id = pulumi.Output.from_input(args.account_id)
+    execution_role = aws.iam.Role(
+        f"{name}-execution-role",
+        name=f"{args.role_name}-execution",
+        description=f"ECS pulls the image, writes logs and reads secrets for {args.label} tasks",
+        assume_role_policy=account_id.apply(lambda account: json.dumps(ecs_trust_policy(account))),
+        opts=child,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{name}-execution-policy",
+        role=execution_role.id,
+        policy=pulumi.Output.all(
+            image=args.image_ref,
+            log_group_arn=args.log_group_arn,
+            secret_arns=pulumi.Output.all(*args.secret_arns),
+            secrets_key_arn=args.secrets_kms_key_arn,
+        ).apply(lambda values: json.dumps(execution_policy(region=args.region, **values))),
+        opts=child,
+    )
+    granted = has_statements(args.statements)
+    # A task role gets only what its code calls AWS for; a service whose code calls nothing
+    # (ECS injects the secrets) has a role with no policy.
+    task_role = aws.iam.Role(
+        f"{name}-task-role",
+        name=f"{args.role_name}-task",
+        description=f"Identity of the {args.label}'s code; "
+        + ("what it may call is its inline policy" if granted else "no permissions"),
+        assume_role_policy=account_id.apply(
+            lambda account: json.dumps(ecs_trust_policy(account, f"arn:aws:ecs:{args.region}:{account}:*"))
+        ),
+        opts=child,
+    )
+    task_policy_resource = (
+        aws.iam.RolePolicy(
+            f"{name}-task-policy",
+            role=task_role.id,
+            policy=pulumi.Output.from_input(args.statements).apply(
+                # Output.from_input resolves every Output inside the list and its statements.
+                lambda statements: json.dumps(task_policy(cast(Sequence[Mapping[str, Any]], statements)))
+            ),
+            opts=child,
+        )
+        if granted
+        else None
+    )
+    return TaskRoles(execution_role, policy, task_role, task_policy_resource)
+
+
+def fargate_task_definition(
+    parent: pulumi.Resource,
+    name: str,
+    *,
+    family: str,
+    cpu: int,
+    memory: int,
+    execution_role: aws.iam.Role,
+    task_role: aws.iam.Role,
+    container_definitions: pulumi.Input[str],
+) -> aws.ecs.TaskDefinition:
+    """A Fargate task of one family (each image becomes a new revision of it) with the /tmp
+    volume ``hardened_container`` mounts."""
+    return aws.ecs.TaskDefinition(
+        name,
+        # One family for every deploy: each image becomes a new revision of it.
+        family=family,
+        requires_compatibilities=["FARGATE"],
+        network_mode="awsvpc",
+        cpu=str(cpu),
+        memory=str(memory),
+        # Fargate Spot runs Linux X86_64 tasks only (Amazon ECS Developer Guide, "AWS Fargate
+        # capacity providers": ARM64 tasks do not support the Fargate Spot capacity provider).
+        runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+            operating_system_family="LINUX", cpu_architecture="X86_64"
+        ),
+        execution_role_arn=execution_role.arn,
+        task_role_arn=task_role.arn,
+        volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)],
+        container_definitions=container_definitions,
+        # A new revision deregisters the previous one unless it is kept; kept, it stays
+        # ACTIVE for the circuit breaker's rollback and for a manual one.
+        skip_destroy=True,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 class ApiService(pulumi.ComponentResource):
     """Cluster, roles, task definition, service and its autoscaling."""
 
@@ -295,6 +484,8 @@ class ApiService(pulumi.ComponentResource):
     execution_role: aws.iam.Role
     execution_policy: aws.iam.RolePolicy
     task_role: aws.iam.Role
+    task_policy: aws.iam.RolePolicy | None
+    capacity_providers: aws.ecs.ClusterCapacityProviders
     scaling_target: aws.appautoscaling.Target
 
     def __init__(self, name: str, args: ApiServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -304,7 +495,7 @@ class ApiService(pulumi.ComponentResource):
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         strategy = capacity_strategy(args)
 
-        capacity = self._cluster(name, prefix, strategy)
+        capacity = self.capacity_providers = self._cluster(name, prefix, strategy)
         self._logs(name, args)
         self._roles(name, args, prefix, account_id)
         self._task_definition(name, args, prefix)
@@ -354,39 +545,23 @@ class ApiService(pulumi.ComponentResource):
 
     def _roles(self, name: str, args: ApiServiceArgs, prefix: str, account_id: pulumi.Output[str]) -> None:
         """The execution role (ECS's, to start the task) and the task role (the API's own)."""
-        child = pulumi.ResourceOptions(parent=self)
-        self.execution_role = aws.iam.Role(
-            f"{name}-execution-role",
-            name=f"{prefix}-api-execution",
-            description=f"ECS pulls the image, writes logs and reads secrets for {prefix} API tasks",
-            assume_role_policy=account_id.apply(lambda account: json.dumps(ecs_trust_policy(account))),
-            opts=child,
-        )
-        secret_arns = list(args.secrets.values())
-        self.execution_policy = aws.iam.RolePolicy(
-            f"{name}-execution-policy",
-            role=self.execution_role.id,
-            policy=pulumi.Output.all(
-                image=args.image_ref,
+        roles = task_roles(
+            self,
+            name,
+            TaskRolesArgs(
+                role_name=f"{prefix}-api",
+                label=f"{prefix} API",
+                region=args.region,
+                account_id=account_id,
+                image_ref=args.image_ref,
                 log_group_arn=self.log_group.arn,
-                secret_arns=pulumi.Output.all(*secret_arns),
-                secrets_key_arn=args.secrets_kms_key_arn,
-            ).apply(lambda values: json.dumps(execution_policy(region=args.region, **values))),
-            opts=child,
-        )
-        # The API itself calls no AWS API today (ECS injects its secrets), so its role has no
-        # policy: grant here only what new code needs.
-        self.task_role = aws.iam.Role(
-            f"{name}-task-role",
-            name=f"{prefix}-api-task",
-            description=f"Identity of the {prefix} API's code; no permissions",
-            assume_role_policy=account_id.apply(
-                lambda account: json.dumps(
-                    ecs_trust_policy(account, f"arn:aws:ecs:{args.region}:{account}:*")
-                )
+                secret_arns=list(args.secrets.values()),
+                secrets_kms_key_arn=args.secrets_kms_key_arn,
+                statements=args.task_role_statements,
             ),
-            opts=child,
         )
+        self.execution_role, self.execution_policy = roles.execution_role, roles.execution_policy
+        self.task_role, self.task_policy = roles.task_role, roles.task_policy
 
     def _task_definition(self, name: str, args: ApiServiceArgs, prefix: str) -> None:
         definitions = pulumi.Output.all(
@@ -395,25 +570,15 @@ class ApiService(pulumi.ComponentResource):
             environment=pulumi.Output.from_input(dict(args.environment_variables)),
             secrets=pulumi.Output.from_input(dict(args.secrets)),
         ).apply(lambda values: json.dumps([container_definition(args=args, **values)]))
-        self.task_definition = aws.ecs.TaskDefinition(
+        self.task_definition = fargate_task_definition(
+            self,
             f"{name}-task",
-            # One family for every deploy: each image becomes a new revision of it.
             family=f"{prefix}-api",
-            requires_compatibilities=["FARGATE"],
-            network_mode="awsvpc",
-            cpu=str(args.cpu),
-            memory=str(args.memory),
-            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-                operating_system_family="LINUX", cpu_architecture="X86_64"
-            ),
-            execution_role_arn=self.execution_role.arn,
-            task_role_arn=self.task_role.arn,
-            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)],
+            cpu=args.cpu,
+            memory=args.memory,
+            execution_role=self.execution_role,
+            task_role=self.task_role,
             container_definitions=definitions,
-            # A new revision deregisters the previous one unless it is kept; kept, it stays
-            # ACTIVE for the circuit breaker's rollback and for a manual one.
-            skip_destroy=True,
-            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _service(
@@ -549,26 +714,7 @@ class ApiService(pulumi.ComponentResource):
 
 
 def _validate(args: ApiServiceArgs) -> None:
-    _validate_sizes(args)
-    _validate_environment(args)
-    _validate_deployment_alarms(args)
-
-
-def _validate_sizes(args: ApiServiceArgs) -> None:
-    offered = FARGATE_SIZES.get(args.cpu)
-    if offered is None:
-        raise ValueError(f"cpu={args.cpu} is not a Fargate size: use one of {sorted(FARGATE_SIZES)}")
-    if args.memory not in offered:
-        raise ValueError(
-            f"Fargate does not offer cpu={args.cpu} with memory={args.memory}; "
-            f"with that cpu it offers {offered}"
-        )
-    if not 0 <= args.shutdown_grace_seconds <= MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_MARGIN_SECONDS:
-        raise ValueError(
-            f"stopTimeout would be {stop_timeout(args)} s (shutdown_grace_seconds + "
-            f"{STOP_TIMEOUT_MARGIN_SECONDS}); ECS allows at most {MAX_STOP_TIMEOUT_SECONDS}: "
-            f"keep shutdown_grace_seconds within 0..{MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_MARGIN_SECONDS}"
-        )
+    check_task_size(args.cpu, args.memory, args.shutdown_grace_seconds)
     if args.min_count > args.max_count:
         raise ValueError(f"min_count={args.min_count} is above max_count={args.max_count}")
     if not args.min_count <= args.desired_count <= args.max_count:
@@ -576,14 +722,38 @@ def _validate_sizes(args: ApiServiceArgs) -> None:
             f"desired_count={args.desired_count} must lie between min_count={args.min_count} "
             f"and max_count={args.max_count}"
         )
-    if min(args.fargate_base, args.fargate_weight, args.fargate_spot_weight) < 0:
+    check_capacity(args)
+    if args.workers < 1:
+        raise ValueError(f"workers must be at least 1, got {args.workers}")
+    check_environment(args.environment_variables, args.secrets, args.secret_versions, RESERVED_VARIABLES)
+    _validate_deployment_alarms(args)
+
+
+def check_task_size(cpu: int, memory: int, shutdown_grace_seconds: int) -> None:
+    """A Fargate cpu/memory pair, and a grace whose stopTimeout ECS accepts."""
+    offered = FARGATE_SIZES.get(cpu)
+    if offered is None:
+        raise ValueError(f"cpu={cpu} is not a Fargate size: use one of {sorted(FARGATE_SIZES)}")
+    if memory not in offered:
+        raise ValueError(
+            f"Fargate does not offer cpu={cpu} with memory={memory}; with that cpu it offers {offered}"
+        )
+    longest = MAX_STOP_TIMEOUT_SECONDS - STOP_TIMEOUT_MARGIN_SECONDS
+    if not 0 <= shutdown_grace_seconds <= longest:
+        raise ValueError(
+            f"stopTimeout would be {shutdown_grace_seconds + STOP_TIMEOUT_MARGIN_SECONDS} s "
+            f"(shutdown_grace_seconds + {STOP_TIMEOUT_MARGIN_SECONDS}); ECS allows at most "
+            f"{MAX_STOP_TIMEOUT_SECONDS}: keep shutdown_grace_seconds within 0..{longest}"
+        )
+
+
+def check_capacity(shares: CapacityShares) -> None:
+    if min(shares.fargate_base, shares.fargate_weight, shares.fargate_spot_weight) < 0:
         raise ValueError("capacity provider base and weights must not be negative")
-    if args.fargate_weight + args.fargate_spot_weight == 0:
+    if shares.fargate_weight + shares.fargate_spot_weight == 0:
         raise ValueError(
             "fargate_weight and fargate_spot_weight are both 0: at least one capacity provider needs a weight"
         )
-    if args.workers < 1:
-        raise ValueError(f"workers must be at least 1, got {args.workers}")
 
 
 def _validate_deployment_alarms(args: ApiServiceArgs) -> None:
@@ -595,28 +765,35 @@ def _validate_deployment_alarms(args: ApiServiceArgs) -> None:
         raise ValueError(f"deployment_alarm_names lists an alarm twice: {sorted(names)}")
 
 
-def _validate_environment(args: ApiServiceArgs) -> None:
-    reserved = sorted(set(RESERVED_VARIABLES) & set(args.environment_variables))
+def check_environment(
+    environment_variables: Mapping[str, Any],
+    secrets: Mapping[str, Any],
+    secret_versions: Sequence[pulumi.Resource],
+    reserved_variables: Sequence[str],
+) -> None:
+    """Plain variables carry nothing secret and nothing the component sets itself; secrets are
+    ARNs whose values exist before a task starts."""
+    reserved = sorted(set(reserved_variables) & set(environment_variables))
     if reserved:
         raise ValueError(
             f"{reserved} are set from the service's own arguments: remove them from environment_variables"
         )
-    both = sorted(set(args.secrets) & set(args.environment_variables))
+    both = sorted(set(secrets) & set(environment_variables))
     if both:
         raise ValueError(
             f"{both} given both as a secret and as a plain environment variable: keep the secret"
         )
-    plain_secrets = sorted(n for n in args.environment_variables if n.upper().endswith(SECRET_SUFFIXES))
+    plain_secrets = sorted(n for n in environment_variables if n.upper().endswith(SECRET_SUFFIXES))
     if plain_secrets:
         raise ValueError(
             f"{plain_secrets} look like secrets but are plain environment variables: store them in "
             "Secrets Manager and pass their ARNs in `secrets`"
         )
-    if args.secrets and not args.secret_versions:
+    if secrets and not secret_versions:
         raise ValueError(
-            f"secrets {sorted(args.secrets)} are given without secret_versions: pass the "
+            f"secrets {sorted(secrets)} are given without secret_versions: pass the "
             "SecretVersion of each, or tasks may start before the secret has a value"
         )
-    for variable, arn in args.secrets.items():
+    for variable, arn in secrets.items():
         if isinstance(arn, str) and not arn.startswith("arn:"):
             raise ValueError(f"secrets[{variable!r}] must be a secret ARN, not a value")

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from infra.ecs import ApiService, ApiServiceArgs
+from infra.ecs import ApiService, ApiServiceArgs, ContainerSpec, hardened_container
 from infra.observability.alarms import DeploymentAlarms, DeploymentAlarmsArgs
 from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
 from tests.infra.harness import Graph, run
@@ -325,6 +325,49 @@ def test_task_role_has_no_permissions(staging: Graph) -> None:
     assert statement["Condition"]["ArnLike"] == {"aws:SourceArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT_ID}:*"}, (
         task_role.urn
     )
+
+
+SENDER_STATEMENTS = [
+    {
+        "Sid": "SendExportJobs",
+        "Effect": "Allow",
+        "Action": "sqs:SendMessage",
+        "Resource": f"arn:aws:sqs:eu-west-1:{ACCOUNT_ID}:notes-staging-exports",
+    },
+    {
+        "Sid": "ReadExports",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::notes-staging-exports/exports/*",
+    },
+]
+
+
+def test_task_role_statements_become_the_task_roles_only_policy() -> None:
+    # GIVEN the API given the statements its export endpoints need, one of them an Output
+    statements = [SENDER_STATEMENTS[0], pulumi.Output.from_input(SENDER_STATEMENTS[1])]
+    graph = service_graph(task_role_statements=statements)
+    execution, task_role = roles(graph)
+    # THEN the task role has one inline policy, holding exactly those statements
+    [policy] = [p for p in graph.of_type(IAM_ROLE_POLICY) if task_role.urn in p.dependencies]
+    assert policy_document(policy) == {"Version": "2012-10-17", "Statement": SENDER_STATEMENTS}, policy.urn
+    assert "no permissions" not in task_role.inputs["description"], task_role.urn
+    # AND the execution role's policy is the one it had without them
+    [execution_policy] = [p for p in graph.of_type(IAM_ROLE_POLICY) if execution.urn in p.dependencies]
+    assert execution_policy.inputs == service_graph().one(IAM_ROLE_POLICY).inputs, execution_policy.urn
+
+
+def test_a_container_without_port_or_health_check_maps_nothing_and_keeps_the_hardening() -> None:
+    # GIVEN a container spec with a command and neither a port nor a health check
+    spec = ContainerSpec(name="worker", region="eu-west-1", stop_timeout=110, command=("python", "-m", "x"))
+    # WHEN it is written as a container definition
+    c = hardened_container(spec, image="repo@sha256:ab", log_group="/ecs/x", environment={}, secrets={})
+    # THEN it maps no port, has no health check, runs the command, and is hardened like the API's
+    assert c["portMappings"] == [] and "healthCheck" not in c
+    assert c["command"] == ["python", "-m", "x"] and c["stopTimeout"] == 110
+    assert c["readonlyRootFilesystem"] is True and c["user"] == "10001:10001" and c["privileged"] is False
+    assert c["linuxParameters"]["capabilities"]["drop"] == ["ALL"]
+    assert c["logConfiguration"]["options"]["awslogs-stream-prefix"] == "worker"
 
 
 # --- cluster and service ------------------------------------------------------------------
