@@ -1,11 +1,13 @@
-"""Local Redis and MongoDB-wire (SecantusDB) servers on 127.0.0.1 for development and tests.
+"""Local Redis, MongoDB-wire (SecantusDB) and AWS (moto: SQS and S3) servers on 127.0.0.1 for
+development and tests.
 
-Development-only: SecantusDB is GPL-2.0 and never part of the service image.
+Development-only: SecantusDB is GPL-2.0, and neither it nor moto is ever part of the service image.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -13,10 +15,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from devtools.tlsfiles import TlsFiles
 
@@ -160,6 +163,95 @@ class SecantusServer(LocalServer):
     @property
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+
+class MotoServer(LocalServer):
+    """moto in server mode: SQS and S3 (and every other service moto has) over plain HTTP, state
+    in memory, lost with the process.
+
+    The code under test creates ordinary boto3 clients; ``environment()`` points them here
+    through botocore's service-specific endpoint variables AWS_ENDPOINT_URL_SQS and
+    AWS_ENDPOINT_URL_S3 (AWS SDKs and Tools Reference Guide, "Service-specific endpoints"),
+    with dummy credentials, the same way a deployment's code reaches AWS.
+    """
+
+    ACCESS_KEY = "testing"
+    REGION = "us-east-1"
+
+    def __init__(self) -> None:
+        super().__init__("moto")
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def start(self, timeout: float = 30.0) -> Self:
+        # moto's server imports every service's backend before it listens: slower than the others.
+        return super().start(timeout)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        """What a boto3 client (in this process or a child) needs to reach this server."""
+        return {
+            "AWS_ENDPOINT_URL_SQS": self.url,
+            "AWS_ENDPOINT_URL_S3": self.url,
+            "AWS_ACCESS_KEY_ID": self.ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": self.ACCESS_KEY,
+            "AWS_DEFAULT_REGION": self.REGION,
+        }
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of ``service`` bound to this server explicitly (for fixtures and checks,
+        not for the code under test, which finds the server through ``environment()``)."""
+        import boto3  # noqa: PLC0415 (dev and test dependency, loaded only when moto is used)
+
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=self.REGION,
+            aws_access_key_id=self.ACCESS_KEY,
+            aws_secret_access_key=self.ACCESS_KEY,
+        )
+
+
+@dataclass(frozen=True)
+class ExportResources:
+    """A queue with its dead-letter queue and a bucket, made on a MotoServer."""
+
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    bucket: str
+    max_receives: int
+    visibility_timeout: int
+
+
+def create_export_resources(
+    server: MotoServer, name: str | None = None, max_receives: int = 5, visibility_timeout: int = 30
+) -> ExportResources:
+    """The export queue as the stack makes it (a DLQ and a redrive policy with maxReceiveCount =
+    ``max_receives``) and an export bucket, under a fresh name unless one is given."""
+    name = name or f"notes-{uuid.uuid4().hex[:12]}"
+    sqs, s3 = server.client("sqs"), server.client("s3")
+    dlq_url = sqs.create_queue(QueueName=f"{name}-exports-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    # SQS takes the redrive policy as a JSON string attribute (SQS API Reference, SetQueueAttributes).
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives})
+    queue_url = sqs.create_queue(
+        QueueName=f"{name}-exports",
+        Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": str(visibility_timeout)},
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    bucket = f"{name}-exports"
+    s3.create_bucket(Bucket=bucket)
+    return ExportResources(queue_url, queue_arn, dlq_url, dlq_arn, bucket, max_receives, visibility_timeout)
 
 
 @contextlib.contextmanager

@@ -1,8 +1,10 @@
 """Fixtures: a real Redis and a real MongoDB-wire server (SecantusDB) on free loopback ports,
-and an app wired to them with a fresh database per test."""
+and an app wired to them with a fresh database per test; for exports, a moto server (SQS and
+S3 over HTTP) with a fresh queue, dead-letter queue and bucket per test."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,7 +14,13 @@ import redis
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from devtools.localservices import RedisServer, SecantusServer
+from devtools.localservices import (
+    ExportResources,
+    MotoServer,
+    RedisServer,
+    SecantusServer,
+    create_export_resources,
+)
 from notes_api.core.config import Settings, load_settings
 from notes_api.main import create_app
 
@@ -29,6 +37,60 @@ def redis_server() -> Iterator[RedisServer]:
 def mongo_server() -> Iterator[SecantusServer]:
     with SecantusServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@contextlib.contextmanager
+def aws_environment(server: MotoServer) -> Iterator[dict[str, str]]:
+    """boto3's environment pointed at ``server`` (endpoints, dummy credentials, region) for the
+    duration, restored after; for fixtures wider than one test, which cannot use ``monkeypatch``."""
+    environment = server.environment()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        # A profile or a global endpoint from the machine running the tests must not win.
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_REGION"):
+            patch.delenv(name, raising=False)
+        yield environment
+
+
+@pytest.fixture
+def aws_env(moto_server: MotoServer) -> Iterator[dict[str, str]]:
+    """This test's boto3 clients, the app's included, reach the moto server."""
+    with aws_environment(moto_server) as environment:
+        yield environment
+
+
+@pytest.fixture
+def export_resources(moto_server: MotoServer) -> ExportResources:
+    """A fresh export queue (with its DLQ and redrive policy) and bucket for this test."""
+    return create_export_resources(moto_server)
+
+
+def export_overrides(resources: ExportResources) -> dict[str, Any]:
+    """Settings that point the app (or the worker) at ``resources``."""
+    return {
+        "export_queue_url": resources.queue_url,
+        "export_bucket": resources.bucket,
+        "export_max_receives": resources.max_receives,
+        "aws_region": MotoServer.REGION,
+    }
+
+
+@pytest.fixture
+def export_settings(export_resources: ExportResources, aws_env: dict[str, str]) -> dict[str, Any]:
+    """Overrides for ``make_settings``/``make_client`` with exports configured against moto."""
+    return export_overrides(export_resources)
+
+
+@pytest.fixture
+def exports_client(make_client: Callable[..., TestClient], export_settings: dict[str, Any]) -> TestClient:
+    return make_client(**export_settings)
 
 
 @pytest.fixture
