@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-PURPOSES = ("logs", "secrets", "docdb", "cache", "ecr", "sns")
+PURPOSES = ("logs", "secrets", "docdb", "cache", "ecr", "sns", "exports")
 _ALIAS_SCOPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
 DESCRIPTIONS = {
@@ -23,6 +23,7 @@ DESCRIPTIONS = {
     "cache": "ElastiCache Redis data at rest",
     "ecr": "ECR repository images",
     "sns": "SNS topics of alarm notifications",
+    "exports": "note exports: their SQS queues and S3 bucket",
 }
 
 
@@ -58,6 +59,11 @@ def _key_policy(purpose: str, args: KeysArgs) -> pulumi.Output[str]:
             # The default key policy: the account administers the key and IAM policies decide
             # who uses it. DocumentDB, ElastiCache, ECR and Secrets Manager act with the
             # caller's IAM permissions (and grants they create), so they need no statement here.
+            # So do SQS and S3 (the exports key): SQS calls KMS for the producer's SendMessage
+            # and the consumer's ReceiveMessage with their own permissions, which an IAM policy
+            # may grant instead of the key policy (SQS Developer Guide, "Amazon SQS Key
+            # management", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html),
+            # and S3 encrypts and decrypts objects as the requester.
             "Sid": "AccountRootAdministersAndDelegatesToIam",
             "Effect": "Allow",
             "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},

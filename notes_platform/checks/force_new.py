@@ -329,4 +329,36 @@ FORCE_NEW: dict[str, Replacement] = {
         source="internal/service/ec2/vpc_security_group.go@index:1663588308",
         note="description is ForceNew (EC2 cannot change it); ingress and egress update in place.",
     ),
+    "aws:sqs/queue:Queue": Replacement(
+        name="name",
+        force_new=frozenset({"fifoQueue", "name", "namePrefix"}),
+        source="internal/service/sqs/queue.go@cda04ab9f781",
+        note=(
+            "Every attribute but fifoQueue and the name updates in place (SetQueueAttributes): "
+            "kmsMasterKeyId, redrivePolicy, visibility and retention included. Only this 2022 (SDK v1) "
+            "copy was read; region (an input in pulumi-aws 7.51.1) is unchecked."
+        ),
+    ),
+    "aws:sqs/queuePolicy:QueuePolicy": Replacement(
+        name="queueUrl",
+        force_new=frozenset({"queueUrl"}),
+        source="internal/service/sqs/queue_policy.go@af55dfb90500",
+        note="The queue's Policy attribute: policy updates in place, a new queueUrl is another queue.",
+    ),
+    "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": Replacement(
+        name="queueUrl",
+        force_new=frozenset({"queueUrl"}),
+        source="internal/service/sqs/queue_redrive_allow_policy.go@3154614b63bb",
+        note="The queue's RedriveAllowPolicy attribute: redriveAllowPolicy updates in place.",
+    ),
+    "aws:s3/bucketLogging:BucketLogging": Replacement(
+        name="bucket",
+        force_new=frozenset({"bucket", "expectedBucketOwner"}),
+        source="internal/service/s3/bucket_logging.go@14d18abfb86a",
+        note=(
+            "targetBucket, targetPrefix and targetGrants update in place (PutBucketLogging). "
+            "targetObjectKeyFormat and region (inputs in pulumi-aws 7.51.1) are not in the stored copy; "
+            "unchecked."
+        ),
+    ),
 }
