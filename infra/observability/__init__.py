@@ -8,7 +8,10 @@
   memory; ``DataAlarms``, DocumentDB and Redis, per instance / node.
 - ``thresholds``: ``AlarmThresholds``, where each alarm fires, and their validation.
 - ``alarm_factory``: what one alarm says and how it becomes a MetricAlarm.
-- ``dashboard``: one CloudWatch dashboard per environment, its body built as plain data.
+- ``worker_alarms``: ``WorkerAlarms``, note exports: the queue's oldest message, messages in its
+  dead-letter queue, worker tasks below desired.
+- ``dashboard``: one CloudWatch dashboard per environment, its body built as plain data;
+  ``eks_widgets`` and ``worker_widgets`` add the EKS service row and the export rows.
 - ``metrics_catalog``: the metrics AWS publishes, which every alarm and widget is checked against.
 
 Composition order: topic -> DeploymentAlarms -> ApiService(deployment_alarm_names=...) ->

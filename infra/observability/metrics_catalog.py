@@ -7,7 +7,7 @@ check every metric they reference against it.
 
 Sources, per namespace: the CloudWatch metrics pages of Elastic Load Balancing (Application
 Load Balancers), ECS (service metrics and Container Insights), Container Insights on EKS,
-DocumentDB, ElastiCache (host level and Redis OSS), CloudFront and WAF.
+DocumentDB, ElastiCache (host level and Redis OSS), CloudFront, WAF and SQS.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ DOCDB = "AWS/DocDB"
 ELASTICACHE = "AWS/ElastiCache"
 CLOUDFRONT = "AWS/CloudFront"
 WAF = "AWS/WAFV2"
+SQS = "AWS/SQS"
 
 # CloudFront publishes its metrics, and WAF those of web ACLs in the CLOUDFRONT scope, in
 # us-east-1 only, whatever region the rest of the stack lives in.
@@ -75,6 +76,10 @@ _ELASTICACHE_NODE_DIMENSIONS = _sets(("CacheClusterId",), ("CacheClusterId", "Ca
 # CloudFront's metrics carry Region=Global; WAF's CLOUDFRONT-scope ACLs have no Region.
 _CLOUDFRONT_DIMENSIONS = _sets(("DistributionId", "Region"))
 _WAF_DIMENSIONS = _sets(("WebACL", "Rule"), ("Region", "WebACL", "Rule"))
+# "Available CloudWatch metrics for Amazon SQS" (SQS Developer Guide,
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html):
+# QueueName is the only dimension SQS publishes.
+_SQS_QUEUE_DIMENSIONS = _sets(("QueueName",))
 
 CATALOG: Mapping[str, Mapping[str, frozenset[DimensionSet]]] = {
     ALB: {
@@ -137,6 +142,15 @@ CATALOG: Mapping[str, Mapping[str, frozenset[DimensionSet]]] = {
     WAF: {
         "AllowedRequests": _WAF_DIMENSIONS,
         "BlockedRequests": _WAF_DIMENSIONS,
+    },
+    # Published only while a queue is active: it holds messages, or was called in the last six
+    # hours (same guide, "Monitoring Amazon SQS queues using CloudWatch").
+    SQS: {
+        "ApproximateAgeOfOldestMessage": _SQS_QUEUE_DIMENSIONS,
+        "ApproximateNumberOfMessagesVisible": _SQS_QUEUE_DIMENSIONS,
+        "ApproximateNumberOfMessagesNotVisible": _SQS_QUEUE_DIMENSIONS,
+        "NumberOfMessagesSent": _SQS_QUEUE_DIMENSIONS,
+        "NumberOfMessagesDeleted": _SQS_QUEUE_DIMENSIONS,
     },
 }
 

@@ -66,6 +66,12 @@ class AlarmThresholds:
     redis_replication_lag_seconds: float = 10.0
     """Lag of a cache replica behind the primary, seconds. From config
     ``alarmsRedisReplicationLagSeconds``. Default 10."""
+    queue_oldest_message_age_seconds: int = 900
+    """Age of the oldest message in the exports queue at which to alarm, seconds. A message
+    stays in the queue until the worker deletes it after its job, so this must exceed the job
+    timeout (``WorkerAlarmsArgs.job_timeout_seconds``, the worker's
+    ``NOTES_EXPORT_JOB_TIMEOUT_SECONDS``). Default 900: 15 min, the default job timeout of 600 s
+    and 5 min of waiting."""
     period_seconds: int = 60
     """Period of every alarm, seconds (a multiple of 60). Default 60."""
     evaluation_periods: int = 5
@@ -104,6 +110,7 @@ _POSITIVE_FIELDS = (
     "docdb_connections",
     "docdb_replica_lag_ms",
     "redis_replication_lag_seconds",
+    "queue_oldest_message_age_seconds",
     "evaluation_periods",
     "datapoints_to_alarm",
     "saturation_evaluation_periods",
