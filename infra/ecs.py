@@ -366,12 +366,19 @@ class TaskRolesArgs:
     label: str
     """Who the tasks are, in the roles' descriptions (``notes-staging API``)."""
     region: str
+    """Region of the tasks: the task role's source ARN, the secrets key's ViaService. Required."""
     account_id: pulumi.Input[str]
+    """Account whose ECS tasks may assume the roles. Required."""
     image_ref: pulumi.Input[str]
+    """The image by digest; an ECR image gets pull permissions on its repository. Required."""
     log_group_arn: pulumi.Input[str]
+    """The tasks' log group, the only one the execution role writes to. Required."""
     secret_arns: Sequence[pulumi.Input[str]]
+    """Secrets ECS injects at start, the only ones the execution role reads. Required."""
     secrets_kms_key_arn: pulumi.Input[str]
+    """Key of those secrets, used only through Secrets Manager. Required."""
     statements: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] = ()
+    """The task role's policy statements. Default none: the role has no policy."""
 
 
 @dataclass(frozen=True)
