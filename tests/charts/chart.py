@@ -16,6 +16,9 @@ VALUES_FILES = ("values-staging.yaml", "values-prod.yaml")
 KUBE_VERSION = "1.33.0"
 RELEASE = "notes-api"
 NAMESPACE = "notes"
+# The API's objects are named after the release (its fullname), the export worker's with -worker.
+API = RELEASE
+WORKER = f"{RELEASE}-worker"
 
 
 def values(name: str) -> dict[str, Any]:
@@ -44,3 +47,17 @@ def manifests(overrides: dict[str, Any]) -> list[dict[str, Any]]:
 
 def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [o for o in objects if o["kind"] == kind]
+
+
+def one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    """The one object of this kind and name (the API's and the worker's share kinds)."""
+    found = [o for o in by_kind(objects, kind) if o["metadata"]["name"] == name]
+    assert len(found) == 1, (
+        f"expected one {kind}/{name}, rendered {[o['metadata']['name'] for o in by_kind(objects, kind)]}"
+    )
+    return found[0]
+
+
+def without_worker(file_values: dict[str, Any]) -> dict[str, Any]:
+    """The values file as it was before the export worker: no `worker`, no `exports`."""
+    return {k: v for k, v in file_values.items() if k not in ("worker", "exports")}

@@ -18,7 +18,7 @@ import kubernetes_validate
 import pytest
 
 from infra.alb import LoadBalancerArgs
-from tests.charts.chart import CHART, KUBE_VERSION, VALUES_FILES, by_kind, manifests, values
+from tests.charts.chart import API, CHART, KUBE_VERSION, VALUES_FILES, by_kind, manifests, one, values
 
 TGB_SCHEMA = json.loads((Path(__file__).parent / "targetgroupbinding.v1beta1.schema.json").read_text())
 # Helm's support.Severity: 1 info, 2 warning, 3 error. Strict lint turns warnings into failures.
@@ -72,7 +72,7 @@ def test_every_builtin_manifest_is_valid_kubernetes(rendered: Any) -> None:
 def test_a_planted_unknown_field_fails_kubernetes_validate(rendered: Any) -> None:
     # GIVEN the rendered Deployment with a misspelt container field (a typo Kubernetes would drop)
     _, _, objects = rendered
-    deployment = by_kind(objects, "Deployment")[0]
+    deployment = one(objects, "Deployment", API)
     deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
     # WHEN validated strictly THEN it is refused
     with pytest.raises(kubernetes_validate.ValidationError):
@@ -94,7 +94,7 @@ def test_target_group_binding_matches_the_controllers_crd(rendered: Any) -> None
 
 
 def _pod_spec(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    spec: dict[str, Any] = by_kind(objects, "Deployment")[0]["spec"]["template"]["spec"]
+    spec: dict[str, Any] = one(objects, "Deployment", API)["spec"]["template"]["spec"]
     return spec
 
 
@@ -148,8 +148,7 @@ def test_the_prestop_default_is_the_stacks_deregistration_delay() -> None:
 
 def test_network_policy_allows_only_the_documented_paths(rendered: Any) -> None:
     name, file_values, objects = rendered
-    (policy,) = [o for o in by_kind(objects, "NetworkPolicy") if "annotations" not in o["metadata"]]
-    spec = policy["spec"]
+    spec = one(objects, "NetworkPolicy", API)["spec"]
     assert spec["policyTypes"] == ["Ingress", "Egress"], name
     ingress_ports = {p["port"] for rule in spec["ingress"] for p in rule["ports"]}
     assert ingress_ports == {8000}, f"{name}: ingress on {ingress_ports}"
@@ -165,9 +164,9 @@ def test_network_policy_allows_only_the_documented_paths(rendered: Any) -> None:
 
 def test_hpa_pdb_and_replicas(rendered: Any) -> None:
     name, _, objects = rendered
-    (hpa,) = by_kind(objects, "HorizontalPodAutoscaler")
-    (pdb,) = by_kind(objects, "PodDisruptionBudget")
-    deployment = by_kind(objects, "Deployment")[0]
+    hpa = one(objects, "HorizontalPodAutoscaler", API)
+    pdb = one(objects, "PodDisruptionBudget", API)
+    deployment = one(objects, "Deployment", API)
     assert "replicas" not in deployment["spec"], f"{name}: the HPA owns the replica count"
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu", name
     assert hpa["spec"]["minReplicas"] > pdb["spec"]["minAvailable"], name
@@ -195,6 +194,6 @@ def test_the_test_pod_is_not_one_of_the_apis_pods(rendered: Any) -> None:
     (service,) = by_kind(objects, "Service")
     selector = service["spec"]["selector"].items()
     assert not selector <= pod["metadata"]["labels"].items(), f"{name}: the Service selects the test pod"
-    (policy,) = [o for o in by_kind(objects, "NetworkPolicy") if "annotations" not in o["metadata"]]
+    policy = one(objects, "NetworkPolicy", API)
     peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"] if "podSelector" in peer]
     assert peers[0]["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items(), name

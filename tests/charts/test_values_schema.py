@@ -86,6 +86,104 @@ CASES: list[tuple[str, Mutation, type[Exception], str]] = [
         "/networkPolicy/dataTierCidrs",
     ),
     ("a misspelt key", _set("replicas", 3), HelmValuesError, "replicas"),
+    # The export worker (worker.enabled is true in both committed files).
+    (
+        "the worker without a queue",
+        _set("exports.queueUrl", ""),
+        HelmRenderError,
+        "exports.queueUrl is required when worker.enabled is true",
+    ),
+    (
+        "the worker without a bucket",
+        _set("exports.bucket", ""),
+        HelmRenderError,
+        "exports.bucket is required when worker.enabled is true",
+    ),
+    (
+        "the worker without a region",
+        _set("exports", {"queueUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/q", "bucket": "b-1"}),
+        HelmRenderError,
+        "exports.region is required when worker.enabled is true",
+    ),
+    (
+        "the queue's ARN instead of its URL",
+        _set("exports.queueUrl", "arn:aws:sqs:eu-west-1:123456789012:notes-staging-exports"),
+        HelmValuesError,
+        "/exports/queueUrl",
+    ),
+    ("a prefix without its slash", _set("exports.prefix", "exports"), HelmValuesError, "/exports/prefix"),
+    (
+        "more receives than SQS allows",
+        _set("exports.maxReceives", 1001),
+        HelmValuesError,
+        "/exports/maxReceives",
+    ),
+    (
+        "a job timeout above what a visibility timeout can cover",
+        _set("exports.jobTimeoutSeconds", 43200),
+        HelmValuesError,
+        "/exports/jobTimeoutSeconds",
+    ),
+    (
+        "a grace period no longer than the worker's shutdown grace",
+        lambda v: (
+            _set("worker.shutdownGraceSeconds", 90)(v),
+            _set("worker.terminationGracePeriodSeconds", 90)(v),
+        ),
+        HelmRenderError,
+        "worker.terminationGracePeriodSeconds (90) must exceed worker.shutdownGraceSeconds (90)",
+    ),
+    (
+        "a shutdown grace the service refuses",
+        _set("worker.shutdownGraceSeconds", 121),
+        HelmValuesError,
+        "/worker/shutdownGraceSeconds",
+    ),
+    (
+        "the worker without sizes",
+        _set("worker.resources", None),
+        HelmValuesError,
+        "at '/worker': missing property 'resources'",
+    ),
+    (
+        "the worker without limits",
+        _set("worker.resources", {"requests": {"cpu": "1", "memory": "1Gi"}}),
+        HelmValuesError,
+        "at '/worker/resources': missing property 'limits'",
+    ),
+    (
+        "the worker on the API's service account",
+        _set("worker.serviceAccount.name", "notes-api"),
+        HelmRenderError,
+        "worker.serviceAccount.name (notes-api) must differ from serviceAccount.name",
+    ),
+    (
+        "a worker HPA ceiling below its floor",
+        _set(
+            "worker.autoscaling",
+            {"enabled": True, "minReplicas": 3, "maxReplicas": 2, "targetCPUUtilizationPercentage": 70},
+        ),
+        HelmRenderError,
+        "worker.autoscaling.maxReplicas (2) is below worker.autoscaling.minReplicas (3)",
+    ),
+    (
+        "the queue set around the worker switch",
+        _set("config.extraEnv", {"NOTES_EXPORT_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q"}),
+        HelmValuesError,
+        "invalid propertyName 'NOTES_EXPORT_QUEUE_URL'",
+    ),
+    (
+        "a secret value in the worker's environment",
+        _set("worker.extraEnv", {"NOTES_MONGODB_URI": "mongodb://user:pw@docdb:27017"}),
+        HelmValuesError,
+        "invalid propertyName 'NOTES_MONGODB_URI'",
+    ),
+    (
+        "a misspelt worker key",
+        _set("worker.replicas", 2),
+        HelmValuesError,
+        "at '/worker': additional properties 'replicas' not allowed",
+    ),
 ]
 
 

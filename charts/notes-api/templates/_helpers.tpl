@@ -56,3 +56,69 @@ that allows no eviction blocks every node drain.
 {{- define "notes-api.terminationGrace" -}}
 {{- add .Values.shutdown.deregistrationDelaySeconds .Values.shutdown.drainSeconds .Values.shutdown.graceSeconds .Values.shutdown.marginSeconds -}}
 {{- end -}}
+
+{{/*
+The export worker's names and labels. Its own app.kubernetes.io/name, not the API's: the API's
+Service, PDB, HPA and NetworkPolicy select by the API's labels (a subset match), so worker pods
+carrying them would be counted as API pods and sent API traffic.
+*/}}
+{{- define "notes-api.workerName" -}}
+{{- printf "%s-worker" (include "notes-api.fullname" . | trunc 56 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "notes-api.workerSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}-worker
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: worker
+{{- end -}}
+
+{{- define "notes-api.workerLabels" -}}
+{{ include "notes-api.workerSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/*
+What the worker needs that JSON Schema cannot say: values required only when the worker is on, and
+comparisons between two values. Each failure names the key to change.
+*/}}
+{{- define "notes-api.checkWorker" -}}
+{{- $w := .Values.worker -}}
+{{- range $key := list "queueUrl" "bucket" "region" -}}
+{{- if not (index $.Values.exports $key) -}}
+{{- fail (printf "values: exports.%s is required when worker.enabled is true: the worker consumes the export queue and writes to the export bucket, and the API sends to and presigns from them" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- if le (int $w.terminationGracePeriodSeconds) (int $w.shutdownGraceSeconds) -}}
+{{- fail (printf "values: worker.terminationGracePeriodSeconds (%d) must exceed worker.shutdownGraceSeconds (%d): after the grace the worker still aborts the upload and returns the message to the queue, and the kubelet's SIGKILL must not cut that short" (int $w.terminationGracePeriodSeconds) (int $w.shutdownGraceSeconds)) -}}
+{{- end -}}
+{{- if eq $w.serviceAccount.name .Values.serviceAccount.name -}}
+{{- fail (printf "values: worker.serviceAccount.name (%s) must differ from serviceAccount.name: Pod Identity binds one role per service account, and the worker's role must not be the API's" $w.serviceAccount.name) -}}
+{{- end -}}
+{{- if and $w.autoscaling.enabled (lt (int $w.autoscaling.maxReplicas) (int $w.autoscaling.minReplicas)) -}}
+{{- fail (printf "values: worker.autoscaling.maxReplicas (%d) is below worker.autoscaling.minReplicas (%d)" (int $w.autoscaling.maxReplicas) (int $w.autoscaling.minReplicas)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The export settings both Deployments read (app/notes_api/core/config.py, NOTES_EXPORT_*): one
+list, so the API and the worker can never disagree on the queue, the bucket, the key prefix, the
+retention or the receive count.
+*/}}
+{{- define "notes-api.exportEnv" -}}
+- name: NOTES_AWS_REGION
+  value: {{ .Values.exports.region | quote }}
+- name: NOTES_EXPORT_QUEUE_URL
+  value: {{ .Values.exports.queueUrl | quote }}
+- name: NOTES_EXPORT_BUCKET
+  value: {{ .Values.exports.bucket | quote }}
+- name: NOTES_EXPORT_PREFIX
+  value: {{ .Values.exports.prefix | quote }}
+- name: NOTES_EXPORT_RETENTION_DAYS
+  value: {{ .Values.exports.retentionDays | quote }}
+- name: NOTES_EXPORT_MAX_RECEIVES
+  value: {{ .Values.exports.maxReceives | quote }}
+- name: NOTES_EXPORT_JOB_TIMEOUT_SECONDS
+  value: {{ .Values.exports.jobTimeoutSeconds | quote }}
+{{- end -}}
