@@ -36,18 +36,20 @@ from stacks.sections import (
     DocumentDb,
     Edge,
     Eks,
+    Exports,
     General,
     Image,
     Network,
     Secrets,
     Section,
     Service,
+    Worker,
 )
 
 PROJECT = "notes-platform"
 ROOT = Path(__file__).resolve().parent.parent
 
-INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts", "kms")
+INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts", "kms", "sqs")
 
 
 class StackConfigError(Exception):
@@ -72,21 +74,19 @@ class StackConfig(BaseModel):
     alarms: Alarms
     secrets: Secrets
     eks: Eks
+    exports: Exports
+    worker: Worker
 
     @model_validator(mode="after")
     def _combinations(self) -> StackConfig:
-        problems: list[tuple[str, str]] = []
-        if self.service.memory not in FARGATE_SIZES.get(self.service.cpu, ()):
-            offered = FARGATE_SIZES.get(self.service.cpu)
-            problems.append(
-                (
-                    "serviceMemory",
-                    f"Fargate does not offer cpu={self.service.cpu} with memory="
-                    f"{self.service.memory} (with that cpu it offers {list(offered)})"
-                    if offered
-                    else f"Fargate cpu must be one of {sorted(FARGATE_SIZES)}",
-                )
+        problems: list[tuple[str, str]] = [
+            (key, problem)
+            for key, cpu, memory in (
+                ("serviceMemory", self.service.cpu, self.service.memory),
+                ("workerMemory", self.worker.cpu, self.worker.memory),
             )
+            if (problem := _fargate_size_problem(cpu, memory))
+        ]
         if not self.service.min_count <= self.service.desired_count <= self.service.max_count:
             problems.append(("serviceDesiredCount", "must lie between serviceMinCount and serviceMaxCount"))
         if self.service.fargate_weight + self.service.fargate_spot_weight == 0:
@@ -124,6 +124,16 @@ class StackConfig(BaseModel):
                         f"interface endpoints {sorted(needed)}; missing {missing or ['s3']}",
                     )
                 )
+        if self.network.nat_gateways == "none" and "sqs" not in self.network.interface_endpoints:
+            # The API sends export jobs and the worker receives them: SQS has no gateway
+            # endpoint, so without NAT the private tier reaches it only through its interface one.
+            problems.append(
+                (
+                    "networkInterfaceEndpoints",
+                    "with networkNatGateways: none the API and the export worker reach SQS only "
+                    "through its interface endpoint: add sqs",
+                )
+            )
         if self.service.shutdown_grace_seconds + 10 > 120:
             problems.append(
                 ("serviceShutdownGraceSeconds", "ECS stopTimeout is at most 120 s; keep the grace <= 110")
@@ -152,6 +162,17 @@ class StackConfig(BaseModel):
         return self
 
 
+def _fargate_size_problem(cpu: int, memory: int) -> str | None:
+    offered = FARGATE_SIZES.get(cpu)
+    if offered is None:
+        return f"Fargate cpu must be one of {sorted(FARGATE_SIZES)}"
+    if memory not in offered:
+        return (
+            f"Fargate does not offer cpu={cpu} with memory={memory} (with that cpu it offers {list(offered)})"
+        )
+    return None
+
+
 SECTIONS: dict[str, type[Section]] = {
     "general": General,
     "network": Network,
@@ -165,6 +186,8 @@ SECTIONS: dict[str, type[Section]] = {
     "alarms": Alarms,
     "secrets": Secrets,
     "eks": Eks,
+    "exports": Exports,
+    "worker": Worker,
 }
 
 

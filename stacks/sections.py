@@ -58,9 +58,9 @@ class Network(Section):
     nat_gateways: Literal["single", "perAz", "none"] = Field(
         description="NAT for the private tier: one shared, one per AZ (no cross-AZ dependency), or none"
     )
-    interface_endpoints: list[Literal["ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts", "kms"]] = Field(
-        default_factory=list, description="VPC interface endpoints for the private tier"
-    )
+    interface_endpoints: list[
+        Literal["ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts", "kms", "sqs"]
+    ] = Field(default_factory=list, description="VPC interface endpoints for the private tier")
     s3_gateway_endpoint: bool = Field(
         True, description="S3 gateway endpoint (free; ECR image layers come from S3)"
     )
@@ -178,6 +178,73 @@ class Service(Section):
     cors_allow_origins: list[str] = Field(
         default_factory=list, description="origins allowed to call the API from a browser"
     )
+
+
+class Exports(Section):
+    """Note exports: the job queue, its dead-letter queue and the bucket (infra/exports/), and the
+    settings the API and the worker read about them (NOTES_EXPORT_*)."""
+
+    retention_days: int = Field(7, ge=1, le=365, description="days an export and its record live")
+    max_in_flight_per_user: int = Field(2, ge=1, le=100, description="exports per user queued or running")
+    max_receives: int = Field(
+        5, ge=1, le=1000, description="receives of a job before the dead-letter queue (maxReceiveCount)"
+    )
+    job_timeout_seconds: int = Field(600, ge=10, le=43000, description="the worker gives a job up after this")
+    visibility_timeout_seconds: int = Field(
+        900, ge=11, le=43200, description="a received job stays hidden this long; above the job timeout"
+    )
+    access_logs: bool = Field(True, description="S3 server access logs of the exports bucket")
+    protect: bool = Field(False, description="pulumi protect: `pulumi destroy` refuses to delete the bucket")
+
+    @model_validator(mode="after")
+    def _visibility(self) -> Exports:
+        # The same rule ExportQueue enforces, here so that the message names the keys.
+        if self.visibility_timeout_seconds <= self.job_timeout_seconds:
+            raise ValueError(
+                f"exportsVisibilityTimeoutSeconds: {self.visibility_timeout_seconds} must be above "
+                f"exportsJobTimeoutSeconds ({self.job_timeout_seconds}), or a second worker takes a job "
+                "while the first still works on it"
+            )
+        return self
+
+
+class Worker(Section):
+    """The export worker's ECS service (infra/worker.py) in the API's cluster, read only when
+    ``compute`` is ``ecs`` and the API runs; the defaults are a small worker."""
+
+    cpu: int = Field(256, description="Fargate task CPU units of a worker task")
+    memory: int = Field(512, description="Fargate task memory in MiB; a size Fargate offers for workerCpu")
+    min_count: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description="autoscaling minimum, at least 1: backlog per task divides by running tasks",
+    )
+    max_count: int = Field(4, ge=1, le=200, description="autoscaling maximum")
+    backlog_per_task: int = Field(
+        10, ge=1, le=100000, description="target backlog per task: acceptable wait / a job's average time"
+    )
+    fargate_base: int = Field(0, ge=0, description="worker tasks always on on-demand Fargate")
+    fargate_weight: int = Field(1, ge=0, le=1000, description="share of further worker tasks on on-demand")
+    fargate_spot_weight: int = Field(0, ge=0, le=1000, description="share of further worker tasks on Spot")
+    shutdown_grace_seconds: int = Field(
+        100,
+        ge=1,
+        le=110,
+        description="after SIGTERM the current job may finish within this (stopTimeout +10 s)",
+    )
+    log_retention_days: RetentionDays = Field(30, description="worker log retention in days")
+
+    @model_validator(mode="after")
+    def _counts(self) -> Worker:
+        problems = []
+        if self.min_count > self.max_count:
+            problems.append(f"workerMinCount: {self.min_count} is above workerMaxCount ({self.max_count})")
+        if self.fargate_weight + self.fargate_spot_weight == 0:
+            problems.append("workerFargateWeight: at least one capacity provider needs a weight above 0")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class Image(Section):

@@ -95,6 +95,17 @@ def test_unknown_key_is_named_with_a_suggestion() -> None:
             {"networkInterfaceEndpoints": "[not json"},
             "notes-platform:networkInterfaceEndpoints: expected a list",
         ),
+        # With no task running, backlog per task has no value: the worker would never scale out.
+        ({"workerMinCount": 0}, "notes-platform:workerMinCount: Input should be greater than or equal to 1"),
+        (
+            {"workerShutdownGraceSeconds": 111},
+            "notes-platform:workerShutdownGraceSeconds: Input should be less",
+        ),
+        (
+            {"exportsMaxReceives": 0},
+            "notes-platform:exportsMaxReceives: Input should be greater than or equal",
+        ),
+        ({"workerLogRetentionDays": 10}, "notes-platform:workerLogRetentionDays: CloudWatch Logs retention"),
     ],
 )
 def test_bad_values_name_the_file_and_key(change: dict[str, Any], expected: str) -> None:
@@ -144,6 +155,23 @@ def test_bad_values_name_the_file_and_key(change: dict[str, Any], expected: str)
             {"networkAvailabilityZones": ["eu-west-1a", "us-east-1b"]},
             "networkAvailabilityZones",
             "us-east-1b is not an availability zone of eu-west-1",
+        ),
+        ({"workerCpu": 256, "workerMemory": 4096}, "workerMemory", "Fargate does not offer cpu=256"),
+        ({"workerCpu": 300}, "workerMemory", "Fargate cpu must be one of"),
+        ({"workerMinCount": 3, "workerMaxCount": 2}, "workerMinCount", "is above workerMaxCount (2)"),
+        ({"workerFargateWeight": 0, "workerFargateSpotWeight": 0}, "workerFargateWeight", "weight above 0"),
+        (
+            {"exportsJobTimeoutSeconds": 900, "exportsVisibilityTimeoutSeconds": 900},
+            "exportsVisibilityTimeoutSeconds",
+            "must be above exportsJobTimeoutSeconds (900)",
+        ),
+        (
+            {
+                "networkNatGateways": "none",
+                "networkInterfaceEndpoints": ["ecr.api", "ecr.dkr", "logs", "secretsmanager"],
+            },
+            "networkInterfaceEndpoints",
+            "reach SQS only through its interface endpoint: add sqs",
         ),
     ],
 )
