@@ -328,6 +328,13 @@ class AwsMocks(pulumi_mocks.Mocks):
             resource_id = args.inputs.get("bucket") or f"{args.inputs.get('bucketPrefix', name)}{short[:8]}"
             outputs["bucket"] = resource_id
             outputs["arn"] = f"arn:aws:s3:::{resource_id}"
+        elif typ == "aws:sqs/queue:Queue":
+            # SQS: the ARN ends in the queue's name, and the provider's id is the queue URL
+            # (terraform-provider-aws internal/service/sqs/queue.go sets it from QueueUrl).
+            queue = args.inputs.get("name", name)
+            outputs["arn"] = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{queue}"
+            resource_id = f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{queue}"
+            outputs["url"] = resource_id
         elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             # IAM names an OIDC provider by its issuer's host (and path), not by a name of ours.
             host = str(args.inputs.get("url", name)).removeprefix("https://")

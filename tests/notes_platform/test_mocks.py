@@ -67,3 +67,19 @@ def test_the_sdk_mock_alone_would_record_other_urns() -> None:
     # THEN both differ from the engine's: this is the mistake the recorder corrects
     assert _qualified(grandchild) == "notes:infra:AlarmTopic$aws:sns/topic:Topic"
     assert _qualified(child) == "pulumi:pulumi:Stack$notes:infra:Edge"
+
+
+def test_a_queue_is_named_in_its_arn_and_identified_by_its_url() -> None:
+    # GIVEN a queue registered under the mocks, in the stack's region
+    mocks = AwsMocks("eu-west-1")
+    args = pulumi_mocks.MockResourceArgs(
+        "aws:sqs/queue:Queue", "staging-exports-queue", {"name": "notes-staging-exports"}, None, None
+    )
+    # WHEN the mocks answer its creation
+    resource_id, outputs = mocks.new_resource(args)
+    # THEN its ARN ends in the queue's name and its id is its URL, as the provider reports them
+    assert outputs["arn"].startswith("arn:aws:sqs:eu-west-1:")
+    assert outputs["arn"].endswith(":notes-staging-exports")
+    assert resource_id == outputs["url"] == outputs["id"]
+    assert resource_id.startswith("https://sqs.eu-west-1.amazonaws.com/")
+    assert resource_id.endswith("/notes-staging-exports")
