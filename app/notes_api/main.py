@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
+from pymongo.errors import PyMongoError
 
 from notes_api import __version__
 from notes_api.api.deps import Services
 from notes_api.api.fastpath import CachedReadFastPath
-from notes_api.api.routes import auth, health, notes
+from notes_api.api.routes import auth, exports, health, notes
 from notes_api.core.cache import NoteCache, RedisGate
 from notes_api.core.config import Settings
 from notes_api.core.db import Database
@@ -24,6 +25,8 @@ from notes_api.core.errors import install_error_handlers
 from notes_api.core.middleware import BodySizeLimitMiddleware, GZipWhenAccepted, RequestContextMiddleware
 from notes_api.core.ratelimit import RateLimiter
 from notes_api.core.security import Passwords, TokenService
+from notes_api.exports.records import ExportRecords
+from notes_api.exports.service import ExportsService
 from notes_api.services.accounts import Accounts
 from notes_api.services.notes import NotesService
 
@@ -47,7 +50,25 @@ def build_services(settings: Settings) -> Services:
         ),
         notes=NotesService(db, NoteCache(gate, settings.cache_ttl_seconds, settings.cache_enabled)),
         limiter=RateLimiter(settings, gate),
+        exports=ExportsService.from_settings(ExportRecords(db, settings), settings),
     )
+
+
+async def ensure_export_indexes(
+    records: ExportRecords, first_delay: float = 0.5, max_delay: float = 15.0
+) -> None:
+    """The exports collection's indexes, retried in the background like the others (core/db.py).
+    Requests do not wait for this: ``ExportRecords.create`` makes sure of them itself first."""
+    delay = first_delay
+    while True:
+        try:
+            await records.ensure_indexes()
+        except PyMongoError as exc:
+            log.warning("export index creation failed, retrying in %.1fs: %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+        else:
+            return
 
 
 def telemetry_options(settings: Settings) -> TelemetryConfig:
@@ -66,6 +87,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.draining = False
         db = services.accounts.db
         indexer = asyncio.create_task(db.ensure_indexes_until_done())
+        export_indexer = (
+            asyncio.create_task(ensure_export_indexes(services.exports.records))
+            if services.exports.configured
+            else None
+        )
         # Give the first attempt one server-selection timeout, so a healthy start is ready at
         # once; with the database down, start anyway and let /ready report it.
         first_try = settings.mongodb_server_selection_timeout_ms / 1000 + 1
@@ -85,6 +111,9 @@ def create_app(settings: Settings) -> FastAPI:
             if restore_signal is not None:
                 restore_signal()
             indexer.cancel()
+            if export_indexer is not None:
+                export_indexer.cancel()
+            await services.exports.close()
             await services.accounts.gate.close()
             await db.close()
             log.info("stopped")
@@ -99,7 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    for router in (auth.router, notes.router, health.router):
+    for router in (auth.router, notes.router, exports.router, health.router):
         app.include_router(router)
 
     # Added innermost first: the request context wraps everything, so even a 413 from the
@@ -112,7 +141,7 @@ def create_app(settings: Settings) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_allow_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
             expose_headers=[
                 "ETag",
                 "Location",

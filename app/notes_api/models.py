@@ -126,3 +126,27 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: Literal["ready", "degraded", "not_ready", "draining"]
     checks: dict[str, str]
+
+
+ExportState = Literal["queued", "running", "done", "failed"]
+
+
+class ExportAccepted(BaseModel):
+    id: str = Field(description="the export's id")
+    status: ExportState = Field(description="queued for a new export; the current status for a replayed key")
+    status_url: str = Field(description="GET it for the status and, once done, the download URL")
+
+
+class ExportOut(BaseModel):
+    id: str
+    status: ExportState
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime = Field(description="when the export and this record are deleted")
+    note_count: int | None = Field(None, description="notes in the export, once done")
+    size_bytes: int | None = Field(None, description="size of the gzip-compressed JSON document, once done")
+    error: str | None = Field(None, description="why the export failed, when failed")
+    download_url: str | None = Field(
+        None, description="short-lived URL of the export (application/gzip), only when done"
+    )
+    download_expires_at: datetime | None = Field(None, description="when download_url stops working")

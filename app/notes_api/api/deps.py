@@ -16,6 +16,7 @@ from notes_api.core.config import Settings
 from notes_api.core.errors import APIError, unauthorized
 from notes_api.core.ratelimit import Decision, RateLimiter
 from notes_api.core.security import TokenError, TokenService
+from notes_api.exports.service import ExportsService
 from notes_api.services.accounts import Accounts, Principal
 from notes_api.services.notes import NotesService
 
@@ -27,6 +28,7 @@ class Services:
     accounts: Accounts
     notes: NotesService
     limiter: RateLimiter
+    exports: ExportsService
 
 
 async def get_services(request: Request) -> Services:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -25,7 +26,11 @@ DB_RETRY_AFTER_SECONDS = 5
 # and WaitQueueTimeoutError all derive from PyMongoError, which the routes have always answered
 # with 503. redis-py (redis/exceptions.py): every error derives from RedisError; Redis failures
 # are meant to degrade (core/cache.py), so one that escapes is a 503 too, never a 500.
-DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (PyMongoError, RedisError)
+# botocore (botocore/exceptions.py), for the export queue and bucket: BotoCoreError covers what
+# never reached an answer (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError,
+# NoCredentialsError), ClientError every error AWS answered (throttling, AccessDenied, a missing
+# queue, KMS refusing the key); neither is the client's fault, so both are a 503 too.
+DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (PyMongoError, RedisError, BotoCoreError, ClientError)
 
 _DESCRIPTIONS = {
     304: "Not modified",
@@ -40,7 +45,7 @@ _DESCRIPTIONS = {
     428: "Precondition required: send If-Match",
     429: "Too many requests; see Retry-After and RateLimit-* headers",
     500: "Internal error",
-    503: "A dependency (the database) is unavailable; retry after Retry-After",
+    503: "A dependency (the database, or AWS for exports) is unavailable; retry after Retry-After",
 }
 
 
@@ -56,10 +61,14 @@ class APIError(Exception):
 def dependency_unavailable(exc: Exception) -> APIError:
     """The 503 for a dependency that failed, counted and logged once. The routes' handler and
     the fast path (api/fastpath.py, which runs outside the routes' handlers) both answer with it."""
-    redis = isinstance(exc, RedisError)
-    DEPENDENCY_ERRORS.labels("redis" if redis else "mongodb", "request").inc()
+    if isinstance(exc, RedisError):
+        dependency, code, what = "redis", "redis_unavailable", "Redis"
+    elif isinstance(exc, BotoCoreError | ClientError):
+        dependency, code, what = "aws", "aws_unavailable", "AWS (the export queue or bucket)"
+    else:
+        dependency, code, what = "mongodb", "database_unavailable", "the database"
+    DEPENDENCY_ERRORS.labels(dependency, "request").inc()
     log.error("dependency unavailable: %s: %s", type(exc).__name__, exc)
-    code, what = ("redis_unavailable", "Redis") if redis else ("database_unavailable", "the database")
     return APIError(
         503, code, f"{what} is unavailable, retry later", {"Retry-After": str(DB_RETRY_AFTER_SECONDS)}
     )

@@ -66,6 +66,7 @@ class RateLimiter:
         self.gate = gate
         self.auth_item: RateLimitItem = parse(settings.rate_limit_auth)
         self.api_item: RateLimitItem = parse(settings.rate_limit_api)
+        self.exports_item: RateLimitItem = parse(settings.rate_limit_exports)
         lease = settings.rate_limit_api_lease
         self.api_lease = lease if self.api_item.amount >= LEASE_LIMIT_FACTOR * lease else 1
         self._leases: dict[tuple[str, ...], _Lease] = {}
@@ -99,6 +100,11 @@ class RateLimiter:
         if not allowed:
             RATE_LIMITED.labels(scope).inc()
         return Decision(allowed, item.amount, item.get_expiry(), stats.remaining, reset)
+
+    async def hit_exports(self, user_id: str) -> Decision:
+        """The per-user limit on export requests, counted one by one with the counts to report
+        (a few an hour: nothing to lease), on top of the API limit every request pays."""
+        return await self.hit("exports", self.exports_item, user_id, detailed=True)
 
     async def hit_api(self, user_id: str) -> Decision:
         """The per-user API limit, leased: ``api_lease`` hits are taken from Redis at once and
