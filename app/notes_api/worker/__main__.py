@@ -1,0 +1,5 @@
+import sys
+
+from notes_api.worker.main import main
+
+sys.exit(main())
