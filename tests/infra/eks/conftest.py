@@ -11,7 +11,7 @@ import pytest
 
 from infra.eks.cluster import EksCluster, EksClusterArgs
 from infra.eks.controller import LoadBalancerController, LoadBalancerControllerArgs
-from infra.eks.pod_identity import ApiPodIdentity, ApiPodIdentityArgs
+from infra.eks.pod_identity import ApiPodIdentity, ApiPodIdentityArgs, PodIdentityArgs
 from notes_platform.graph.mocks import ACCOUNT_ID
 from tests.infra.harness import Graph, run
 
@@ -62,6 +62,17 @@ def pod_identity_args(
         "secrets_kms_key_arn": SECRETS_KEY,
     }
     return ApiPodIdentityArgs(**(values | overrides))
+
+
+def worker_identity_args(statements: Any, **overrides: Any) -> PodIdentityArgs:
+    """The export worker's pod identity as the stack wires it: the chart's worker service account,
+    the MongoDB URI's secret only, and the exports tier's statements."""
+    values: dict[str, Any] = {
+        "service_account": "notes-api-worker",
+        "secret_arns": [SECRET_ARNS[0]],
+        "statements": statements,
+    }
+    return pod_identity_args(**(values | overrides))
 
 
 def eks_path(args: EksClusterArgs) -> Graph:
