@@ -194,6 +194,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _sqs_queue_outputs(outputs: dict[str, Any], queue: str, region: str) -> str:
+    """A queue's ARN ends in its name, and the provider's id is the queue URL
+    (terraform-provider-aws internal/service/sqs/queue.go sets it from QueueUrl)."""
+    outputs["arn"] = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{queue}"
+    outputs["url"] = f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{queue}"
+    return str(outputs["url"])
+
+
 def _eks_cluster_outputs(inputs: Mapping[str, Any], name: str, region: str) -> dict[str, Any]:
     """What the Kubernetes provider and the node security group are built from."""
     short = _hex(f"aws:eks/cluster:Cluster/{name}", 17)
@@ -329,12 +337,7 @@ class AwsMocks(pulumi_mocks.Mocks):
             outputs["bucket"] = resource_id
             outputs["arn"] = f"arn:aws:s3:::{resource_id}"
         elif typ == "aws:sqs/queue:Queue":
-            # SQS: the ARN ends in the queue's name, and the provider's id is the queue URL
-            # (terraform-provider-aws internal/service/sqs/queue.go sets it from QueueUrl).
-            queue = args.inputs.get("name", name)
-            outputs["arn"] = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{queue}"
-            resource_id = f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{queue}"
-            outputs["url"] = resource_id
+            resource_id = _sqs_queue_outputs(outputs, args.inputs.get("name", name), region)
         elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             # IAM names an OIDC provider by its issuer's host (and path), not by a name of ours.
             host = str(args.inputs.get("url", name)).removeprefix("https://")
