@@ -18,6 +18,7 @@ from .common import (
     Settings,
     as_list,
     current_stack,
+    customer_key,
     document,
     is_false,
     is_true,
@@ -219,13 +220,46 @@ def s3_bucket_encrypted(args: StackValidationArgs, report: ReportViolation, sett
     allowed = settings.strings("allowedAlgorithms")
     configurations = of_type(args, t.BUCKET_ENCRYPTION)
     for bucket in of_type(args, t.BUCKETS):
-        inline = [mapping(mapping(bucket.props.get("serverSideEncryptionConfiguration")).get("rule"))]
-        rules = inline + [
-            mapping(r) for c in _configured(bucket, configurations) for r in sequence(c.props.get("rules"))
-        ]
-        algorithms = {mapping(r.get("applyServerSideEncryptionByDefault")).get("sseAlgorithm") for r in rules}
+        algorithms = {d.get("sseAlgorithm") for d in _default_encryption(bucket, configurations)}
         if not algorithms & set(allowed):
             report("S3 buckets must have a default encryption configuration.", bucket.urn)
+
+
+def _default_encryption(
+    bucket: PolicyResource, configurations: list[PolicyResource]
+) -> list[Mapping[str, Any]]:
+    """The bucket's default encryption settings (``applyServerSideEncryptionByDefault``): inline
+    on the bucket, or in encryption configurations of this stack."""
+    inline = [mapping(mapping(bucket.props.get("serverSideEncryptionConfiguration")).get("rule"))]
+    rules = inline + [
+        mapping(r) for c in _configured(bucket, configurations) for r in sequence(c.props.get("rules"))
+    ]
+    return [mapping(r.get("applyServerSideEncryptionByDefault")) for r in rules]
+
+
+@stack_rule(
+    "s3-bucket-customer-key",
+    "Buckets holding data default to SSE-KMS with a customer-managed key, so its key policy decides "
+    "who reads them; a bucket that receives access logs may keep SSE-S3, the only default encryption "
+    "ELB and S3 log delivery write to.",
+)
+def s3_bucket_customer_key(args: StackValidationArgs, report: ReportViolation, _: Settings) -> None:
+    # A log bucket is known by what writes to it, not by a tag or a name anyone could give any
+    # bucket: a load balancer's or distribution's access logs, or S3 server access logging,
+    # naming it (_log_buckets). ALB access logs are written to SSE-S3 buckets only (ELB User
+    # Guide, enable-access-logging.html); S3 server access logging does not support a target
+    # bucket whose default encryption is SSE-KMS (S3 User Guide, enable-server-access-logging.html).
+    configurations = of_type(args, t.BUCKET_ENCRYPTION)
+    log_buckets = _log_buckets(args)
+    for bucket in of_type(args, t.BUCKETS):
+        if bucket.urn in log_buckets:
+            continue
+        if not any(
+            text(d.get("sseAlgorithm")) in ("aws:kms", "aws:kms:dsse")
+            and customer_key(d.get("kmsMasterKeyId"), "alias/aws/s3")
+            for d in _default_encryption(bucket, configurations)
+        ):
+            report("S3 buckets holding data must default to SSE-KMS with a customer-managed key.", bucket.urn)
 
 
 @stack_rule(
@@ -242,7 +276,16 @@ def s3_bucket_public_access_blocked(args: StackValidationArgs, report: ReportVio
 def _denies_plaintext(statement: Mapping[str, Any]) -> bool:
     condition = mapping(mapping(statement.get("Condition")).get("Bool"))
     insecure = condition.get("aws:SecureTransport")
-    return statement.get("Effect") == "Deny" and any(is_false(v) for v in as_list(insecure))
+    # A deny for one principal or one action leaves the bucket readable without TLS by others.
+    principal = statement.get("Principal")
+    everyone = principal == "*" or "*" in as_list(mapping(principal).get("AWS"))
+    every_action = bool({"s3:*", "*"} & set(as_list(statement.get("Action"))))
+    return (
+        statement.get("Effect") == "Deny"
+        and any(is_false(v) for v in as_list(insecure))
+        and everyone
+        and every_action
+    )
 
 
 @stack_rule("s3-bucket-tls-only", "Every bucket's policy denies requests that do not use TLS.")
@@ -272,9 +315,20 @@ def _log_buckets(args: StackValidationArgs) -> set[str]:
         return any(
             references(writer, prop, bucket, lambda value: matches(mapping(value).get("bucket")))
             for writer, prop in nested
-        ) or any(references(g, "targetBucket", bucket, matches) for g in direct)
+        ) or any(_logs_into(g, bucket, matches) for g in direct)
 
     return {bucket.urn for bucket in of_type(args, t.BUCKETS) if receives_logs(bucket)}
+
+
+def _logs_into(logging: PolicyResource, bucket: PolicyResource, matches: Callable[[Any], bool]) -> bool:
+    """Whether server access logging ``logging`` delivers into ``bucket``. It depends on its
+    source bucket as much as on its target, so a bare dependency cannot tell them apart (and the
+    bucket whose logs are kept would pass for a log bucket): the engine's per-property record
+    decides, else the target's name."""
+    fed_by = logging.property_dependencies.get("targetBucket")
+    if fed_by:
+        return any(d.urn == bucket.urn for d in fed_by)
+    return matches(logging.props.get("targetBucket"))
 
 
 @stack_rule(
@@ -316,6 +370,7 @@ POLICIES: list[Policy] = [
     elasticache_auth_required,
     elasticache_snapshot_retention,
     s3_bucket_encrypted,
+    s3_bucket_customer_key,
     s3_bucket_public_access_blocked,
     s3_bucket_tls_only,
     stateful_resources_protected,

@@ -135,6 +135,8 @@ CRITICAL: dict[str, str] = {
     **dict.fromkeys(t.LOAD_BALANCERS, "Load balancers"),
     t.ECS_SERVICE: "ECS services",
     t.DISTRIBUTION: "CloudFront distributions",
+    # Work waits in a queue silently: no request fails while nobody consumes it.
+    t.SQS_QUEUE: "SQS queues",
 }
 MATCHERS: dict[str, Matcher] = {
     t.DOCDB_CLUSTER: _equals("clusterIdentifier", "id"),
@@ -143,6 +145,8 @@ MATCHERS: dict[str, Matcher] = {
     **dict.fromkeys(t.LOAD_BALANCERS, _load_balancer),
     t.ECS_SERVICE: _equals("name"),
     t.DISTRIBUTION: _equals("id"),
+    # AWS/SQS metrics carry the queue's name as QueueName.
+    t.SQS_QUEUE: _equals("name"),
 }
 
 
@@ -182,7 +186,7 @@ def covers(alarm: PolicyResource, target: PolicyResource) -> bool:
 
 @stack_rule(
     "critical-resources-alarmed",
-    "Every critical resource (database, cache, load balancer, service, distribution) has an alarm.",
+    "Every critical resource (database, cache, load balancer, service, distribution, queue) has an alarm.",
     enforcement=ADVISORY,
     config={"types": strings_setting(sorted(CRITICAL), "resource types that need at least one metric alarm")},
 )

@@ -55,6 +55,9 @@ BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessB
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 BUCKET_LOGGING = frozenset({"aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2"})
 
+# queues
+SQS_QUEUE = "aws:sqs/queue:Queue"
+
 # secrets
 KMS_KEY = "aws:kms/key:Key"
 SECRETS_MANAGER_SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 (a type token)
@@ -129,6 +132,7 @@ TAGGABLE = frozenset(
         "aws:elasticache/parameterGroup:ParameterGroup",
         "aws:elasticache/subnetGroup:SubnetGroup",
         *BUCKETS,
+        SQS_QUEUE,
         KMS_KEY,
         SECRETS_MANAGER_SECRET,
         IAM_ROLE,

@@ -3,6 +3,8 @@ in the same wire shape where it does not yet (CloudFront, WAF, alarms, topics, I
 
 from __future__ import annotations
 
+import json
+
 from policies.notes_policies import resource_types as t
 from tests.policies.harness import (
     ACCOUNT,
@@ -335,6 +337,19 @@ def alarms() -> list[Resource]:
             {"DistributionId": "E2EXAMPLE00000", "Region": "Global"},
             dependencies=[DISTRIBUTION_URN],
         ),
+        # The exports queues, by their QueueName (the queues' own name property).
+        alarm(
+            "prod-alarm-exports-oldest",
+            "AWS/SQS",
+            "ApproximateAgeOfOldestMessage",
+            {"QueueName": "notes-prod-exports"},
+        ),
+        alarm(
+            "prod-alarm-exports-dlq",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": "notes-prod-exports-dlq"},
+        ),
     ]
 
 
@@ -369,6 +384,120 @@ def policy_attachment() -> Resource:
         {"role": "notes-prod-api-task", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
         component="ApiService",
     )
+
+
+# Note exports: the queue, its dead-letter queue and the bucket, as infra/exports makes them
+# under mocks (the queue reaches its dead-letter queue through a dependency; the ARN in its
+# redrive policy is the mocks', which names no queue).
+
+EXPORTS_KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/prod-keys-exports"
+EXPORTS_DLQ_URN = urn("prod", "ExportQueue", t.SQS_QUEUE, "prod-exports-dlq")
+EXPORTS_QUEUE_URN = urn("prod", "ExportQueue", t.SQS_QUEUE, "prod-exports-queue")
+EXPORTS_BUCKET_URN = urn("prod", "ExportBucket", "aws:s3/bucket:Bucket", "prod-exports-bucket")
+EXPORTS_BUCKET_NAME = "notes-prod-exports-125c6824"
+# The ALB's log bucket of the committed prod plan: the exports' server access logs go there.
+ALB_LOG_BUCKET_NAME = "notes-prod-alb-logs-37437a6b"
+
+
+def _queue(name: str, inputs: dict[str, object], **extra: object) -> Resource:
+    encryption = {"kmsMasterKeyId": EXPORTS_KEY, "kmsDataKeyReusePeriodSeconds": 300}
+    return resource(
+        t.SQS_QUEUE,
+        name,
+        {**encryption, "receiveWaitTimeSeconds": 20, **inputs},
+        component="ExportQueue",
+        **extra,
+    )
+
+
+def exports_dlq() -> Resource:
+    return _queue(
+        "prod-exports-dlq", {"name": "notes-prod-exports-dlq", "messageRetentionSeconds": 1_209_600}
+    )
+
+
+def exports_queue() -> Resource:
+    redrive = {
+        "deadLetterTargetArn": f"arn:aws:sqs:eu-west-1:{ACCOUNT}:queue/prod-exports-dlq-650d8b14",
+        "maxReceiveCount": 5,
+    }
+    return _queue(
+        "prod-exports-queue",
+        {
+            "name": "notes-prod-exports",
+            "messageRetentionSeconds": 345_600,
+            "visibilityTimeoutSeconds": 900,
+            "redrivePolicy": json.dumps(redrive),
+        },
+        dependencies=[EXPORTS_DLQ_URN],
+    )
+
+
+def _on_exports_bucket(type_token: str, name: str, inputs: dict[str, object]) -> Resource:
+    return resource(
+        type_token,
+        name,
+        {"bucket": EXPORTS_BUCKET_NAME, **inputs},
+        component="ExportBucket",
+        dependencies=[EXPORTS_BUCKET_URN],
+    )
+
+
+def exports_bucket() -> list[Resource]:
+    """The bucket with its public access block, SSE-KMS default, TLS-only policy and access
+    logging into the ALB's log bucket."""
+    arn = f"arn:aws:s3:::{EXPORTS_BUCKET_NAME}"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyWithoutTls",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [arn, f"{arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    encryption = {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": EXPORTS_KEY}
+    switches = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    return [
+        resource(
+            "aws:s3/bucket:Bucket",
+            "prod-exports-bucket",
+            {"bucketPrefix": "notes-prod-exports-", "forceDestroy": False},
+            component="ExportBucket",
+            protect=True,
+        ),
+        _on_exports_bucket(
+            t.BUCKET_PUBLIC_ACCESS_BLOCK, "prod-exports-bucket-public-access", dict.fromkeys(switches, True)
+        ),
+        _on_exports_bucket(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "prod-exports-encryption",
+            {"rules": [{"applyServerSideEncryptionByDefault": encryption, "bucketKeyEnabled": True}]},
+        ),
+        _on_exports_bucket(t.BUCKET_POLICY, "prod-exports-policy", {"policy": json.dumps(policy)}),
+        # Depends on the bucket whose requests it logs, and names the target only by value.
+        _on_exports_bucket(
+            "aws:s3/bucketLogging:BucketLogging",
+            "prod-exports-access-logs",
+            {"targetBucket": ALB_LOG_BUCKET_NAME, "targetPrefix": "s3/exports/"},
+        ),
+    ]
+
+
+def exports() -> list[Resource]:
+    return [exports_dlq(), exports_queue(), *exports_bucket()]
+
+
+def prod_graph_with_exports() -> list[Resource]:
+    """prod_graph() with the exports' queues and bucket in place of whatever the plan has of
+    them (the plan's alarms are already replaced, the queues' among them)."""
+    extra = exports()
+    names = {r["name"] for r in extra}
+    return [r for r in prod_graph() if r["name"] not in names] + extra
 
 
 # What prod_graph() puts in place of the plan's own: the tests change these one at a time.

@@ -155,6 +155,23 @@ ONLY_ALLOW = json.dumps(
 DATA_BUCKET = resource(
     "aws:s3/bucket:Bucket", "prod-exports", {"bucketPrefix": "notes-prod-exports-"}, component="Exports"
 )
+CUSTOMER_KEY = "S3 buckets holding data must default to SSE-KMS with a customer-managed key."
+EXPORTS_BUCKET = f.EXPORTS_BUCKET_URN
+EXPORTS_ENCRYPTION = "rules.0.applyServerSideEncryptionByDefault"
+
+
+def _tls_deny(**statement: object) -> str:
+    """The log bucket's policy with its TLS deny narrowed to ``statement``'s principal or action."""
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [deny | statement]})
+
+
 TLS = "DocumentDB clusters must require TLS in their parameter group."
 AUDIT = "DocumentDB clusters must record and export audit logs."
 
@@ -231,6 +248,60 @@ STACK_MUTATIONS = [
         "no deny statement",
     ),
     StackMutation(
+        data.s3_bucket_tls_only,
+        on(
+            "prod-alb-logs-policy",
+            setting("policy", _tls_deny(Principal={"AWS": f"arn:aws:iam::{f.ACCOUNT}:root"})),
+        ),
+        [("S3 buckets must deny requests without TLS.", LOGS_BUCKET)],
+        "the deny binds one principal",
+    ),
+    StackMutation(
+        data.s3_bucket_tls_only,
+        on("prod-alb-logs-policy", setting("policy", _tls_deny(Action=["s3:GetObject"]))),
+        [("S3 buckets must deny requests without TLS.", LOGS_BUCKET)],
+        "the deny covers reads only",
+    ),
+    StackMutation(
+        data.s3_bucket_customer_key,
+        adding(DATA_BUCKET),
+        [(CUSTOMER_KEY, DATA_BUCKET["urn"])],
+        "a new data bucket without default encryption",
+    ),
+    StackMutation(
+        data.s3_bucket_customer_key,
+        in_order(
+            adding(*f.exports()),
+            on("prod-exports-encryption", setting(EXPORTS_ENCRYPTION, {"sseAlgorithm": "AES256"})),
+        ),
+        [(CUSTOMER_KEY, EXPORTS_BUCKET)],
+        "the exports bucket on SSE-S3",
+    ),
+    StackMutation(
+        data.s3_bucket_customer_key,
+        in_order(
+            adding(*f.exports()),
+            on("prod-exports-encryption", setting(f"{EXPORTS_ENCRYPTION}.kmsMasterKeyId", "alias/aws/s3")),
+        ),
+        [(CUSTOMER_KEY, EXPORTS_BUCKET)],
+        "the exports bucket under the AWS managed key",
+    ),
+    StackMutation(
+        data.s3_bucket_customer_key,
+        # Once the load balancer no longer writes to it, the log bucket holds data like any other.
+        on("prod-alb-lb", removing("accessLogs"), undepending(LOGS_BUCKET)),
+        [(CUSTOMER_KEY, LOGS_BUCKET)],
+        "the ALB's SSE-S3 bucket no longer receives its logs",
+    ),
+    StackMutation(
+        data.stateful_resources_protected,
+        # The access logging depends on the bucket it logs: that bucket does not become a log
+        # bucket by it, and still has to be protected.
+        in_order(adding(*f.exports()), on("prod-exports-bucket", option("protect", False))),
+        [("S3 buckets holding data must be protected in prod.", EXPORTS_BUCKET)],
+        "the exports bucket, which logs into the ALB's bucket, unprotected",
+    ),
+    StackMutation(
         data.stateful_resources_protected,
         on("prod-docdb-cluster", option("protect", False)),
         [("DocumentDB clusters must be protected in prod.", CLUSTER)],
@@ -300,6 +371,23 @@ def test_the_minimum_backup_days_are_configurable() -> None:
 def test_the_aws_owned_key_may_be_allowed() -> None:
     cluster = applied(f.docdb_cluster(), removing("kmsKeyId"))
     assert check(data.docdb_storage_encrypted, cluster, settings={"requireCustomerKey": False}) == []
+
+
+def test_a_bucket_receiving_s3_access_logs_may_keep_sse_s3() -> None:
+    # GIVEN the exports bucket logging into the ALB's SSE-S3 bucket, and that bucket no longer
+    # written by the load balancer: S3 server access logging alone makes it a log bucket
+    graph = f.prod_graph_with_exports()
+    lb = named(graph, "prod-alb-lb")
+    del lb["inputs"]["accessLogs"]
+    lb["dependencies"] = [d for d in lb["dependencies"] if d != LOGS_BUCKET]
+    assert check_stack(data.s3_bucket_customer_key, graph) == []
+    # AND the engine's per-property record names the target exactly, whatever the name says
+    logging = named(graph, "prod-exports-access-logs")
+    logging["inputs"]["targetBucket"] = "renamed-by-the-provider"
+    logging["propertyDependencies"] = {"bucket": [EXPORTS_BUCKET], "targetBucket": [LOGS_BUCKET]}
+    assert check_stack(data.s3_bucket_customer_key, graph) == []
+    logging["propertyDependencies"] = {"bucket": [EXPORTS_BUCKET], "targetBucket": []}
+    assert check_stack(data.s3_bucket_customer_key, graph) == [(CUSTOMER_KEY, LOGS_BUCKET)]
 
 
 def test_a_parameter_group_is_found_through_the_engines_property_dependencies() -> None:

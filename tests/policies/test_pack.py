@@ -36,6 +36,7 @@ from tests.policies import (
     test_identity,
     test_network,
     test_observability,
+    test_queues,
     test_secrets,
 )
 from tests.policies.harness import Resource, aws_resource_class, snapshot
@@ -146,6 +147,7 @@ TESTED = [
     test_compute,
     test_eks,
     test_data,
+    test_queues,
     test_secrets,
     test_identity,
     test_observability,
