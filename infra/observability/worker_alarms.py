@@ -156,8 +156,9 @@ class WorkerAlarms(pulumi.ComponentResource):
                 threshold=t.running_task_shortfall,
                 # As the API's: Container Insights reports a service every minute while it
                 # exists, so silence means nobody can see the worker, which is not health. Chosen
-                # for a worker whose autoscaling keeps at least one task; one allowed to scale to
-                # zero would make silence at zero tasks normal, and this choice must be revisited.
+                # for a worker that keeps at least one task (WorkerServiceArgs.min_count >= 1:
+                # target tracking on backlog per task cannot scale up from zero); one allowed to
+                # scale to zero would make silence at zero tasks normal: revisit this then.
                 treat_missing_data="breaching",
                 evaluation=shortfall,
                 inputs={
