@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-PURPOSES = ("logs", "secrets", "docdb", "cache", "ecr", "sns", "exports")
+PURPOSES = ("logs", "secrets", "docdb", "cache", "ecr", "sns", "exports", "backup")
 _ALIAS_SCOPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
 DESCRIPTIONS = {
@@ -24,7 +24,20 @@ DESCRIPTIONS = {
     "ecr": "ECR repository images",
     "sns": "SNS topics of alarm notifications",
     "exports": "note exports: their SQS queues and S3 bucket",
+    "backup": "AWS Backup vaults",
 }
+# Services that publish to the alarm topic themselves and, the topic being encrypted, need the
+# sns key (``KeysArgs.sns_publishers``): AWS Backup's vault events, AWS Budgets and Cost Anomaly
+# Detection. Budgets and anomaly detection each document the key policy statement
+# (kms:GenerateDataKey* and kms:Decrypt for budgets.amazonaws.com / costalerts.amazonaws.com: AWS
+# Cost Management User Guide, "Creating an Amazon SNS topic for budget notifications" and "... for
+# anomaly notifications", section "Protecting your ... alerts data with SSE and AWS KMS"); AWS
+# Backup's guide does not, and the SNS Developer Guide's rule for AWS services publishing to
+# encrypted topics ("Enable compatibility between event sources from AWS services and encrypted
+# topics") asks for the same two actions for the service principal.
+SNS_SERVICE_PUBLISHERS = frozenset(
+    {"backup.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"}
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,10 @@ class KeysArgs:
     """Extra word in each alias (``alias/notes-<env>-<scope>-<purpose>``). Default none (the
     stack's keys); Edge passes ``edge``. Aliases are regional, so a second set of keys in the
     stack's own region would otherwise collide."""
+    sns_publishers: tuple[str, ...] = ()
+    """Service principals besides CloudWatch that publish to topics under the ``sns`` key, from
+    ``SNS_SERVICE_PUBLISHERS``. Default none (the edge's keys); the stack passes the services its
+    alarm topic admits (``AlarmTopicArgs.service_publishers``)."""
 
 
 def _key_policy(purpose: str, args: KeysArgs) -> pulumi.Output[str]:
@@ -63,7 +80,11 @@ def _key_policy(purpose: str, args: KeysArgs) -> pulumi.Output[str]:
             # and the consumer's ReceiveMessage with their own permissions, which an IAM policy
             # may grant instead of the key policy (SQS Developer Guide, "Amazon SQS Key
             # management", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html),
-            # and S3 encrypts and decrypts objects as the requester.
+            # and S3 encrypts and decrypts objects as the requester. AWS Backup (the backup key)
+            # works with the role a plan passes it, whose AWS managed policy grants the KMS calls
+            # ("Your IAM role must have access to the KMS key ... The permissions in IAM policy
+            # and KMS key policy must be consistent": AWS Backup Developer Guide, "Encryption for
+            # backups in AWS Backup").
             "Sid": "AccountRootAdministersAndDelegatesToIam",
             "Effect": "Allow",
             "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
@@ -109,6 +130,18 @@ def _key_policy(purpose: str, args: KeysArgs) -> pulumi.Output[str]:
                 "Resource": "*",
             }
         )
+        if args.sns_publishers:
+            statements.append(
+                {
+                    # As for CloudWatch: the key lets these services encrypt what they publish;
+                    # the topic policy decides which topic, for which account.
+                    "Sid": "AwsServicesPublishToEncryptedTopics",
+                    "Effect": "Allow",
+                    "Principal": {"Service": sorted(args.sns_publishers)},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                }
+            )
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
 
 
@@ -128,6 +161,12 @@ class Keys(pulumi.ComponentResource):
             raise ValueError(
                 f"Keys {name}: purposes={list(args.purposes)}; give each purpose once, at least one, "
                 f"from {', '.join(PURPOSES)}"
+            )
+        unknown = sorted(set(args.sns_publishers) - SNS_SERVICE_PUBLISHERS)
+        if unknown or len(set(args.sns_publishers)) != len(args.sns_publishers):
+            raise ValueError(
+                f"Keys {name}: sns_publishers={list(args.sns_publishers)}; give each once, from "
+                f"{', '.join(sorted(SNS_SERVICE_PUBLISHERS))}"
             )
         if args.alias_scope is not None and not _ALIAS_SCOPE.match(args.alias_scope):
             raise ValueError(

@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.kms import SNS_SERVICE_PUBLISHERS
 from infra.observability.endpoints import endpoint_problem
 from infra.observability.naming import check_environment
 
@@ -51,29 +52,70 @@ class AlarmTopicArgs:
     purpose: str = "alarms"
     """Last part of the topic's name, notes-<env>-<purpose>: a second topic of the same
     environment needs its own (the edge's us-east-1 topic is "edge-alarms"). Default "alarms"."""
+    service_publishers: tuple[str, ...] = ()
+    """AWS services besides CloudWatch that may publish, for this account only (``kms.
+    SNS_SERVICE_PUBLISHERS``: AWS Backup's vault events, Budgets, Cost Anomaly Detection); the
+    topic's key must admit them too (``KeysArgs.sns_publishers``). Default none (the edge's topic)."""
 
 
-def topic_policy(*, topic_arn: str, account_id: str, region: str, environment: str) -> dict[str, Any]:
-    """CloudWatch may publish, for this account's alarms of this environment only. Principals of
-    the account keep what their IAM policies grant: a topic policy is needed only across the
-    account boundary, and for service principals."""
+def topic_policy(
+    *,
+    topic_arn: str,
+    account_id: str,
+    region: str,
+    environment: str,
+    service_publishers: Sequence[str] = (),
+) -> dict[str, Any]:
+    """CloudWatch may publish, for this account's alarms of this environment only; each of
+    ``service_publishers`` for this account only. Principals of the account keep what their IAM
+    policies grant: a topic policy is needed only across the account boundary, and for service
+    principals."""
     alarms = f"arn:aws:cloudwatch:{region}:{account_id}:alarm:notes-{environment}-*"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+    statements = [
+        {
+            "Sid": "CloudWatchAlarmsOfThisAccountPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": alarms},
+            },
+        }
+    ]
+    # Each service's own documented conditions (confused deputy: another account's vault, budget
+    # or subscription naming this topic publishes nothing).
+    sources = {
+        # "The value of aws:SourceArn must be a AWS Backup vault when using AWS Backup to publish
+        # Amazon SNS topics on your behalf" (AWS Backup Developer Guide, "Cross-service confused
+        # deputy prevention"); a vault ARN is arn:aws:backup:<region>:<account>:backup-vault:<name>.
+        "backup.amazonaws.com": (
+            "AwsBackupVaultsOfThisEnvironmentPublish",
+            f"arn:aws:backup:{region}:{account_id}:backup-vault:notes-{environment}-*",
+        ),
+        # AWS Cost Management User Guide, "Creating an Amazon SNS topic for budget
+        # notifications": aws:SourceAccount and aws:SourceArn arn:aws:budgets::<account-id>:*.
+        "budgets.amazonaws.com": ("AwsBudgetsOfThisAccountPublish", f"arn:aws:budgets::{account_id}:*"),
+        # "... for anomaly notifications": aws:SourceAccount, the subscription's account.
+        "costalerts.amazonaws.com": ("CostAnomalyDetectionOfThisAccountPublishes", None),
+    }
+    for service in sorted(service_publishers):
+        sid, source_arn = sources[service]
+        condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account_id}}
+        if source_arn:
+            condition["ArnLike"] = {"aws:SourceArn": source_arn}
+        statements.append(
             {
-                "Sid": "CloudWatchAlarmsOfThisAccountPublish",
+                "Sid": sid,
                 "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Principal": {"Service": service},
                 "Action": "sns:Publish",
                 "Resource": topic_arn,
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                    "ArnLike": {"aws:SourceArn": alarms},
-                },
+                "Condition": condition,
             }
-        ],
-    }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def validate_subscriptions(subscriptions: Sequence[AlarmSubscription], field: str = "subscriptions") -> None:
@@ -102,6 +144,12 @@ class AlarmTopic(pulumi.ComponentResource):
         if not PURPOSE.match(args.purpose):
             raise ValueError(f"purpose={args.purpose!r}: lower-case letters, digits and '-' only")
         validate_subscriptions(args.subscriptions)
+        unknown = sorted(set(args.service_publishers) - SNS_SERVICE_PUBLISHERS)
+        if unknown or len(set(args.service_publishers)) != len(args.service_publishers):
+            raise ValueError(
+                f"service_publishers={list(args.service_publishers)}: give each once, from "
+                f"{', '.join(sorted(SNS_SERVICE_PUBLISHERS))}"
+            )
         super().__init__("notes:infra:AlarmTopic", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         env = args.environment
@@ -118,7 +166,14 @@ class AlarmTopic(pulumi.ComponentResource):
             f"{name}-policy",
             arn=self.topic.arn,
             policy=pulumi.Output.all(topic_arn=self.topic.arn, account_id=args.account_id).apply(
-                lambda v: json.dumps(topic_policy(region=args.region, environment=env, **v))
+                lambda v: json.dumps(
+                    topic_policy(
+                        region=args.region,
+                        environment=env,
+                        service_publishers=args.service_publishers,
+                        **v,
+                    )
+                )
             ),
             opts=child,
         )

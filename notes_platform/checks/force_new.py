@@ -361,4 +361,75 @@ FORCE_NEW: dict[str, Replacement] = {
             "unchecked."
         ),
     ),
+    "aws:backup/vault:Vault": Replacement(
+        name="name",
+        force_new=frozenset({"kmsKeyArn", "name"}),
+        source="internal/service/backup/vault.go@fa3f2df0f54f",
+        note=(
+            "The key is ForceNew; tags update in place. forceDestroy and region (inputs in pulumi-aws "
+            "7.51.1) are not in this 2022 copy; unchecked."
+        ),
+    ),
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": Replacement(
+        name="backupVaultName",
+        force_new=frozenset({"backupVaultName", "changeableForDays", "maxRetentionDays", "minRetentionDays"}),
+        source="internal/service/backup/vault_lock_configuration.go@552c04685ba2",
+        note=(
+            "No Update: every input replaces. PutBackupVaultLockConfiguration sets the vault's one lock, so "
+            "a replacement created first is removed by the old one's delete. region (an input in "
+            "pulumi-aws 7.51.1) is not in this copy; unchecked."
+        ),
+    ),
+    "aws:backup/vaultNotifications:VaultNotifications": Replacement(
+        name="backupVaultName",
+        force_new=frozenset({"backupVaultEvents", "backupVaultName", "snsTopicArn"}),
+        source="internal/service/backup/vault_notifications.go@858f79ecbcd8",
+        note=(
+            "No Update: every input replaces; PutBackupVaultNotifications sets the vault's one "
+            "configuration. region (an input in pulumi-aws 7.51.1) is not in this copy; unchecked."
+        ),
+    ),
+    "aws:backup/plan:Plan": Replacement(
+        name="name",
+        force_new=frozenset({"name"}),
+        source="internal/service/backup/plan.go@fd4ee62694a9",
+        note=(
+            "rules (schedules, windows, lifecycles, copy actions) and advancedBackupSettings update in "
+            "place (UpdateBackupPlan). scanSettings and region (inputs in pulumi-aws 7.51.1) are not in "
+            "this copy; unchecked."
+        ),
+    ),
+    "aws:backup/selection:Selection": Replacement(
+        name="name",
+        force_new=frozenset(
+            {"conditions", "iamRoleArn", "name", "notResources", "planId", "resources", "selectionTags"}
+        ),
+        source="internal/service/backup/selection.go@8a7050b71a5c",
+        note="No Update: every input replaces. region (an input in pulumi-aws 7.51.1) is unchecked.",
+    ),
+    "aws:budgets/budget:Budget": Replacement(
+        name="name",
+        force_new=frozenset({"accountId", "name", "namePrefix"}),
+        source="internal/service/budgets/budget.go@676e9547eee7",
+        note=(
+            "Limit, filters, cost types and notifications update in place (UpdateBudget, notifications "
+            "diffed and re-created). autoAdjustData, billingViewArn, filterExpression, metrics and "
+            "plannedLimits (inputs in pulumi-aws 7.51.1) are not in this copy; unchecked."
+        ),
+    ),
+    "aws:costexplorer/anomalyMonitor:AnomalyMonitor": Replacement(
+        name="name",
+        force_new=frozenset({"monitorDimension", "monitorSpecification", "monitorType"}),
+        source="internal/service/ce/anomaly_monitor.go@index:1217829184",
+        note=(
+            "The name updates in place (UpdateAnomalyMonitor); an ARN, not the name, identifies a "
+            "monitor. The listing's copy (9173b36a64be) lacks ForceNew on monitorDimension."
+        ),
+    ),
+    "aws:costexplorer/anomalySubscription:AnomalySubscription": Replacement(
+        name="name",
+        force_new=frozenset({"accountId", "name"}),
+        source="internal/service/ce/anomaly_subscription.go@index:13260059061",
+        note="frequency, monitorArnLists, subscribers and thresholdExpression update in place.",
+    ),
 }

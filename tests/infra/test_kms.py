@@ -111,6 +111,27 @@ def test_sns_key_lets_cloudwatch_alarms_publish_to_encrypted_topics(graph: Graph
     assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"], key.urn
 
 
+def test_sns_key_lets_the_named_services_publish_to_encrypted_topics() -> None:
+    # GIVEN the stack's publishers besides CloudWatch / WHEN built / THEN one more statement on the
+    # sns key names exactly them, with the two actions their guides ask for
+    publishers = ("costalerts.amazonaws.com", "budgets.amazonaws.com", "backup.amazonaws.com")
+    graph = run(lambda: Keys(NAME, _args(purposes=("sns",), sns_publishers=publishers)))
+    key = graph.one(KMS_KEY)
+    cloudwatch, services = _service_statements(key)
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}, key.urn
+    assert services["Principal"] == {"Service": sorted(publishers)}, key.urn
+    assert sorted(services["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"], key.urn
+    assert services["Resource"] == "*" and services["Effect"] == "Allow", key.urn
+
+
+def test_the_backup_key_keeps_the_default_policy_for_aws_backups_role(graph: Graph) -> None:
+    # GIVEN Keys / WHEN built / THEN the backup key has one, leaving its use to the IAM role
+    # AWS Backup assumes (its managed policy grants the KMS calls)
+    key = _keys(graph)["backup"]
+    assert [s["Sid"] for s in _statements(key)] == ["AccountRootAdministersAndDelegatesToIam"], key.urn
+    assert "AWS Backup" in key.inputs["description"], key.urn
+
+
 @pytest.mark.parametrize("purpose", [p for p in PURPOSES if p not in ("logs", "sns")])
 def test_other_keys_admit_no_service_principal(graph: Graph, purpose: str) -> None:
     # GIVEN Keys / WHEN built / THEN keys used through the caller's IAM rights name nobody else
@@ -141,7 +162,7 @@ def test_arn_hands_out_the_key_of_the_purpose(built: tuple[Graph, Keys]) -> None
 def test_arn_of_an_unknown_purpose_is_an_error_naming_the_purposes(built: tuple[Graph, Keys]) -> None:
     # GIVEN Keys / WHEN asked for a purpose it does not have / THEN ValueError lists the valid ones
     _, keys = built
-    with pytest.raises(ValueError, match=r"'s3'.*logs, secrets, docdb, cache, ecr, sns, exports$"):
+    with pytest.raises(ValueError, match=r"'s3'.*logs, secrets, docdb, cache, ecr, sns, exports, backup$"):
         keys.arn("s3")
 
 
@@ -190,6 +211,8 @@ def test_arn_of_a_purpose_left_out_names_the_purposes_there_are() -> None:
         ({"purposes": ("logs", "s3")}, r"purposes=\['logs', 's3'\]"),
         ({"purposes": ("logs", "logs")}, r"give each purpose once"),
         ({"alias_scope": "Edge"}, r"alias_scope='Edge'"),
+        ({"sns_publishers": ("events.amazonaws.com",)}, r"sns_publishers=\['events.amazonaws.com'\]"),
+        ({"sns_publishers": ("budgets.amazonaws.com",) * 2}, r"give each once"),
     ],
 )
 def test_impossible_purposes_or_scope_are_errors(overrides: dict[str, Any], message: str) -> None:

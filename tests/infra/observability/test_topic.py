@@ -9,7 +9,7 @@ import pytest
 
 from infra.observability.topic import AlarmSubscription, AlarmTopic, AlarmTopicArgs
 from notes_platform.graph.mocks import ACCOUNT_ID
-from tests.infra.harness import Graph
+from tests.infra.harness import Graph, run
 from tests.infra.observability.stack import (
     REGION,
     SNS_KEY,
@@ -93,4 +93,63 @@ def test_a_subscriber_listed_twice_is_refused() -> None:
         environment="staging", region=REGION, account_id=ACCOUNT_ID, kms_key_arn=SNS_KEY, subscriptions=twice
     )
     with pytest.raises(ValueError, match=r"subscriptions\[1\]: email .* listed twice"):
+        AlarmTopic("bad", args)
+
+
+def _topic_statements(**args: object) -> dict[str, dict[str, object]]:
+    """The topic policy's statements by Sid, for a topic built from ``args``."""
+    values = {"environment": "prod", "region": REGION, "account_id": ACCOUNT_ID, "kms_key_arn": SNS_KEY}
+    graph = run(lambda: AlarmTopic("prod-alarm-topic", AlarmTopicArgs(**{**values, **args})))  # type: ignore[arg-type]
+    policy = graph.one(SNS_TOPIC_POLICY)
+    return {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+
+
+def test_aws_backup_budgets_and_anomaly_detection_publish_for_this_account_only() -> None:
+    # GIVEN the stack's three service publishers / WHEN the topic is built
+    statements = _topic_statements(
+        service_publishers=("budgets.amazonaws.com", "backup.amazonaws.com", "costalerts.amazonaws.com")
+    )
+    # THEN each may publish, only on behalf of this account, and where its guide gives a source
+    # ARN, only from this environment's vaults / this account's budgets
+    own = {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    expected = {
+        "AwsBackupVaultsOfThisEnvironmentPublish": (
+            "backup.amazonaws.com",
+            {
+                **own,
+                "ArnLike": {
+                    "aws:SourceArn": f"arn:aws:backup:{REGION}:{ACCOUNT_ID}:backup-vault:notes-prod-*"
+                },
+            },
+        ),
+        "AwsBudgetsOfThisAccountPublish": (
+            "budgets.amazonaws.com",
+            {**own, "ArnLike": {"aws:SourceArn": f"arn:aws:budgets::{ACCOUNT_ID}:*"}},
+        ),
+        "CostAnomalyDetectionOfThisAccountPublishes": ("costalerts.amazonaws.com", own),
+    }
+    for sid, (service, condition) in expected.items():
+        statement = statements[sid]
+        assert statement["Principal"] == {"Service": service}, sid
+        assert (statement["Effect"], statement["Action"]) == ("Allow", "sns:Publish"), sid
+        assert statement["Condition"] == condition, sid
+    assert set(statements) == {*expected, "CloudWatchAlarmsOfThisAccountPublish"}
+
+
+def test_without_service_publishers_only_cloudwatch_publishes() -> None:
+    assert list(_topic_statements()) == ["CloudWatchAlarmsOfThisAccountPublish"]
+
+
+@pytest.mark.parametrize(
+    "publishers", [("events.amazonaws.com",), ("budgets.amazonaws.com", "budgets.amazonaws.com")]
+)
+def test_an_unknown_or_repeated_service_publisher_is_refused(publishers: tuple[str, ...]) -> None:
+    args = AlarmTopicArgs(
+        environment="staging",
+        region=REGION,
+        account_id=ACCOUNT_ID,
+        kms_key_arn=SNS_KEY,
+        service_publishers=publishers,
+    )
+    with pytest.raises(ValueError, match=r"service_publishers=.*give each once"):
         AlarmTopic("bad", args)
