@@ -16,17 +16,25 @@ import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import checks as st_checks
 
-from devtools.localservices import free_port
+from devtools.localservices import MotoServer, create_export_resources, free_port
 from notes_api.core.config import Settings, load_settings
 from notes_api.main import create_app
-from tests.app.conftest import PASSWORD, unique_email
+from tests.app.conftest import PASSWORD, aws_environment, export_overrides, unique_email
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def live_server(redis_server, mongo_server) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def exports_on_moto(moto_server: MotoServer) -> Iterator[dict[str, Any]]:
+    """Exports configured against moto, so their routes run rather than answer 503 unconfigured."""
+    with aws_environment(moto_server):
+        yield export_overrides(create_export_resources(moto_server))
+
+
+@pytest.fixture(scope="module")
+def live_server(redis_server, mongo_server, exports_on_moto) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     settings: Settings = load_settings(
+        **exports_on_moto,
         env="test",
         mongodb_uri=mongo_server.uri,
         mongodb_database="notes_fuzz",
