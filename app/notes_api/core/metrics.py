@@ -29,7 +29,7 @@ CACHE_REQUESTS = Counter(
 )
 DEPENDENCY_ERRORS = Counter(
     "notes_dependency_errors_total",
-    "Failed calls to a dependency (mongodb, redis) by operation.",
+    "Failed calls to a dependency (mongodb, redis, aws: sqs and s3) by operation.",
     ["dependency", "operation"],
 )
 RATE_LIMITED = Counter("notes_rate_limited_total", "Requests refused with 429, by limit scope.", ["scope"])
