@@ -182,6 +182,7 @@ class WorkerService(pulumi.ComponentResource):
     task_definition: aws.ecs.TaskDefinition
     service: aws.ecs.Service
     service_name: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
     scaling_target: aws.appautoscaling.Target
     scaling_policy: aws.appautoscaling.Policy
 
@@ -357,6 +358,7 @@ class WorkerService(pulumi.ComponentResource):
             ),
         )
         self.service_name = self.service.name
+        self.cluster_name = pulumi.Output.from_input(args.cluster_name)
 
     def _autoscaling(self, name: str, args: WorkerServiceArgs, prefix: str) -> None:
         self.scaling_target = aws.appautoscaling.Target(

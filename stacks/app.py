@@ -16,10 +16,12 @@ from infra.image import ServiceImage
 from stacks import outputs as out
 from stacks.compute import EksComputeTier, ecs_compute, eks_compute, eks_observability, service_image
 from stacks.config import StackConfig, load
+from stacks.exports import exports_tier
 from stacks.tiers import (
     ComputeTier,
     DataTier,
     EdgeTier,
+    ExportsTier,
     Foundation,
     ObservabilityTier,
     data_tier,
@@ -42,10 +44,14 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
     base = foundation(config)
     data = data_tier(base)
     edge = edge_tier(base)
+    # Every compute path gets the queue and the bucket; the API and the worker read their names.
+    exports = exports_tier(base, edge)
     image = service_image(base)
     compute: ComputeTier | EksComputeTier | None = None
-    if image.image_ref is not None:
-        compute = (eks_compute if config.general.compute == "eks" else ecs_compute)(base, data, edge, image)
+    if image.image_ref is not None and config.general.compute == "eks":
+        compute = eks_compute(base, data, edge, image)
+    elif image.image_ref is not None:
+        compute = ecs_compute(base, data, edge, image, exports)
     else:
         # A promote-only stack's first deploy: everything but the service, which needs an image
         # in this stack's repository first (README, "First deploy").
@@ -58,8 +64,8 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
         data_only = observability_tier(base, data, edge, None)
         observability = eks_observability(base, data, edge, compute, data_only.data_alarms)
     else:
-        observability = observability_tier(base, data, edge, compute)
-    exported = outputs(base, data, edge, image, compute, observability)
+        observability = observability_tier(base, data, edge, compute, exports)
+    exported = outputs(base, data, edge, image, compute, observability, exports)
     for name, value in exported.items():
         pulumi.export(name, value)
     return exported
@@ -72,9 +78,10 @@ def outputs(
     image: ServiceImage,
     compute: ComputeTier | EksComputeTier | None,
     observability: ObservabilityTier,
+    exports: ExportsTier,
 ) -> dict[str, pulumi.Input[Any]]:
     """The stack outputs (names in stacks/outputs.py, which tools import). A stack waiting for
-    its first promoted image has no image, service or dashboard outputs yet."""
+    its first promoted image has no image, service, worker or dashboard outputs yet."""
     exported: dict[str, pulumi.Input[Any]] = {
         # Viewers use CloudFront; the origin name answers 403 to anything without its header.
         out.API_URL: edge.edge.url,
@@ -91,6 +98,9 @@ def outputs(
         out.REDIS_AUTH_SECRET_ARN: data.cache.auth_secret_arn,
         out.FLOW_LOG_GROUP: base.network.flow_log_group_name,
         out.VPC_ID: base.network.vpc_id,
+        out.EXPORT_QUEUE_URL: exports.queue.queue_url,
+        out.EXPORT_DLQ_URL: exports.queue.dlq_url,
+        out.EXPORT_BUCKET: exports.bucket.bucket_name,
     }
     if image.digest is not None and image.image_ref is not None:
         exported |= {out.IMAGE_DIGEST: image.digest, out.IMAGE_REF: image.image_ref}
@@ -103,6 +113,8 @@ def outputs(
             out.SERVICE_NAME: compute.service.service_name,
             out.APP_LOG_GROUP: compute.service.log_group_name,
         }
+        if compute.worker is not None:
+            exported[out.WORKER_SERVICE_NAME] = compute.worker.service_name
     if observability.dashboard is not None:
         exported[out.DASHBOARD_URL] = observability.dashboard.dashboard_url
     return exported

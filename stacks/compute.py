@@ -24,11 +24,13 @@ from infra.observability.alarms import DataAlarms, DeploymentAlarms
 from infra.observability.eks_alarms import EksServiceAlarms, EksServiceAlarmsArgs
 from infra.security_groups import DOCDB_PORT, REDIS_PORT
 from stacks.config import PROJECT, ROOT, StackConfig, StackConfigError
+from stacks.exports import api_export_environment, sender_policy, worker_service
 from stacks.settings import image_tag
 from stacks.tiers import (
     ComputeTier,
     DataTier,
     EdgeTier,
+    ExportsTier,
     Foundation,
     ObservabilityTier,
     stack_dashboard,
@@ -87,8 +89,11 @@ def service_image(base: Foundation) -> ServiceImage:
     )
 
 
-def ecs_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: ServiceImage) -> ComputeTier:
-    """The API as an ECS Fargate service behind the edge tier's ALB, running ``image``."""
+def ecs_compute(
+    base: Foundation, data: DataTier, edge: EdgeTier, image: ServiceImage, exports: ExportsTier
+) -> ComputeTier:
+    """The API as an ECS Fargate service behind the edge tier's ALB, running ``image``, and the
+    export worker beside it in the same cluster."""
     if image.image_ref is None:
         raise ValueError("ecs_compute needs an image: build one, or promote one and set imageDigest")
     config, env, keys, opts, alb = base.config, base.env, base.keys, base.opts, edge.alb
@@ -131,11 +136,17 @@ def ecs_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: Service
             # ECS reads each value at task start: the service waits for the versions.
             secret_versions=[data.database.uri_version, data.cache.auth_version, data.jwt_key.version],
             secrets_kms_key_arn=keys.arn("secrets"),
-            environment_variables=api_environment(config, data),
+            environment_variables={
+                **api_environment(config, data),
+                **api_export_environment(config, exports),
+            },
+            # Send export jobs and presign downloads of finished exports.
+            task_role_statements=sender_policy(exports),
         ),
         opts,
     )
-    return ComputeTier(deployment_alarms=deployment_alarms, service=service)
+    worker = worker_service(base, data, image, exports, service)
+    return ComputeTier(deployment_alarms=deployment_alarms, service=service, worker=worker)
 
 
 def api_secrets(data: DataTier) -> dict[str, pulumi.Input[str]]:

@@ -193,7 +193,10 @@ class Exports(Section):
     visibility_timeout_seconds: int = Field(
         900, ge=11, le=43200, description="a received job stays hidden this long; above the job timeout"
     )
-    access_logs: bool = Field(True, description="S3 server access logs of the exports bucket")
+    access_logs: bool = Field(
+        False,
+        description="S3 server access logs of the exports bucket (needs the ALB log bucket to admit them)",
+    )
     protect: bool = Field(False, description="pulumi protect: `pulumi destroy` refuses to delete the bucket")
 
     @model_validator(mode="after")

@@ -21,6 +21,7 @@ from infra.ecs import ApiService
 from infra.edge.args import EdgeArgs
 from infra.edge.component import Edge
 from infra.edge.origin_secret import OriginSecret, OriginSecretArgs
+from infra.exports import ExportBucket, ExportQueue
 from infra.kms import Keys, KeysArgs
 from infra.network import Network, NetworkArgs
 from infra.observability.alarms import (
@@ -35,8 +36,10 @@ from infra.observability.alarms import (
 from infra.observability.dashboard import Dashboard, DashboardArgs
 from infra.observability.thresholds import AlarmThresholds
 from infra.observability.topic import AlarmTopic, AlarmTopicArgs
+from infra.observability.worker_alarms import WorkerAlarms, WorkerAlarmsArgs
 from infra.secrets import GeneratedSecret, GeneratedSecretArgs
 from infra.security_groups import SecurityGroups, SecurityGroupsArgs
+from infra.worker import WorkerService
 from stacks.config import PROJECT, StackConfig, StackConfigError
 from stacks.settings import alarm_subscriptions, alarm_thresholds, default_tags
 
@@ -78,20 +81,34 @@ class EdgeTier:
 
 
 @dataclass(frozen=True)
+class ExportsTier:
+    """Note exports (``stacks.exports``): the job queue with its dead-letter queue, the bucket
+    and the key both are encrypted with."""
+
+    queue: ExportQueue
+    bucket: ExportBucket
+    kms_key_arn: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
 class ComputeTier:
-    """The API running (``stacks.compute``), and the alarms ECS rolls a deployment back on."""
+    """The API running (``stacks.compute``), the alarms ECS rolls a deployment back on, and the
+    export worker in the API's cluster."""
 
     deployment_alarms: DeploymentAlarms
     service: ApiService
+    worker: WorkerService | None = None
 
 
 @dataclass(frozen=True)
 class ObservabilityTier:
-    """Data alarms always; the service's alarms and the dashboard once a service runs."""
+    """Data alarms always; the service's alarms and the dashboard once a service runs, and the
+    exports queue's and worker's alarms once the worker runs."""
 
     data_alarms: DataAlarms
     service_alarms: ServiceAlarms | None
     dashboard: Dashboard | None
+    worker_alarms: WorkerAlarms | None = None
 
 
 def foundation(config: StackConfig) -> Foundation:
@@ -310,7 +327,11 @@ def edge_tier(base: Foundation) -> EdgeTier:
 
 
 def observability_tier(
-    base: Foundation, data: DataTier, edge: EdgeTier, compute: ComputeTier | None
+    base: Foundation,
+    data: DataTier,
+    edge: EdgeTier,
+    compute: ComputeTier | None,
+    exports: ExportsTier | None = None,
 ) -> ObservabilityTier:
     env, opts, alb = base.env, base.opts, edge.alb
     docdb_instance_ids = [instance.identifier for instance in data.database.instances]
@@ -345,6 +366,11 @@ def observability_tier(
         ),
         opts,
     )
+    worker_alarms = (
+        stack_worker_alarms(base, compute.worker, exports)
+        if compute.worker is not None and exports is not None
+        else None
+    )
     dashboard = stack_dashboard(
         base,
         data,
@@ -355,9 +381,33 @@ def observability_tier(
             *compute.deployment_alarms.alarm_arns,
             *service_alarms.alarm_arns,
             *data_alarms.alarm_arns,
+            *(worker_alarms.alarm_arns if worker_alarms is not None else []),
         ],
     )
-    return ObservabilityTier(data_alarms=data_alarms, service_alarms=service_alarms, dashboard=dashboard)
+    return ObservabilityTier(
+        data_alarms=data_alarms,
+        service_alarms=service_alarms,
+        dashboard=dashboard,
+        worker_alarms=worker_alarms,
+    )
+
+
+def stack_worker_alarms(base: Foundation, worker: WorkerService, exports: ExportsTier) -> WorkerAlarms:
+    """The exports queue's oldest message, its dead-letter queue, the worker's running tasks."""
+    return WorkerAlarms(
+        f"{base.env}-worker-alarms",
+        WorkerAlarmsArgs(
+            environment=base.env,
+            topic_arn=base.topic.arn,
+            queue_name=exports.queue.queue_name,
+            dlq_name=exports.queue.dlq_name,
+            cluster_name=worker.cluster_name,
+            service_name=worker.service_name,
+            job_timeout_seconds=base.config.exports.job_timeout_seconds,
+            thresholds=base.thresholds,
+        ),
+        base.opts,
+    )
 
 
 def stack_deployment_alarms(base: Foundation, edge: EdgeTier) -> DeploymentAlarms:

@@ -155,32 +155,44 @@ def test_an_internet_facing_alb_in_a_private_subnet_is_found(plans: dict[str, Pl
 
 
 @pytest.mark.parametrize("stack", STACKS)
-@pytest.mark.parametrize("forgotten", ["-docdb-uri-version", "-redis-auth-", "-jwt-signing-key-version"])
+@pytest.mark.parametrize(
+    ("which", "forgotten"),
+    [
+        ("-api-service", "-docdb-uri-version"),
+        ("-api-service", "-redis-auth-"),
+        ("-api-service", "-jwt-signing-key-version"),
+        # The export worker reads the database URI only.
+        ("-worker-service", "-docdb-uri-version"),
+    ],
+)
 def test_a_service_planted_before_a_secret_version_is_found(
-    plans: dict[str, Plan], stack: str, forgotten: str
+    plans: dict[str, Plan], stack: str, which: str, forgotten: str
 ) -> None:
-    # GIVEN the plan with the service no longer waiting for one secret's version (issue 11, item 7)
+    # GIVEN the plan with a service no longer waiting for one secret's version (issue 11, item 7)
     plan = plans[stack]
-    service = one(plan.resources, ordering.ECS_SERVICE)
+    service = one(plan.resources, ordering.ECS_SERVICE, which)
     version = one(plan.resources, ordering.SECRET_VERSION, forgotten)
-    bad = planted(plan, lambda rs: forget(rs, [one(rs, ordering.ECS_SERVICE)], names=[version.name]))
+    bad = planted(plan, lambda rs: forget(rs, [one(rs, ordering.ECS_SERVICE, which)], names=[version.name]))
     # THEN the service is reported, naming that version
     found = messages(ordering.check(bad.resources), service.urn)
     assert len(found) == 1 and version.urn in found[0] and "ResourceInitializationError" in found[0], found
 
 
-def test_a_service_planted_before_its_execution_policy_is_found(plans: dict[str, Plan]) -> None:
+@pytest.mark.parametrize("which", ["-api-", "-worker-"])
+def test_a_service_planted_before_its_execution_policy_is_found(plans: dict[str, Plan], which: str) -> None:
     plan = plans["prod"]
-    service = one(plan.resources, ordering.ECS_SERVICE)
-    policy = one(plan.resources, "aws:iam/rolePolicy:RolePolicy", "execution-policy")
-    bad = planted(plan, lambda rs: forget(rs, [one(rs, ordering.ECS_SERVICE)], names=[policy.name]))
+    service = one(plan.resources, ordering.ECS_SERVICE, f"{which}service")
+    policy = one(plan.resources, "aws:iam/rolePolicy:RolePolicy", f"{which}execution-policy")
+    bad = planted(
+        plan, lambda rs: forget(rs, [one(rs, ordering.ECS_SERVICE, f"{which}service")], names=[policy.name])
+    )
     found = messages(ordering.check(bad.resources), service.urn)
     assert len(found) == 1 and policy.urn in found[0], found
 
 
 def test_a_secret_without_a_version_and_unreadable_definitions_are_reported(plans: dict[str, Plan]) -> None:
     plan = plans["staging"]
-    service = one(plan.resources, ordering.ECS_SERVICE)
+    service = one(plan.resources, ordering.ECS_SERVICE, "-api-service")
     version = one(plan.resources, ordering.SECRET_VERSION, "-jwt-signing-key-version")
     # GIVEN a secret the task reads that no version fills
     no_version = planted(
@@ -191,7 +203,7 @@ def test_a_secret_without_a_version_and_unreadable_definitions_are_reported(plan
 
     # GIVEN container definitions the plan could not record (a secret or unknown value)
     def masked(resources: list[Recorded]) -> None:
-        one(resources, ordering.TASK_DEFINITION).inputs["containerDefinitions"] = "[secret]"
+        one(resources, ordering.TASK_DEFINITION, "-api-task").inputs["containerDefinitions"] = "[secret]"
 
     [message] = messages(ordering.check(planted(plan, masked).resources), service.urn)
     assert message.startswith("cannot read the container definitions"), message

@@ -15,8 +15,8 @@ ECS_SERVICE = "aws:ecs/service:Service"
 ALB_LOGS = "aws:s3/bucket:Bucket"
 
 
-def the(resources: list[Recorded], type_token: str) -> Recorded:
-    found = [r for r in resources if r.type == type_token]
+def the(resources: list[Recorded], type_token: str, name_part: str = "") -> Recorded:
+    found = [r for r in resources if r.type == type_token and name_part in r.name]
     assert len(found) == 1, [r.urn for r in found]
     return found[0]
 
@@ -28,12 +28,14 @@ def test_both_stacks_follow_the_provider_rules(plans: dict[str, Plan], stack: st
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 @pytest.mark.parametrize("value", [False, None])
+@pytest.mark.parametrize("which", ["-api-service", "-worker-service"])
 def test_a_capacity_strategy_without_force_new_deployment_is_found(
-    plans: dict[str, Plan], stack: str, value: bool | None
+    plans: dict[str, Plan], stack: str, value: bool | None, which: str
 ) -> None:
-    # GIVEN the service with its Fargate/Spot strategy but forceNewDeployment false or unset
+    # GIVEN a service (the API's or the export worker's) with its Fargate/Spot strategy but
+    # forceNewDeployment false or unset
     resources = copy.deepcopy(plans[stack].resources)
-    service = the(resources, ECS_SERVICE)
+    service = the(resources, ECS_SERVICE, which)
     assert service.inputs["capacityProviderStrategies"], service.urn
     if value is None:
         del service.inputs["forceNewDeployment"]
@@ -46,7 +48,7 @@ def test_a_capacity_strategy_without_force_new_deployment_is_found(
 
 def test_prod_protects_its_alb_log_bucket_and_staging_protects_nothing(plans: dict[str, Plan]) -> None:
     # THEN prod keeps its access logs through `pulumi destroy`, as it keeps its data stores
-    assert the(plans["prod"].resources, ALB_LOGS).protect is True
+    assert the(plans["prod"].resources, ALB_LOGS, "alb-logs").protect is True
     # AND staging, which protects nothing, is not held to the rule
     staging = plans["staging"].resources
     assert not any(r.protect for r in staging), [r.urn for r in staging if r.protect]
@@ -56,8 +58,19 @@ def test_prod_protects_its_alb_log_bucket_and_staging_protects_nothing(plans: di
 def test_an_unprotected_log_bucket_in_a_protected_stack_is_found(plans: dict[str, Plan]) -> None:
     # GIVEN prod's plan with the ALB's log bucket left unprotected again (the bug of issue 11)
     resources = copy.deepcopy(plans["prod"].resources)
-    bucket = the(resources, ALB_LOGS)
+    bucket = the(resources, ALB_LOGS, "alb-logs")
     bucket.protect = False
     # THEN the rule names the bucket
+    [finding] = provider_rules.check(resources)
+    assert finding.urn == bucket.urn and "not protected" in finding.message, finding
+
+
+def test_an_unprotected_exports_bucket_in_a_protected_stack_is_found(plans: dict[str, Plan]) -> None:
+    # GIVEN prod's plan, whose exports bucket exportsProtect protects
+    resources = copy.deepcopy(plans["prod"].resources)
+    bucket = the(resources, ALB_LOGS, "exports-bucket")
+    assert bucket.protect is True, bucket.urn
+    # WHEN it is left unprotected / THEN the rule names it
+    bucket.protect = False
     [finding] = provider_rules.check(resources)
     assert finding.urn == bucket.urn and "not protected" in finding.message, finding

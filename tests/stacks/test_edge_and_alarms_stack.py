@@ -134,8 +134,9 @@ def test_everything_cloudfront_needs_in_us_east_1_is_registered_there(
     assert distribution.inputs["viewerCertificate"]["acmCertificateArn"].startswith("arn:aws:acm:us-east-1:")
     # AND the rest of the stack stays in its own region
     config = load_stack(stack)
-    (task,) = plan.of_type("aws:ecs/taskDefinition:TaskDefinition")
-    assert _region_of(plan, task) == config.region
+    tasks = plan.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    assert len(tasks) == 2, [t.urn for t in tasks]  # the API's and the export worker's
+    assert {_region_of(plan, task) for task in tasks} == {config.region}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -320,7 +321,7 @@ def test_a_bad_deployment_rolls_back_on_the_5xx_and_latency_alarms(
     plans: dict[str, Plan], stack: str
 ) -> None:
     plan = plans[stack]
-    (service,) = plan.of_type("aws:ecs/service:Service")
+    (service,) = [s for s in plan.of_type("aws:ecs/service:Service") if s.inputs["name"].endswith("-api")]
     alarms = service.inputs["alarms"]
     assert alarms["enable"] is True and alarms["rollback"] is True, service.urn
     names = {
@@ -380,7 +381,11 @@ def test_the_plan_tree_shows_the_edge_and_the_alarms(plans: dict[str, Plan], sta
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_per_ip_limits_count_the_viewer_not_a_forgeable_header(plans: dict[str, Plan], stack: str) -> None:
-    (task,) = plans[stack].of_type("aws:ecs/taskDefinition:TaskDefinition")
+    (task,) = [
+        t
+        for t in plans[stack].of_type("aws:ecs/taskDefinition:TaskDefinition")
+        if t.inputs["family"].endswith("-api")
+    ]
     (container,) = json.loads(task.inputs["containerDefinitions"])
     environment = {e["name"]: e["value"] for e in container["environment"]}
     # THEN the API trusts X-Forwarded-For only from inside the VPC (the ALB), and takes the

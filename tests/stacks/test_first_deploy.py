@@ -23,6 +23,8 @@ from tests.type_tokens import (
     ECS_SERVICE,
     IMAGE_BUILD,
     METRIC_ALARM,
+    S3_BUCKET,
+    SQS_QUEUE,
     TASK_DEFINITION,
 )
 
@@ -50,18 +52,26 @@ def test_the_first_deploy_creates_the_repository_and_no_service(first: Plan, pla
         assert first.of_type(absent) == [], absent
     # AND everything else of the promoted stack is, so the second deploy only adds the service
     full = plans["prod"]
-    service_parts = {r.urn for r in full.resources if "ApiService" in r.urn or "Dashboard" in r.urn}
-    service_parts |= {
-        r.urn for r in full.resources if "DeploymentAlarms" in r.urn or "ServiceAlarms" in r.urn
-    }
+    parts = ("ApiService", "Dashboard", "DeploymentAlarms", "ServiceAlarms", "WorkerService", "WorkerAlarms")
+    service_parts = {r.urn for r in full.resources if any(part in r.urn for part in parts)}
     assert {r.urn for r in first.resources} == {r.urn for r in full.resources} - service_parts
     # AND the data tier's alarms still watch the database and the cache from day one
     assert {a.name for a in first.of_type(METRIC_ALARM) if "docdb" in a.name or "redis" in a.name}
+    # AND the export queues and bucket are there, with no worker (it runs the API's image)
+    assert len(first.of_type(SQS_QUEUE)) == 2 and [b for b in first.of_type(S3_BUCKET) if "exports" in b.name]
 
 
 def test_the_first_deploy_outputs_the_repository_and_no_image(first: Plan) -> None:
     assert out.ECR_REPOSITORY_URL in first.outputs
-    for absent in (out.IMAGE_DIGEST, out.IMAGE_REF, out.CLUSTER_NAME, out.SERVICE_NAME, out.DASHBOARD_URL):
+    assert {out.EXPORT_QUEUE_URL, out.EXPORT_BUCKET} <= set(first.outputs)
+    for absent in (
+        out.IMAGE_DIGEST,
+        out.IMAGE_REF,
+        out.CLUSTER_NAME,
+        out.SERVICE_NAME,
+        out.WORKER_SERVICE_NAME,
+        out.DASHBOARD_URL,
+    ):
         assert absent not in first.outputs, absent
 
 

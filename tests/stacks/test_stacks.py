@@ -14,6 +14,7 @@ import pytest
 from notes_platform.graph.mocks import Recorded
 from notes_platform.graph.plan import Plan
 from stacks import outputs as out
+from tests.type_tokens import S3_LIFECYCLE, SQS_QUEUE
 
 STACKS = ["staging", "prod"]
 REQUIRED_TAGS = {"Project", "Environment", "Owner", "CostCenter"}
@@ -115,11 +116,25 @@ def test_nothing_gets_a_public_ip_and_nothing_admits_the_internet(plans: dict[st
     assert not problems, "\n".join(problems)
 
 
-def _container(plan: Plan) -> dict[str, Any]:
-    (task,) = plan.of_type("aws:ecs/taskDefinition:TaskDefinition")
+def _container(plan: Plan, service: str = "api") -> dict[str, Any]:
+    """The container of the API's (or the export worker's) task definition."""
+    (task,) = [
+        t
+        for t in plan.of_type("aws:ecs/taskDefinition:TaskDefinition")
+        if t.inputs["family"] == f"notes-{plan.config.general.environment}-{service}"
+    ]
     definitions = json.loads(task.inputs["containerDefinitions"])
     assert len(definitions) == 1, task.urn
     return dict(definitions[0])
+
+
+def _service(plan: Plan, service: str = "api") -> Recorded:
+    (found,) = [
+        s
+        for s in plan.of_type("aws:ecs/service:Service")
+        if s.inputs["name"] == f"notes-{plan.config.general.environment}-{service}"
+    ]
+    return found
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -135,9 +150,91 @@ def test_secrets_reach_the_task_by_arn_only(plans: dict[str, Plan], stack: str) 
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_the_worker_reads_only_the_database_secret(plans: dict[str, Plan], stack: str) -> None:
+    # GIVEN the export worker's container in the planned stack
+    container = _container(plans[stack], "worker")
+    # THEN it runs the API's image with the worker's command, hardened like the API
+    assert container["image"] == _container(plans[stack])["image"]
+    assert container["command"] == ["python", "-m", "notes_api.worker"]
+    assert container["readonlyRootFilesystem"] is True and container["portMappings"] == []
+    # AND ECS gives it the database URI only: neither the Redis token nor the JWT key
+    secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+    assert set(secrets) == {"NOTES_MONGODB_URI"}, secrets
+    assert (
+        secrets["NOTES_MONGODB_URI"]
+        == {s["name"]: s["valueFrom"] for s in _container(plans[stack])["secrets"]}["NOTES_MONGODB_URI"]
+    )
+
+
+def _environment(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container["environment"]}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_export_settings_agree_with_the_queue_and_the_bucket(plans: dict[str, Plan], stack: str) -> None:
+    plan = plans[stack]
+    api, worker = _environment(_container(plan)), _environment(_container(plan, "worker"))
+    (queue,) = [q for q in plan.of_type(SQS_QUEUE) if not q.inputs["name"].endswith("-dlq")]
+    (lifecycle,) = [r for r in plan.of_type(S3_LIFECYCLE) if "ExportBucket" in r.urn]
+    (expiry,) = [r["expiration"]["days"] for r in lifecycle.inputs["rules"] if "expiration" in r]
+    redrive = json.loads(queue.inputs["redrivePolicy"])
+    # THEN the API and the worker name the stack's queue and bucket, in the stack's region
+    for environment in (api, worker):
+        assert environment["NOTES_EXPORT_QUEUE_URL"] == plan.outputs[out.EXPORT_QUEUE_URL], environment
+        assert (
+            environment["NOTES_EXPORT_BUCKET"]
+            == plan.outputs[out.EXPORT_BUCKET]
+            == lifecycle.inputs["bucket"]
+        )
+        assert environment["NOTES_AWS_REGION"] == plan.config.region
+        # AND records expire with their objects, and the last receive the worker counts is the
+        # one SQS dead-letters
+        assert int(environment["NOTES_EXPORT_RETENTION_DAYS"]) == expiry, (environment, lifecycle.urn)
+        assert int(environment["NOTES_EXPORT_MAX_RECEIVES"]) == redrive["maxReceiveCount"], queue.urn
+        assert environment["NOTES_EXPORT_PREFIX"] == "exports/"
+    # AND no second worker takes a job while the first may still work on it
+    assert int(worker["NOTES_EXPORT_JOB_TIMEOUT_SECONDS"]) < queue.inputs["visibilityTimeoutSeconds"], (
+        queue.urn
+    )
+    assert int(api["NOTES_EXPORT_MAX_IN_FLIGHT"]) == plan.config.exports.max_in_flight_per_user
+
+
+def _task_policy_actions(plan: Plan, service: str) -> set[str]:
+    (policy,) = [
+        p
+        for p in plan.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.name == f"{plan.config.general.environment}-{service}-task-policy"
+    ]
+    return {
+        action
+        for statement in json.loads(policy.inputs["policy"])["Statement"]
+        for action in statement["Action"]
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_api_sends_and_reads_exports_and_only_the_worker_consumes_and_writes(
+    plans: dict[str, Plan], stack: str
+) -> None:
+    api, worker = _task_policy_actions(plans[stack], "api"), _task_policy_actions(plans[stack], "worker")
+    assert api == {"sqs:SendMessage", "s3:GetObject", "kms:Decrypt", "kms:GenerateDataKey"}
+    assert worker == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_deployments_roll_back_on_failure(plans: dict[str, Plan], stack: str) -> None:
-    (service,) = plans[stack].of_type("aws:ecs/service:Service")
-    assert service.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}, service.urn
+    services = plans[stack].of_type("aws:ecs/service:Service")
+    assert len(services) == 2, [s.urn for s in services]  # the API and the export worker
+    for service in services:
+        assert service.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}, service.urn
 
 
 def test_prod_is_highly_available_and_protected_and_staging_is_cheaper(plans: dict[str, Plan]) -> None:
@@ -162,14 +259,17 @@ def test_prod_is_highly_available_and_protected_and_staging_is_cheaper(plans: di
     (prod_alb,) = prod.of_type("aws:lb/loadBalancer:LoadBalancer")
     assert prod_alb.inputs["enableDeletionProtection"] is True, prod_alb.urn
     strategies = {
-        name: {
+        (name, service): {
             s["capacityProvider"]: s.get("weight", 0)
-            for s in p.of_type("aws:ecs/service:Service")[0].inputs["capacityProviderStrategies"]
+            for s in _service(p, service).inputs["capacityProviderStrategies"]
         }
         for name, p in plans.items()
+        for service in ("api", "worker")
     }
-    assert strategies["staging"]["FARGATE_SPOT"] > strategies["staging"]["FARGATE"]
-    assert strategies["prod"].get("FARGATE_SPOT", 0) == 0
+    assert strategies["staging", "api"]["FARGATE_SPOT"] > strategies["staging", "api"]["FARGATE"]
+    assert strategies["prod", "api"].get("FARGATE_SPOT", 0) == 0
+    # The worker's jobs are retried: staging runs it mostly on Spot
+    assert strategies["staging", "worker"]["FARGATE_SPOT"] > strategies["staging", "worker"]["FARGATE"]
 
 
 def test_prod_deploys_the_promoted_digest_and_builds_nothing(plans: dict[str, Plan]) -> None:
@@ -181,6 +281,7 @@ def test_prod_deploys_the_promoted_digest_and_builds_nothing(plans: dict[str, Pl
     assert plans["prod"].outputs[out.IMAGE_DIGEST] == digest
     assert plans["prod"].outputs[out.IMAGE_REF].endswith(f"@{digest}")
     assert _container(plans["prod"])["image"].endswith(f"@{digest}")
+    assert _container(plans["prod"], "worker")["image"].endswith(f"@{digest}")
     assert "@sha256:" in _container(plans["staging"])["image"]
 
 
