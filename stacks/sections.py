@@ -15,6 +15,7 @@ from infra.edge.waf_rules import BASE_MANAGED_GROUPS, CUSTOM_RULES, MANAGED_GROU
 from infra.log_retention import LOG_RETENTION_DAYS
 from infra.observability.endpoints import endpoint_problem
 from infra.observability.metrics_catalog import DEFAULT_MIN_REQUESTS
+from infra.observability.thresholds import AlarmThresholds
 from infra.recovery_window import DEFAULT_RECOVERY_WINDOW_DAYS, recovery_window_problem
 
 
@@ -200,14 +201,23 @@ class Exports(Section):
     protect: bool = Field(False, description="pulumi protect: `pulumi destroy` refuses to delete the bucket")
 
     @model_validator(mode="after")
-    def _visibility(self) -> Exports:
-        # The same rule ExportQueue enforces, here so that the message names the keys.
+    def _timeouts(self) -> Exports:
+        # The rules ExportQueue and WorkerAlarms enforce, here so that the messages name the keys.
+        problems = []
         if self.visibility_timeout_seconds <= self.job_timeout_seconds:
-            raise ValueError(
+            problems.append(
                 f"exportsVisibilityTimeoutSeconds: {self.visibility_timeout_seconds} must be above "
                 f"exportsJobTimeoutSeconds ({self.job_timeout_seconds}), or a second worker takes a job "
                 "while the first still works on it"
             )
+        oldest = AlarmThresholds().queue_oldest_message_age_seconds
+        if self.job_timeout_seconds >= oldest:
+            problems.append(
+                f"exportsJobTimeoutSeconds: {self.job_timeout_seconds} must be below the oldest-export "
+                f"alarm's {oldest} s: a request waits in the queue while its export runs"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 

@@ -161,9 +161,14 @@ def test_bad_values_name_the_file_and_key(change: dict[str, Any], expected: str)
         ({"workerMinCount": 3, "workerMaxCount": 2}, "workerMinCount", "is above workerMaxCount (2)"),
         ({"workerFargateWeight": 0, "workerFargateSpotWeight": 0}, "workerFargateWeight", "weight above 0"),
         (
-            {"exportsJobTimeoutSeconds": 900, "exportsVisibilityTimeoutSeconds": 900},
+            {"exportsJobTimeoutSeconds": 800, "exportsVisibilityTimeoutSeconds": 800},
             "exportsVisibilityTimeoutSeconds",
-            "must be above exportsJobTimeoutSeconds (900)",
+            "must be above exportsJobTimeoutSeconds (800)",
+        ),
+        (
+            {"exportsJobTimeoutSeconds": 900, "exportsVisibilityTimeoutSeconds": 1200},
+            "exportsJobTimeoutSeconds",
+            "must be below the oldest-export alarm's 900 s",
         ),
         (
             {

@@ -14,7 +14,7 @@ import pytest
 from notes_platform.graph.mocks import Recorded
 from notes_platform.graph.plan import Plan
 from stacks import outputs as out
-from tests.type_tokens import S3_LIFECYCLE, SQS_QUEUE
+from tests.type_tokens import METRIC_ALARM, S3_LIFECYCLE, SCALING_POLICY, SCALING_TARGET, SQS_QUEUE
 
 STACKS = ["staging", "prod"]
 REQUIRED_TAGS = {"Project", "Environment", "Owner", "CostCenter"}
@@ -316,3 +316,39 @@ def test_a_recorded_resource_reads_back_from_the_plan_json(plans: dict[str, Plan
         # dependencies the JSON leaves out
         back = Recorded.from_json(json.loads(json.dumps(resource.to_json())))
         assert back == dataclasses.replace(resource, property_dependencies={}), resource.urn
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_worker_scales_on_the_backlog_of_the_stacks_queue(plans: dict[str, Plan], stack: str) -> None:
+    plan, env = plans[stack], plans[stack].config.general.environment
+    worker = plan.config.worker
+    (policy,) = [p for p in plan.of_type(SCALING_POLICY) if p.inputs["name"] == f"notes-{env}-worker-backlog"]
+    (target,) = [t for t in plan.of_type(SCALING_TARGET) if t.inputs["resourceId"].endswith("-worker")]
+    config = policy.inputs["targetTrackingScalingPolicyConfiguration"]
+    queries = {q["id"]: q for q in config["customizedMetricSpecification"]["metrics"]}
+    dimensions = {
+        query: {d["name"]: d["value"] for d in queries[query]["metricStat"]["metric"]["dimensions"]}
+        for query in ("m1", "m2")
+    }
+    # THEN the backlog is the stack's own queue over the worker service's running tasks
+    assert dimensions == {
+        "m1": {"QueueName": f"notes-{env}-exports"},
+        "m2": {"ClusterName": f"notes-{env}", "ServiceName": f"notes-{env}-worker"},
+    }, policy.urn
+    assert config["targetValue"] == worker.backlog_per_task, policy.urn
+    assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (
+        worker.min_count,
+        worker.max_count,
+    )
+    assert target.inputs["minCapacity"] >= 1, target.urn
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_queues_and_the_worker_are_alarmed(plans: dict[str, Plan], stack: str) -> None:
+    env = plans[stack].config.general.environment
+    names = {a.inputs["name"] for a in plans[stack].of_type(METRIC_ALARM)}
+    assert {
+        f"notes-{env}-exports-oldest-message",
+        f"notes-{env}-exports-dlq-not-empty",
+        f"notes-{env}-worker-running-tasks",
+    } <= names, sorted(names)
