@@ -19,11 +19,13 @@ COMMANDS: dict[str, str] = {
     "cost": "the monthly cost of a stack from its plan, and the tasks and cost for a target traffic",
     "promote": "promote the image a stack runs to another by digest, behind scan and verify gates",
     "verify": "check a deploy: rollout, capacity, targets, alarms, data stores, edge, then an HTTP smoke",
+    "restore-repoint": "point the app's database secret at a restored DocumentDB cluster and redeploy",
 }
 
 
 def _command_module(name: str) -> ModuleType:
-    return importlib.import_module(f"notes_platform.commands.{name}")
+    # A command of two words is one with a hyphen; its module has an underscore.
+    return importlib.import_module(f"notes_platform.commands.{name.replace('-', '_')}")
 
 
 def _chosen(argv: list[str]) -> str | None:

@@ -63,7 +63,7 @@ def test_top_level_help_lists_every_command_with_its_line() -> None:
 def test_each_command_in_the_table_is_a_module_with_its_entry_points() -> None:
     # GIVEN each entry of the table
     for name in COMMANDS:
-        module = __import__(f"notes_platform.commands.{name}", fromlist=["run"])
+        module = __import__(f"notes_platform.commands.{name.replace('-', '_')}", fromlist=["run"])
         # THEN its module exists with the two entry points the table calls
         assert callable(module.add_arguments) and callable(module.run), name
 
