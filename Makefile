@@ -7,7 +7,7 @@ PORT ?= 8000
 STACK ?= staging
 SNAPSHOT_IMAGE_TAG := 0000000-000000000000
 
-.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan config snapshots cost diagram review-example crash workflows-lint chart-test
+.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan config snapshots cost diagram review-example crash workflows-lint chart-test rotation-deps
 
 help:  ## list the targets
 	@echo "notes-platform: the Pulumi program (stacks/, infra/), its policy pack (policies/),"
@@ -74,3 +74,37 @@ bench:  ## wrk benchmark of the API against the bare framework ceiling
 
 crash: bootstrap  ## fault injection: 2 workers under load, Redis and the database SIGKILLed and restarted, invariants checked
 	$(PY) -m devtools.crash
+
+# The docdb_app rotation function's dependencies for the Lambda Python 3.12 runtime on x86_64:
+# pymongo and dnspython at app/requirements.txt's pins (binary wheels for that platform, whatever
+# the host runs), and the DocumentDB CA bundle from the URL and SHA-256 app/Dockerfile pins, at
+# global-bundle.pem (DOCDB_CA_FILE=/var/task/global-bundle.pem once packaged). Needs PyPI and the
+# bundle's URL, so the deploy workflow runs it before `pulumi up`; offline plans do not need it.
+# Idempotent: nothing is fetched again while the pins and the bundle's checksum still match.
+ROTATION_DEPS := build/rotation-deps
+
+rotation-deps: bootstrap  ## pymongo + CA bundle for the docdb_app rotation Lambda in build/rotation-deps (online)
+	@set -euo pipefail; \
+	pins="pymongo==$$(sed -n 's/^pymongo==//p' app/requirements.txt) dnspython==$$(sed -n 's/^dnspython==//p' app/requirements.txt)"; \
+	ca_url=$$(sed -n 's/^ARG DOCDB_CA_URL=//p' app/Dockerfile); \
+	ca_sha=$$(sed -n 's/^ARG DOCDB_CA_SHA256=//p' app/Dockerfile); \
+	case "$$pins" in *"== "*|*"==") echo "rotation-deps: pymongo or dnspython has no == pin in app/requirements.txt" >&2; exit 1;; esac; \
+	if [ -z "$$ca_url" ] || [ -z "$$ca_sha" ]; then echo "rotation-deps: no DOCDB_CA_URL/DOCDB_CA_SHA256 in app/Dockerfile" >&2; exit 1; fi; \
+	stamp=$(ROTATION_DEPS).stamp; \
+	if [ "$$(cat "$$stamp" 2>/dev/null)" != "$$pins" ]; then \
+	  echo "rotation-deps: $$pins for CPython 3.12 manylinux2014_x86_64"; \
+	  rm -rf $(ROTATION_DEPS) "$$stamp"; \
+	  $(PY) -m pip install --quiet --disable-pip-version-check --no-compile --target $(ROTATION_DEPS) \
+	    --platform manylinux2014_x86_64 --implementation cp --python-version 3.12 --only-binary=:all: $$pins; \
+	  echo "$$pins" > "$$stamp"; \
+	fi; \
+	bundle=$(ROTATION_DEPS)/global-bundle.pem; \
+	if ! echo "$$ca_sha  $$bundle" | sha256sum --check --status 2>/dev/null; then \
+	  echo "rotation-deps: $$ca_url"; \
+	  $(PY) -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' "$$ca_url" "$$bundle.part" 2>/dev/null \
+	    || { rm -f "$$bundle.part"; echo "rotation-deps: cannot download $$ca_url (needs the internet)" >&2; exit 1; }; \
+	  echo "$$ca_sha  $$bundle.part" | sha256sum --check --strict --quiet - \
+	    || { rm -f "$$bundle.part"; echo "rotation-deps: $$ca_url does not match DOCDB_CA_SHA256 in app/Dockerfile" >&2; exit 1; }; \
+	  chmod 0444 "$$bundle.part"; mv -f "$$bundle.part" "$$bundle"; \
+	fi; \
+	echo "rotation-deps: $(ROTATION_DEPS) holds $$pins and global-bundle.pem"
