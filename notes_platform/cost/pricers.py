@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from notes_platform.cost.backup import backup_plan
 from notes_platform.cost.context import HOURS_PER_MONTH, SECONDS_PER_MONTH, Context, Line, Pricer
 
 if TYPE_CHECKING:
@@ -111,6 +112,23 @@ def split_tasks(strategies: list[dict[str, Any]], tasks: Decimal) -> tuple[Decim
     return tasks - spot, spot
 
 
+# The export worker's ECS service is ``notes-<env>-worker`` (infra/worker.py, worker_service_name).
+WORKER_SERVICE_SUFFIX = "-worker"
+# The exports bucket's generated name starts ``notes-<env>-exports-`` (infra/exports/bucket.py).
+EXPORTS_BUCKET_MARK = "-exports-"
+SQS_FREE_REQUESTS = "sqs_free_requests"
+
+
+def is_worker(service: Recorded) -> bool:
+    return str(service.inputs.get("name", "")).endswith(WORKER_SERVICE_SUFFIX)
+
+
+def running_tasks(context: Context, service: Recorded) -> Decimal:
+    """A service's average running tasks: the usage's figure for its kind, else its desiredCount."""
+    average = context.usage.average_worker_tasks if is_worker(service) else context.usage.average_tasks
+    return average if average is not None else _d(service.inputs.get("desiredCount") or 0)
+
+
 def task_definition(context: Context, service: Recorded) -> Recorded | None:
     definitions = context.of_type("aws:ecs/taskDefinition:TaskDefinition")
     named = [d for d in definitions if d.urn in service.dependencies]
@@ -124,12 +142,14 @@ def ecs_service(context: Context, service: Recorded) -> list[Line]:
         return []
     vcpu = _d(definition.inputs.get("cpu", 256)) / 1024
     memory_gb = _d(definition.inputs.get("memory", 512)) / 1024
-    tasks = context.usage.average_tasks
-    if tasks is None:
-        tasks = _d(service.inputs.get("desiredCount") or 0)
+    tasks = running_tasks(context, service)
     on_demand, spot = split_tasks(list(service.inputs.get("capacityProviderStrategies") or ()), tasks)
+    kind = " worker" if is_worker(service) else ""
     lines = []
-    for count, prefix, label in ((on_demand, "fargate", "on-demand"), (spot, "fargate_spot", "Spot")):
+    for count, prefix, label in (
+        (on_demand, "fargate", f"on-demand{kind}"),
+        (spot, "fargate_spot", f"Spot{kind}"),
+    ):
         if count == 0:
             continue
         lines += [
@@ -234,6 +254,8 @@ def log_ingestion_gb(context: Context, group: Recorded) -> tuple[str, Decimal]:
     """(what, GB a month) a log group ingests, told apart by its name."""
     usage, name = context.usage, str(group.inputs.get("name", ""))
     requests = _requests(context)
+    if name.startswith("/ecs/") and name.endswith("/worker"):
+        return "export worker logs", usage.worker_log_gb_per_month
     if name.startswith("/ecs/"):
         return "API logs", requests * usage.api_log_bytes_per_request / GB
     if name.startswith("aws-waf-logs-"):
@@ -263,6 +285,73 @@ def ecr_repository(context: Context, repository: Recorded) -> list[Line]:
     return [context.line(repository, "ecr_storage_gb_month", "image storage", context.usage.ecr_storage_gb)]
 
 
+def sqs_queue(context: Context, queue: Recorded) -> list[Line]:
+    """The export queue's requests: each job's send, receive and delete, and the long polls of
+    every running worker task, one per receive wait while the queue is empty (an upper bound: a
+    busy poll returns a job instead). The dead-letter queue is polled by nobody: only a failed
+    job's redrive reaches it. Every API action is a request, and each 64 KB of a payload another
+    (https://aws.amazon.com/sqs/pricing/; https://cloudburn.io/blog/amazon-sqs-pricing); export
+    messages are under 1 KB."""
+    if str(queue.inputs.get("name", "")).endswith("-dlq"):
+        return []
+    usage = context.usage
+    jobs = Decimal(usage.exports_per_month) * usage.sqs_requests_per_export
+    wait = max(1, int(queue.inputs.get("receiveWaitTimeSeconds") or 0))
+    workers = [s for s in context.of_type("aws:ecs/service:Service") if is_worker(s)]
+    tasks = sum((running_tasks(context, s) for s in workers), Decimal(0))
+    polls = tasks * SECONDS_PER_MONTH / wait
+    if usage.free_tier:
+        # The first million requests a month are free, per account (same pages).
+        free = context.price("global", SQS_FREE_REQUESTS)
+        left = free.usd if free else Decimal(0)
+        polls, left = max(Decimal(0), polls - left), max(Decimal(0), left - polls)
+        jobs = max(Decimal(0), jobs - left)
+    million = Decimal(10) ** 6
+    return [
+        context.line(queue, "sqs_million_requests", "export jobs: send, receive, delete", jobs / million),
+        context.line(
+            queue, "sqs_million_requests", f"long polls of {tasks.normalize():f} worker tasks ({wait} s)",
+            polls / million,
+        ),
+    ]  # fmt: skip
+
+
+def _expiry_days(context: Context, bucket: Recorded) -> Decimal:
+    """Days the bucket keeps an object: its lifecycle rule's expiry, else a month."""
+    days = [
+        _d(rule["expiration"]["days"])
+        for config in context.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        if bucket.urn in config.dependencies
+        for rule in config.inputs.get("rules") or ()
+        if (rule.get("expiration") or {}).get("days")
+    ]
+    return min(days) if days else DAYS_PER_MONTH
+
+
+def s3_bucket(context: Context, bucket: Recorded) -> list[Line]:
+    """The exports bucket: exports kept until their expiry, the worker's uploads, and users'
+    downloads through presigned URLs (GET requests and data out to the internet). Other buckets
+    (the ALB's logs) are not priced (NOT_PRICED)."""
+    name = str(bucket.inputs.get("bucketPrefix") or bucket.inputs.get("bucket") or "")
+    if EXPORTS_BUCKET_MARK not in name:
+        return []
+    usage = context.usage
+    exports = Decimal(usage.exports_per_month)
+    written_gb = exports * usage.export_mb / 1000
+    days = _expiry_days(context, bucket)
+    downloads = exports * usage.export_downloads
+    return [
+        # At steady state a month's exports, each kept `days`, occupy this many GB-months.
+        context.line(bucket, "s3_standard_gb_month", f"exports stored ({days.normalize():f} days)",
+                     written_gb * days / DAYS_PER_MONTH),
+        context.line(bucket, "s3_put_1k_requests", "export uploads (PUT)",
+                     exports * usage.s3_put_requests_per_export / 1000),
+        context.line(bucket, "s3_get_1k_requests", "export downloads (GET)", downloads / 1000),
+        context.line(bucket, "s3_data_out_gb", "export downloads out to the internet",
+                     downloads * usage.export_mb / 1000),
+    ]  # fmt: skip
+
+
 PRICERS: dict[str, Pricer] = {
     "aws:ec2/natGateway:NatGateway": nat_gateway,
     "aws:ec2/eip:Eip": elastic_ip,
@@ -280,4 +369,7 @@ PRICERS: dict[str, Pricer] = {
     "aws:cloudwatch/dashboard:Dashboard": dashboard,
     "aws:cloudwatch/logGroup:LogGroup": log_group,
     "aws:ecr/repository:Repository": ecr_repository,
+    "aws:sqs/queue:Queue": sqs_queue,
+    "aws:s3/bucket:Bucket": s3_bucket,
+    "aws:backup/plan:Plan": backup_plan,
 }
