@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "promote": "promote the image a stack runs to another by digest, behind scan and verify gates",
     "verify": "check a deploy: rollout, capacity, targets, alarms, data stores, edge, then an HTTP smoke",
     "restore-repoint": "point the app's database secret at a restored DocumentDB cluster and redeploy",
+    "rotate-cache-token": "take the next step of the Redis AUTH token rotation in a stack file",
 }
 
 
