@@ -25,9 +25,11 @@ after next. The secret is AWS's rotation JSON for MongoDB plus the ready-made UR
   and makes a read and a write on ``dbname`` that change nothing.
 - finishSecret moves AWSCURRENT (``common.finish_secret``).
 
-The master secret is the one DocumentDB manages for the cluster (``manage_master_user_password``):
-its value is JSON with exactly ``username`` and ``password`` (the format AWS's RDS multi-user
-functions detect as a service-made master secret), so the host comes from the app secret. In
+The master secret is the one DocumentDB manages for the cluster (``manage_master_user_password``).
+Only its ``username`` and ``password`` are read and the host comes from the app secret: RDS's
+managed secrets hold exactly those two keys (AWS's RDS multi-user functions detect a service-made
+master secret that way), and DocumentDB's guide ("Password management with Amazon DocumentDB and
+AWS Secrets Manager") does not spell the format out, so nothing more is assumed. In
 DocumentDB every user lives in, and authenticates against, the ``admin`` database (DocumentDB
 Developer Guide, "Role-based access control", Functional differences); createUser, updateUser
 and usersInfo are supported (Developer Guide, "Supported MongoDB APIs", User management).
@@ -192,8 +194,12 @@ def set_secret(client: Any, arn: str, token: str) -> None:
     # Checked before anything logs in, so that no password is ever sent to another host.
     if user != alternate_username(current["username"]):
         raise RotationError(f"AWSPENDING user {user} is not the pair of AWSCURRENT's {current['username']}")
-    if (pending["host"], pending.get("port")) != (current["host"], current.get("port")):
-        raise RotationError(f"AWSPENDING host {pending['host']} is not AWSCURRENT's {current['host']}")
+    where = ("host", "port", "ssl")
+    if [pending.get(k) for k in where] != [current.get(k) for k in where]:
+        raise RotationError(
+            f"AWSPENDING host {pending['host']}:{pending.get('port')} (ssl {pending.get('ssl')}) is not "
+            f"AWSCURRENT's {current['host']}:{current.get('port')} (ssl {current.get('ssl')})"
+        )
     if logs_in(pending, user, pending["password"]):
         log.info("setSecret: user %s already has the AWSPENDING password of %s", user, arn)
         return

@@ -252,48 +252,37 @@ def test_a_secret_that_cannot_be_read_exits_1(setup: Setup, capsys: pytest.Captu
     assert f"cannot read NOTES_DOCDB_APP_SECRET_ARN={missing}" in err
 
 
-def test_the_module_runs_as_a_command(docdb: AuthSecantusServer) -> None:
+def test_the_module_runs_as_a_command(docdb: AuthSecantusServer, moto_server: MotoServer) -> None:
     # GIVEN moto's server as Secrets Manager, reached through boto3's own endpoint variable
-    with MotoServer() as moto:
-        client = moto.client("secretsmanager")
-        suffix = uuid.uuid4().hex[:8]
-        user, dbname = f"notes_app_{suffix}", f"notes_{suffix}"
-        master = json.dumps({"username": docdb.MASTER_USER, "password": docdb.master_password})
-        master_arn = client.create_secret(Name=f"rds!cluster-{suffix}", SecretString=master)["ARN"]
-        app_arn = client.create_secret(
-            Name=f"notes-test-docdb-app-{suffix}", SecretString=app_secret(docdb, user, dbname, master_arn)
-        )["ARN"]
-        environ = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NOTES_"))},
-            **moto.environment(),
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto.url,
-            dbusers.MASTER_SECRET_ENV: master_arn,
-            dbusers.APP_SECRET_ENV: app_arn,
-        }
-        # WHEN `python -m notes_api.dbusers` runs, as the ECS task's command
-        done = subprocess.run(
-            [sys.executable, "-m", "notes_api.dbusers"],
-            env=environ,
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-        )
-        # THEN it exits 0 with both users made
-        assert done.returncode == 0, done.stderr
-        assert docdb.logs_in(user, PASSWORD)
-        assert docdb.logs_in(user + "_clone", PASSWORD)
-        # AND without its variables it exits 2 naming the first one
-        environ.pop(dbusers.MASTER_SECRET_ENV)
-        refused = subprocess.run(
-            [sys.executable, "-m", "notes_api.dbusers"],
-            env=environ,
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-        )
-        assert refused.returncode == 2
-        assert "NOTES_DOCDB_MASTER_SECRET_ARN is required" in refused.stderr
+    client = moto_server.client("secretsmanager")
+    suffix = uuid.uuid4().hex[:8]
+    user, dbname = f"notes_app_{suffix}", f"notes_{suffix}"
+    master = json.dumps({"username": docdb.MASTER_USER, "password": docdb.master_password})
+    master_arn = client.create_secret(Name=f"rds!cluster-{suffix}", SecretString=master)["ARN"]
+    app_arn = client.create_secret(
+        Name=f"notes-test-docdb-app-{suffix}", SecretString=app_secret(docdb, user, dbname, master_arn)
+    )["ARN"]
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NOTES_"))},
+        **moto_server.environment(),
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_server.url,
+        dbusers.MASTER_SECRET_ENV: master_arn,
+        dbusers.APP_SECRET_ENV: app_arn,
+    }
+    command = [sys.executable, "-m", "notes_api.dbusers"]
+    # WHEN `python -m notes_api.dbusers` runs, as the ECS task's command
+    done = subprocess.run(
+        command, env=environ, check=False, capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    # THEN it exits 0 with both users made, and prints no password
+    assert done.returncode == 0, done.stderr
+    assert docdb.logs_in(user, PASSWORD)
+    assert docdb.logs_in(user + "_clone", PASSWORD)
+    assert PASSWORD not in done.stdout + done.stderr
+    # AND without its variables it exits 2 naming the first one
+    environ.pop(dbusers.MASTER_SECRET_ENV)
+    refused = subprocess.run(
+        command, env=environ, check=False, capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert refused.returncode == 2
+    assert "NOTES_DOCDB_MASTER_SECRET_ARN is required" in refused.stderr

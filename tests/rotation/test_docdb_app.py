@@ -156,12 +156,13 @@ def test_set_secret_takes_back_roles_added_by_hand(sm: Any, docdb: AuthSecantusS
     [
         ({"username": "notes_admin"}, "is not the pair of AWSCURRENT's"),
         ({"host": "docdb.example.internal"}, "is not AWSCURRENT's"),
+        ({"ssl": "false"}, r"\(ssl false\) is not AWSCURRENT's"),
     ],
 )
-def test_set_secret_refuses_a_pending_value_for_another_user_or_host(
+def test_set_secret_refuses_a_pending_value_for_another_user_or_server(
     sm: Any, docdb: AuthSecantusServer, app: App, change: dict[str, str], expected: str
 ) -> None:
-    # GIVEN a pending value written by hand for another user or host
+    # GIVEN a pending value written by hand for another user, host or TLS setting
     token = begin_rotation(app.arn)
     pending = {**json.loads(value(sm, app.arn)), "password": "Pending-password-1", **change}
     pending["username"] = change.get("username", app.clone)
