@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from notes_platform.cost.context import SECONDS_PER_MONTH, Context
 from notes_platform.cost.model import estimate
-from notes_platform.cost.pricers import task_definition
+from notes_platform.cost.pricers import is_worker, task_definition
 from notes_platform.cost.usage import Usage
 
 if TYPE_CHECKING:
@@ -61,7 +61,8 @@ class CapacityRow:
 
 def task_vcpu(resources: Sequence[Recorded]) -> Decimal:
     context = Context(resources=resources, usage=Usage(), by_urn={r.urn: r for r in resources})
-    services = context.of_type("aws:ecs/service:Service")
+    # The API's service: the export worker's does not serve requests.
+    services = [s for s in context.of_type("aws:ecs/service:Service") if not is_worker(s)]
     definition = task_definition(context, services[0]) if services else None
     return Decimal(str(definition.inputs.get("cpu", 1024))) / 1024 if definition else Decimal(1)
 

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 # Billed, but not in the estimate: small at this scale, or not known from a plan.
 NOT_PRICED = (
-    "not priced: the ALB log bucket (S3), SNS, Route 53 queries (aliases to CloudFront are free), ACM "
+    "not priced: the ALB log bucket (S3), the exports dead-letter queue (a request per failed job), SNS, "
+    "Route 53 queries (aliases to CloudFront are free), ACM "
     "(public certificates are free), Container Insights metrics, traffic between AZs, KMS and Secrets "
     "Manager API requests, backups within the free allowance (DocumentDB: up to the cluster's size)"
 )

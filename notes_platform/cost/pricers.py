@@ -254,10 +254,11 @@ def log_ingestion_gb(context: Context, group: Recorded) -> tuple[str, Decimal]:
     """(what, GB a month) a log group ingests, told apart by its name."""
     usage, name = context.usage, str(group.inputs.get("name", ""))
     requests = _requests(context)
-    if name.startswith("/ecs/") and name.endswith("/worker"):
-        return "export worker logs", usage.worker_log_gb_per_month
     if name.startswith("/ecs/"):
-        return "API logs", requests * usage.api_log_bytes_per_request / GB
+        # The export worker's group logs jobs, not requests.
+        worker = name.endswith("/worker")
+        api = requests * usage.api_log_bytes_per_request / GB
+        return ("export worker logs", usage.worker_log_gb_per_month) if worker else ("API logs", api)
     if name.startswith("aws-waf-logs-"):
         return "WAF logs", requests * usage.waf_log_bytes_per_request / GB
     if "/cloudfront/" in name:
@@ -343,7 +344,7 @@ def s3_bucket(context: Context, bucket: Recorded) -> list[Line]:
     return [
         # At steady state a month's exports, each kept `days`, occupy this many GB-months.
         context.line(bucket, "s3_standard_gb_month", f"exports stored ({days.normalize():f} days)",
-                     written_gb * days / DAYS_PER_MONTH),
+                     written_gb * days * 24 / HOURS_PER_MONTH),
         context.line(bucket, "s3_put_1k_requests", "export uploads (PUT)",
                      exports * usage.s3_put_requests_per_export / 1000),
         context.line(bucket, "s3_get_1k_requests", "export downloads (GET)", downloads / 1000),

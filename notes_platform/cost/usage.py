@@ -33,6 +33,25 @@ class Usage(BaseModel):
     average_tasks: Decimal | None = Field(
         None, ge=0, description="average running API tasks; unset: the service's desiredCount"
     )
+    average_worker_tasks: Decimal | None = Field(
+        None,
+        ge=0,
+        description="average running export worker tasks; unset: the worker service's desiredCount",
+    )
+    exports_per_month: int = Field(1_000, ge=0, description="note exports requested (one job each)")
+    export_mb: Decimal = Field(
+        Decimal("0.5"), ge=0, description="average export object, MB (gzip JSON; ~1,000 notes)"
+    )
+    export_downloads: Decimal = Field(Decimal(1), ge=0, description="downloads of each finished export")
+    sqs_requests_per_export: int = Field(
+        3, ge=0, description="SQS requests a job makes: send, receive, delete (retries add more)"
+    )
+    s3_put_requests_per_export: int = Field(
+        1, ge=0, description="S3 PUT-class requests per export: one PutObject below the 8 MiB part size"
+    )
+    worker_log_gb_per_month: Decimal = Field(
+        Decimal("0.05"), ge=0, description="GB the export worker logs ingest"
+    )
     nat_gb_per_month: Decimal = Field(
         Decimal(10), ge=0, description="GB through the NAT gateways, all of them"
     )
@@ -64,7 +83,7 @@ class Usage(BaseModel):
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
             shown = (
-                "the service's desiredCount"
+                ("the worker service's desiredCount" if "worker" in name else "the service's desiredCount")
                 if value is None
                 else f"{value:,}"
                 if isinstance(value, int) and not isinstance(value, bool)

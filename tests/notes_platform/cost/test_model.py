@@ -57,6 +57,21 @@ SPOT_STRATEGY = [
     {"base": 0, "capacityProvider": "FARGATE_SPOT", "weight": 3},
 ]
 ALB = {"internal": False, "loadBalancerType": "application", "subnets": ["a", "b"]}
+WORKER_STRATEGY = [
+    {"base": 0, "capacityProvider": "FARGATE", "weight": 1},
+    {"base": 0, "capacityProvider": "FARGATE_SPOT", "weight": 3},
+]
+EXPORTS_LIFECYCLE = Recorded(
+    urn="urn:pulumi:test::notes-platform::aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration::lc",
+    type="aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    name="lc",
+    custom=True,
+    parent=None,
+    provider=DEFAULT_PROVIDER,
+    dependencies=["urn:pulumi:test::notes-platform::aws:s3/bucket:Bucket::exports"],
+    protect=False,
+    inputs={"rules": [{"id": "expire-exports", "status": "Enabled", "expiration": {"days": 73}}]},
+)
 
 # (resources, usage overrides, expected (charge, region, monthly USD)). Prices: prices/*.json;
 # a month is 730 hours; 1 GB = 10^6 KB.
@@ -127,6 +142,75 @@ CASES: list[tuple[str, list[Recorded], dict[str, Any], list[tuple[str, str, Deci
         [
             ("load balancer hours", "eu-west-1", Decimal("18.396")),
             ("LCU-hours (traffic spread evenly)", "eu-west-1", Decimal(0)),
+        ],
+    ),
+    (
+        "export worker: its own average tasks (not the API's), no base, 1:3 -> 1 on-demand, 3 Spot",
+        [
+            TASK,
+            planted(
+                "aws:ecs/service:Service",
+                {
+                    "name": "notes-test-worker",
+                    "capacityProviderStrategies": WORKER_STRATEGY,
+                    "desiredCount": 1,
+                },
+                name="worker",
+            ),
+        ],
+        {"average_worker_tasks": 4, "average_tasks": 9},
+        [
+            ("1 on-demand worker tasks x 0.25 vCPU", "eu-west-1", Decimal("7.3876")),
+            ("1 on-demand worker tasks x 0.5 GB", "eu-west-1", Decimal("1.622425")),
+            ("3 Spot worker tasks x 0.25 vCPU", "eu-west-1", Decimal("6.64884")),
+            ("3 Spot worker tasks x 0.5 GB", "eu-west-1", Decimal("1.4601825")),
+        ],
+    ),
+    (
+        "SQS: each job's requests, and a long poll per 20 s for each of 2 worker tasks; the DLQ none",
+        [
+            planted(t.SQS_QUEUE, {"name": "notes-test-exports", "receiveWaitTimeSeconds": 20}, name="queue"),
+            planted(
+                t.SQS_QUEUE, {"name": "notes-test-exports-dlq", "receiveWaitTimeSeconds": 20}, name="dlq"
+            ),
+            planted(
+                "aws:ecs/service:Service", {"name": "notes-test-worker", "desiredCount": 2}, name="worker"
+            ),
+        ],
+        # 1,000,000 jobs x 3 = 3 M requests; 2 tasks x 2,628,000 s / 20 s = 262,800 polls
+        {"exports_per_month": 1_000_000},
+        [
+            ("export jobs: send, receive, delete", "eu-west-1", Decimal("1.20")),
+            ("long polls of 2 worker tasks (20 s)", "eu-west-1", Decimal("0.10512")),
+        ],
+    ),
+    (
+        "S3: the exports bucket, kept 73 days (2.4 months), uploads, downloads and data out; the ALB's none",
+        [
+            planted(t.S3_BUCKET, {"bucketPrefix": "notes-test-exports-"}, name="exports"),
+            planted(t.S3_BUCKET, {"bucketPrefix": "notes-test-alb-logs-"}, name="alb-logs"),
+            EXPORTS_LIFECYCLE,
+        ],
+        # 10,000 exports x 1 MB = 10 GB a month, x 2.4 months = 24 GB-months; 20,000 downloads = 20 GB
+        {"exports_per_month": 10_000, "export_mb": 1, "export_downloads": 2},
+        [
+            ("exports stored (73 days)", "eu-west-1", Decimal("0.552")),
+            ("export uploads (PUT)", "eu-west-1", Decimal("0.05")),
+            ("export downloads (GET)", "eu-west-1", Decimal("0.008")),
+            ("export downloads out to the internet", "eu-west-1", Decimal("1.80")),
+        ],
+    ),
+    (
+        "the worker's log group: its own GB, not the API's per-request bytes",
+        [
+            planted(
+                t.LOG_GROUP, {"name": "/ecs/notes-test/worker", "retentionInDays": 365}, name="worker-logs"
+            )
+        ],
+        {"worker_log_gb_per_month": 1, "requests_per_month": 10**9},
+        [
+            ("export worker logs ingested", "eu-west-1", Decimal("0.57")),
+            ("export worker logs stored (365 days)", "eu-west-1", Decimal("0.36")),
         ],
     ),
     (
@@ -375,3 +459,19 @@ def test_prod_pays_for_three_nats_and_their_addresses_staging_for_one(plans: dic
 
     assert (count("staging", "NAT gateway hours"), count("prod", "NAT gateway hours")) == (1, 3)
     assert count("prod", "public IPv4 address (Elastic IP)") == 3
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_export_worker_its_queue_and_its_bucket_are_priced(plans: dict[str, Plan], stack: str) -> None:
+    # GIVEN a committed stack with its usage file / WHEN estimated
+    result = estimate(plans[stack].resources, stack, load_usage(stack))
+    charges = {(line.name, line.what.split(" x ")[0]) for line in result.lines}
+    # THEN the worker's Fargate tasks, the queue's jobs and polls and the bucket's exports count
+    assert any(name.endswith("-worker-service") and "worker tasks" in what for name, what in charges), charges
+    assert any(name.endswith("-exports-queue") and what.startswith("long polls") for name, what in charges)
+    assert any(
+        name.endswith("-exports-bucket") and what.startswith("exports stored") for name, what in charges
+    )
+    # AND the API's tasks are still the API's: the worker's average does not price them
+    api = [line for line in result.lines if line.name.endswith("-api-service")]
+    assert api and all("worker" not in line.what for line in api), [line.what for line in api]
