@@ -28,6 +28,7 @@ from pydantic import (
 
 from infra.fargate import FARGATE_SIZES
 from infra.recovery_window import FORCE_DELETE
+from stacks.guardrail_sections import Backup, Budget, guardrail_problems
 from stacks.sections import (
     Alarms,
     Alb,
@@ -76,6 +77,8 @@ class StackConfig(BaseModel):
     eks: Eks
     exports: Exports
     worker: Worker
+    backup: Backup
+    budget: Budget
 
     @model_validator(mode="after")
     def _combinations(self) -> StackConfig:
@@ -157,6 +160,7 @@ class StackConfig(BaseModel):
             for alias in self.edge.aliases
             if not alias.endswith("." + self.dns.zone_name)
         ]
+        problems += guardrail_problems(self.region, self.backup, self.alarms.emails)
         if problems:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
         return self
@@ -188,6 +192,8 @@ SECTIONS: dict[str, type[Section]] = {
     "eks": Eks,
     "exports": Exports,
     "worker": Worker,
+    "backup": Backup,
+    "budget": Budget,
 }
 
 

@@ -15,6 +15,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alb import LoadBalancer, LoadBalancerArgs
+from infra.backup import Backup
+from infra.budgets import Budgets
 from infra.cache import RedisCache, RedisCacheArgs
 from infra.documentdb import DocumentDb, DocumentDbArgs
 from infra.ecs import ApiService
@@ -41,6 +43,7 @@ from infra.secrets import GeneratedSecret, GeneratedSecretArgs
 from infra.security_groups import SecurityGroups, SecurityGroupsArgs
 from infra.worker import WorkerService
 from stacks.config import PROJECT, StackConfig, StackConfigError
+from stacks.guardrails import SERVICE_PUBLISHERS, stack_backup, stack_budgets
 from stacks.settings import alarm_subscriptions, alarm_thresholds, default_tags
 
 # CloudFront's origin-facing addresses, as an AWS-managed prefix list.
@@ -62,6 +65,8 @@ class Foundation:
     groups: SecurityGroups
     topic: AlarmTopic
     thresholds: AlarmThresholds
+    # The cost budget and anomaly alerts (stacks/guardrails.py).
+    budgets: Budgets | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ class DataTier:
     database: DocumentDb
     cache: RedisCache
     jwt_key: GeneratedSecret
+    # The cluster's AWS Backup plan, vaults and copy (stacks/guardrails.py).
+    backup: Backup | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,14 @@ def foundation(config: StackConfig) -> Foundation:
         )
 
     keys = Keys(
-        f"{env}-keys", KeysArgs(environment=env, region=config.region, account_id=identity.account_id), opts
+        f"{env}-keys",
+        KeysArgs(
+            environment=env,
+            region=config.region,
+            account_id=identity.account_id,
+            sns_publishers=SERVICE_PUBLISHERS,
+        ),
+        opts,
     )
 
     network = Network(
@@ -174,6 +188,7 @@ def foundation(config: StackConfig) -> Foundation:
             account_id=identity.account_id,
             kms_key_arn=keys.arn("sns"),
             subscriptions=alarm_subscriptions(config),
+            service_publishers=SERVICE_PUBLISHERS,
         ),
         opts,
     )
@@ -188,6 +203,7 @@ def foundation(config: StackConfig) -> Foundation:
         groups=groups,
         topic=topic,
         thresholds=alarm_thresholds(config),
+        budgets=stack_budgets(config, topic, opts),
     )
 
 
@@ -254,7 +270,16 @@ def data_tier(base: Foundation) -> DataTier:
         ),
         opts,
     )
-    return DataTier(database=database, cache=cache, jwt_key=jwt_key)
+    backup = stack_backup(
+        config,
+        account_id=base.account_id,
+        keys=keys,
+        topic=base.topic,
+        database=database,
+        tags=base.tags,
+        opts=opts,
+    )
+    return DataTier(database=database, cache=cache, jwt_key=jwt_key, backup=backup)
 
 
 def edge_tier(base: Foundation) -> EdgeTier:

@@ -315,7 +315,9 @@ def test_a_lock_replaced_create_first_is_found() -> None:
     # GIVEN the lock without delete_before_replace / WHEN the replacement check reads it
     graph = build(backup_args(vault_lock=LOCK))
     lock = graph.one(BACKUP_VAULT_LOCK)
-    planted = dataclasses.replace(lock, delete_before_replace=False, inputs={**lock.inputs, "backupVaultName": "v"})
+    planted = dataclasses.replace(
+        lock, delete_before_replace=False, inputs={**lock.inputs, "backupVaultName": "v"}
+    )
     # THEN its fixed vault name and the bounds that replace it are named
     [finding] = replacement.check([planted])
     assert "changeableForDays, maxRetentionDays, minRetentionDays force a replacement" in finding.message

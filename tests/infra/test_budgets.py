@@ -54,7 +54,9 @@ def test_a_monthly_cost_budget_in_usd_named_per_environment(prod: Graph) -> None
     assert "costFilters" not in budget.inputs, budget.urn
 
 
-def test_alerts_at_80_percent_actual_and_100_percent_forecast_to_the_topic_and_the_owners(prod: Graph) -> None:
+def test_alerts_at_80_percent_actual_and_100_percent_forecast_to_the_topic_and_the_owners(
+    prod: Graph,
+) -> None:
     budget = prod.one(BUDGET)
     alerts = {(n["notificationType"], n["threshold"]): n for n in budget.inputs["notifications"]}
     assert sorted(alerts) == [("ACTUAL", 80), ("FORECASTED", 100)], budget.urn
