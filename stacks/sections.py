@@ -435,6 +435,13 @@ class Secrets(Section):
         description="days a deleted secret can still be restored, 7-30; 0 deletes at once (a stack "
         "that protects no data, destroyed and created again)",
     )
+    rotation_days: int = Field(
+        30,
+        ge=1,
+        le=365,
+        description="days between scheduled rotations of the secrets that rotate (the JWT signing key, "
+        "the app's and the master user's DocumentDB credentials)",
+    )
 
     @field_validator("recovery_window_days")
     @classmethod
