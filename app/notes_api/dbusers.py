@@ -1,13 +1,16 @@
 """``python -m notes_api.dbusers``: create or repair the application's two DocumentDB users.
 
-A one-shot task of the API's image, run by the deployment before the service rolls (``aws ecs
-run-task`` with this command, waiting for the container's exit code). Idempotent: run it on every
-deploy.
+A one-shot command of the API's image. On ECS it is the API task's init container ``dbusers``
+(infra/ecs.py): not essential, and the API container starts only once it exited 0, so every task
+that serves has the user in step; a failure stops the task and the deployment circuit breaker
+rolls the deployment back. Idempotent: it runs at every task start.
 
 The app's secret (NOTES_DOCDB_APP_SECRET_ARN: AWS's rotation JSON for MongoDB, see
 ``notes_rotation.docdb_app``) names the current user, ``notes_app`` or ``notes_app_clone``, and
-its password. Logged in as the master user (NOTES_DOCDB_MASTER_SECRET_ARN: the secret DocumentDB
-manages for the cluster, ``{"username", "password"}``), the task
+its password. Logged in as the master user (the secret DocumentDB manages for the cluster,
+``{"username", "password"}``: its value in NOTES_DOCDB_MASTER_SECRET, as ECS injects it from the
+task definition's ``secrets`` so that the task role never reads it, or its ARN in
+NOTES_DOCDB_MASTER_SECRET_ARN; the value wins), the task
 
 - creates the current user with the secret's password if it is missing, and sets that password
   if the user exists but the password does not log in;
@@ -46,6 +49,7 @@ log = logging.getLogger("notes_api.dbusers")
 
 # Names of variables, not credentials.
 MASTER_SECRET_ENV = "NOTES_DOCDB_MASTER_SECRET_ARN"  # noqa: S105
+MASTER_VALUE_ENV = "NOTES_DOCDB_MASTER_SECRET"
 APP_SECRET_ENV = "NOTES_DOCDB_APP_SECRET_ARN"  # noqa: S105
 CA_FILE_ENV = env_name("mongodb_tls_ca_file")
 REGION_ENV = env_name("aws_region")
@@ -96,13 +100,28 @@ def read_secret(fetch: Fetch, variable: str, environ: Mapping[str, str]) -> tupl
         value = fetch(arn)
     except Exception as exc:  # botocore raises many types; all mean the secret was not read
         raise step_failed(f"cannot read {variable}={arn}: {exc}") from exc
+    return arn, parse_secret(variable, value, f"={arn}")
+
+
+def parse_secret(variable: str, value: str, where: str) -> dict[str, Any]:
+    """A secret's JSON object; ``where`` names it in the message (never the value)."""
     try:
         secret = json.loads(value)
     except ValueError:
         secret = None
     if not isinstance(secret, dict):
-        raise config_error(f"{variable}={arn} does not hold a JSON object")
-    return arn, secret
+        raise config_error(f"{variable}{where} does not hold a JSON object")
+    return secret
+
+
+def read_master(fetch: Fetch, environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """(what names it in messages, JSON object) of the master secret: the injected value when
+    set, else the secret whose ARN is given."""
+    value = environ.get(MASTER_VALUE_ENV, "")
+    if value.strip():
+        return MASTER_VALUE_ENV, parse_secret(MASTER_VALUE_ENV, value, "")
+    arn, secret = read_secret(fetch, MASTER_SECRET_ENV, environ)
+    return f"{MASTER_SECRET_ENV}={arn}", secret
 
 
 def client_options(app: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
@@ -180,12 +199,15 @@ def verify_current(options: Mapping[str, Any], user: str, password: str, dbname:
 
 def run(environ: Mapping[str, str], fetch: Fetch) -> list[str]:
     """Bring both users in step; the lines describing what was done."""
-    for variable in (MASTER_SECRET_ENV, APP_SECRET_ENV):
-        if not environ.get(variable, "").strip():
-            raise config_error(f"{variable} is required (the ARN of the secret to read)")
-    master_arn, master = read_secret(fetch, MASTER_SECRET_ENV, environ)
+    if not environ.get(MASTER_VALUE_ENV, "").strip() and not environ.get(MASTER_SECRET_ENV, "").strip():
+        raise config_error(
+            f"{MASTER_VALUE_ENV} (the master secret's value) or {MASTER_SECRET_ENV} (its ARN) is required"
+        )
+    if not environ.get(APP_SECRET_ENV, "").strip():
+        raise config_error(f"{APP_SECRET_ENV} is required (the ARN of the secret to read)")
+    master_source, master = read_master(fetch, environ)
     if not isinstance(master.get("username"), str) or not isinstance(master.get("password"), str):
-        raise config_error(f"{MASTER_SECRET_ENV}={master_arn} has no username and password")
+        raise config_error(f"{master_source} has no username and password")
     app_arn, app = read_secret(fetch, APP_SECRET_ENV, environ)
     missing = [f for f in APP_FIELDS if not isinstance(app.get(f), str) or not app[f]]
     if missing:

@@ -184,10 +184,60 @@ def test_it_works_with_the_rotation_from_either_user(
     assert docdb.logs_in(setup.user, PASSWORD)
 
 
+def test_the_master_secret_injected_as_a_value_is_used_instead_of_its_arn(
+    sm: Any, setup: Setup, docdb: AuthSecantusServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the master secret's JSON in NOTES_DOCDB_MASTER_SECRET, as ECS injects it from the task
+    # definition's `secrets` (the task role cannot read it), and its ARN variable pointing nowhere
+    master = value(sm, setup.environ[dbusers.MASTER_SECRET_ENV])
+    gone = setup.environ[dbusers.MASTER_SECRET_ENV] + "-gone"
+    # WHEN the task runs
+    code, out, err = run(setup, capsys, **{dbusers.MASTER_VALUE_ENV: master, dbusers.MASTER_SECRET_ENV: gone})
+    # THEN the value is used (the ARN is never read), both users are made, no password printed
+    assert (code, err) == (0, ""), err
+    assert docdb.logs_in(setup.user, PASSWORD)
+    assert docdb.roles(setup.clone) == [("readWrite", setup.dbname)]
+    assert docdb.master_password not in out + err
+
+
+def test_the_injected_value_alone_is_enough(
+    setup: Setup, docdb: AuthSecantusServer, sm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN only the value, no ARN variable at all
+    master = value(sm, setup.environ[dbusers.MASTER_SECRET_ENV])
+    environ = {dbusers.APP_SECRET_ENV: setup.app_arn, dbusers.MASTER_VALUE_ENV: master}
+    # WHEN the task runs THEN it succeeds
+    assert dbusers.main(environ) == 0, capsys.readouterr().err
+    assert docdb.logs_in(setup.clone, PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("injected", "expected"),
+    [
+        ("not json at all", "NOTES_DOCDB_MASTER_SECRET does not hold a JSON object"),
+        ('{"username": "notesadmin"}', "NOTES_DOCDB_MASTER_SECRET has no username and password"),
+    ],
+)
+def test_an_unusable_injected_master_secret_exits_2_naming_the_variable(
+    setup: Setup, docdb: AuthSecantusServer, capsys: pytest.CaptureFixture[str], injected: str, expected: str
+) -> None:
+    # GIVEN a value ECS injected that is not the master secret's JSON
+    code, _, err = run(setup, capsys, **{dbusers.MASTER_VALUE_ENV: injected})
+    # THEN it exits 2 naming the variable, prints nothing of the value, and creates nobody
+    assert code == 2
+    assert expected in err
+    assert "not json at all" not in err
+    assert not docdb.exists(setup.user)
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({dbusers.MASTER_SECRET_ENV: ""}, "NOTES_DOCDB_MASTER_SECRET_ARN is required"),
+        (
+            {dbusers.MASTER_SECRET_ENV: ""},
+            "NOTES_DOCDB_MASTER_SECRET (the master secret's value) or "
+            "NOTES_DOCDB_MASTER_SECRET_ARN (its ARN) is required",
+        ),
         ({dbusers.APP_SECRET_ENV: " "}, "NOTES_DOCDB_APP_SECRET_ARN is required"),
     ],
 )
@@ -285,4 +335,4 @@ def test_the_module_runs_as_a_command(docdb: AuthSecantusServer, moto_server: Mo
         command, env=environ, check=False, capture_output=True, text=True, timeout=60, cwd=ROOT
     )
     assert refused.returncode == 2
-    assert "NOTES_DOCDB_MASTER_SECRET_ARN is required" in refused.stderr
+    assert "or NOTES_DOCDB_MASTER_SECRET_ARN (its ARN) is required" in refused.stderr
