@@ -22,8 +22,10 @@ from notes_api.core.config import Settings
 from notes_api.core.db import Database
 from notes_api.core.draining import install_drain_handler
 from notes_api.core.errors import install_error_handlers
+from notes_api.core.errortracking import SentryRequestTag, init_sentry
 from notes_api.core.middleware import BodySizeLimitMiddleware, GZipWhenAccepted, RequestContextMiddleware
 from notes_api.core.ratelimit import RateLimiter
+from notes_api.core.refresh import SecretsRefresher
 from notes_api.core.security import Passwords, TokenService
 from notes_api.exports.records import ExportRecords
 from notes_api.exports.service import ExportsService
@@ -79,6 +81,7 @@ def telemetry_options(settings: Settings) -> TelemetryConfig:
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the app. ``settings`` must come from ``load_settings`` (checked, secrets resolved)."""
+    error_tracking = init_sentry(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -97,6 +100,9 @@ def create_app(settings: Settings) -> FastAPI:
         first_try = settings.mongodb_server_selection_timeout_ms / 1000 + 1
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(indexer), first_try)
+        # Rotated secrets (JWT key set, MongoDB URI) reach this process without a restart.
+        refresher = SecretsRefresher.for_api(settings, services.tokens, db)
+        refreshing = asyncio.create_task(refresher.run()) if refresher.active else None
         restore_signal = None
         if settings.shutdown_drain_seconds > 0:
             restore_signal = install_drain_handler(app, settings.shutdown_drain_seconds)
@@ -111,6 +117,8 @@ def create_app(settings: Settings) -> FastAPI:
             if restore_signal is not None:
                 restore_signal()
             indexer.cancel()
+            if refreshing is not None:
+                refreshing.cancel()
             if export_indexer is not None:
                 export_indexer.cancel()
             await services.exports.close()
@@ -155,6 +163,8 @@ def create_app(settings: Settings) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(GZipWhenAccepted, minimum_size=settings.gzip_min_bytes)
+    if error_tracking:
+        app.add_middleware(SentryRequestTag)  # right inside the request context: it reads the id
     app.add_middleware(
         RequestContextMiddleware, hsts_max_age=settings.hsts_max_age, access_log_enabled=settings.access_log
     )

@@ -4,6 +4,9 @@ Secrets have no defaults. In production the service refuses to start when a secr
 missing or is a placeholder, and the message names the variable to set. On ECS the task
 definition injects Secrets Manager values as environment variables; on EKS a pod may
 instead carry ``NOTES_<NAME>_SECRET_ARN`` and the value is read with boto3 at start-up.
+With an ARN, the JWT key set and the MongoDB URI are read again every
+``NOTES_SECRETS_REFRESH_SECONDS`` while the service runs (core/refresh.py), so a rotation needs
+no restart.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Annotated, Any, Literal
 from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from notes_api.core.keyset import KeySetError, parse_key_set
 
 log = logging.getLogger("notes_api.config")
 
@@ -52,6 +57,8 @@ SECRET_FIELDS: tuple[tuple[str, str], ...] = (
     ("redis_auth_token", "Redis AUTH token"),
     ("jwt_signing_key", "JWT signing key"),
 )
+# Secrets the service runs without: resolved from their ARN like the others, never required.
+OPTIONAL_SECRET_FIELDS: tuple[tuple[str, str], ...] = (("sentry_dsn", "Sentry DSN"),)
 
 
 class ConfigError(Exception):
@@ -156,6 +163,23 @@ class Settings(BaseSettings):
     # truth). A revocation Redis could not record (down at the time) takes effect on every
     # task within this plus the window above. 0 = every Redis miss asks the database.
     session_live_cache_seconds: float = Field(10.0, ge=0, le=300)
+
+    # --- Secrets read by ARN, re-read while serving ----------------------------------------
+    # The JWT key set's rotation activates a new key 180 s after it is written
+    # (notes_rotation.jwt ACTIVATION_DELAY_SECONDS), counting on every task having read it
+    # within two of these intervals: raise one, raise the other.
+    secrets_refresh_seconds: float = Field(
+        60.0,
+        ge=5,
+        le=3600,
+        description="how often the *_SECRET_ARN secrets (JWT key set, MongoDB URI) are read again",
+    )
+
+    # --- Error tracking (Sentry), off unless a DSN is set ------------------------------------
+    sentry_dsn: SecretStr | None = Field(None, description="Sentry DSN; unset: no error tracking")
+    sentry_dsn_secret_arn: str | None = None
+    sentry_environment: str | None = Field(None, description="Sentry environment; default: NOTES_ENV")
+    sentry_release: str | None = Field(None, description="Sentry release; default: notes-api@<version>")
 
     # --- Password hashing (argon2id). Defaults: RFC 9106's low-memory profile. Production
     # refuses less than OWASP's minimum (19 MiB, 2 passes); tests lower it to stay fast.
@@ -335,12 +359,7 @@ def check_production(settings: Settings) -> None:
             raise ConfigError(
                 f"{env_name(field)} holds a placeholder value; production needs the real {what}"
             )
-    key = settings.secret("jwt_signing_key") or ""
-    if len(key.encode()) < MIN_SIGNING_KEY_BYTES:
-        raise ConfigError(
-            f"{env_name('jwt_signing_key')} is shorter than {MIN_SIGNING_KEY_BYTES} bytes; "
-            "production needs a generated key"
-        )
+    check_signing_keys(settings.secret("jwt_signing_key") or "", production=True)
     if settings.redis_url is None:
         raise ConfigError(f"{env_name('redis_url')} is required in production (cache and rate limits)")
     if settings.password_hash_memory_kib < OWASP_MIN_MEMORY_KIB or settings.password_hash_time_cost < 2:
@@ -349,6 +368,20 @@ def check_production(settings: Settings) -> None:
             f"the argon2id minimum for production ({OWASP_MIN_MEMORY_KIB} KiB, 2 passes)"
         )
     check_exports(settings)
+
+
+def check_signing_keys(value: str, production: bool) -> None:
+    """Raise ConfigError unless ``value`` is a key set (core/keyset.py), in production one whose
+    every key is long enough: a plain string, the legacy form, is one key."""
+    try:
+        keys = parse_key_set(value)
+    except KeySetError as exc:
+        raise ConfigError(f"{env_name('jwt_signing_key')}: {exc}") from None
+    if production and keys.shortest_key_bytes() < MIN_SIGNING_KEY_BYTES:
+        raise ConfigError(
+            f"{env_name('jwt_signing_key')} is shorter than {MIN_SIGNING_KEY_BYTES} bytes; "
+            "production needs a generated key"
+        )
 
 
 def check_exports(settings: Settings) -> None:
@@ -401,7 +434,7 @@ def _region_from_arn(arn: str) -> str | None:
 def resolve_secret_arns(settings: Settings, fetch: SecretFetcher | None = None) -> Settings:
     """Fill secrets given as ``*_SECRET_ARN`` from Secrets Manager; an explicit value wins."""
     updates: dict[str, SecretStr] = {}
-    for field, _what in SECRET_FIELDS:
+    for field, _what in (*SECRET_FIELDS, *OPTIONAL_SECRET_FIELDS):
         arn = getattr(settings, f"{field}_secret_arn")
         if arn and getattr(settings, field) is None:
             try:
@@ -432,4 +465,7 @@ def load_settings(fetch: SecretFetcher | None = None, **overrides: Any) -> Setti
         raise ConfigError(f"{env_name(field)}: {first['msg']}") from exc
     settings = resolve_secret_arns(settings, fetch)
     check_production(settings)
+    key = settings.secret("jwt_signing_key")
+    if key is not None:
+        check_signing_keys(key, production=settings.is_production)
     return with_development_defaults(settings)

@@ -9,14 +9,18 @@ default ``{w: "majority", j: true}``), so an acknowledged write is on the journa
 majority of a replica set) before the API answers 2xx.
 
 A client that stops answering is replaced (``Database.supervise``): see ``HUNG_AFTER_SECONDS``.
+A new connection URI (the app's secret rotated, core/refresh.py) replaces the client too
+(``Database.use_uri``), the old one closed only after in-flight operations had time to finish.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import pymongo
@@ -77,12 +81,32 @@ SESSION_INDEXES = [
 ]
 
 
+def uri_from_secret(value: str) -> str:
+    """The connection URI in a secret value: AWS's rotation JSON for MongoDB/DocumentDB gives its
+    ``uri``; any other value is the URI itself."""
+    if value.lstrip().startswith("{"):
+        try:
+            uri = json.loads(value)["uri"]
+        except (ValueError, TypeError, KeyError):
+            # Never the value in the message: it holds a password.
+            raise ValueError("the MongoDB secret is JSON without a string 'uri'") from None
+        if not isinstance(uri, str) or not uri:
+            raise ValueError("the MongoDB secret is JSON without a string 'uri'")
+        return uri
+    return value
+
+
 class Database:
     def __init__(self, settings: Settings) -> None:
-        uri = settings.secret("mongodb_uri")
-        if not uri:
+        value = settings.secret("mongodb_uri")
+        if not value:
             raise ValueError("NOTES_MONGODB_URI is not set")
-        self._uri = uri
+        self._uri = uri_from_secret(value)
+        # How long a retired client stays open after a URI change: an operation that started on
+        # it is bounded by server selection plus one socket timeout (or has failed by then).
+        self.retire_after_seconds = (
+            settings.mongodb_server_selection_timeout_ms + settings.mongodb_socket_timeout_ms
+        ) / 1000 + 5
         self._options: dict[str, Any] = {
             # DocumentDB does not support retryable writes; pymongo enables them by default.
             "retryWrites": False,
@@ -108,6 +132,8 @@ class Database:
         self._ping: asyncio.Task[None] | None = None
         self._ping_started = 0.0
         self._retired: set[asyncio.Task[None]] = set()
+        # Clients left by a URI change, still open for their grace period (``use_uri``).
+        self._retiring: set[AsyncMongoClient[Doc]] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._connect()
 
@@ -210,12 +236,50 @@ class Database:
         )
         if stuck_ping is not None:
             stuck_ping.cancel()  # it waits on the dead client's lock: nothing of ours is lost
-        closing = asyncio.create_task(old_client.close())
-        self._retired.add(closing)
-        closing.add_done_callback(self._retired.discard)
+        self._retire(old_client.close())
+
+    def use_uri(self, uri: str) -> bool:
+        """Connect with ``uri`` from now on, if it differs from the current one; returns whether it did.
+
+        The new client is in place before this returns, so the next operation uses it; the old
+        one is closed ``retire_after_seconds`` later, so operations already running on it (a
+        request's query, a cursor being read) finish rather than fail. With DocumentDB's
+        alternating users the old credentials stay valid until the next rotation, so that
+        grace costs nothing.
+        """
+        if uri == self._uri:
+            return False
+        old_client, old_ping = self.client, self._ping
+        self._uri = uri
+        self._connect()
+        self._ping = None  # /ready asks the new client from now on
+        log.info(
+            "the database URI changed; new client in use, the previous one closes in %.0f s",
+            self.retire_after_seconds,
+        )
+        self._retire(self._close_later(old_client, old_ping))
+        return True
+
+    async def _close_later(self, client: AsyncMongoClient[Doc], ping: asyncio.Task[None] | None) -> None:
+        self._retiring.add(client)
+        await asyncio.sleep(self.retire_after_seconds)
+        if ping is not None:  # long done in practice: a ping's deadline is PING_TIMEOUT_SECONDS
+            await asyncio.wait({ping}, timeout=HUNG_AFTER_SECONDS)
+        self._retiring.discard(client)
+        await client.close()
+
+    def _retire(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
 
     async def close(self) -> None:
         for task in (self._supervisor, self._ping, *self._retired):
             if task is not None:
                 task.cancel()
+        # Healthy clients, unlike a wedged one: their close finishes. Bounded all the same.
+        closing = [asyncio.ensure_future(client.close()) for client in self._retiring]
+        self._retiring.clear()
+        if closing:
+            await asyncio.wait(closing, timeout=PING_TIMEOUT_SECONDS + HUNG_AFTER_SECONDS)
         await self.client.close()

@@ -37,6 +37,13 @@ RATE_LIMIT_FAIL_OPEN = Counter(
     "notes_rate_limit_fail_open_total", "Requests let through because the limiter's storage failed."
 )
 
+SECRET_REFRESHES = Counter(
+    "notes_secret_refreshes_total",
+    "Reads of a secret by ARN while serving, by secret (jwt_signing_key, mongodb_uri) and result "
+    "(unchanged, changed, failed: the previous value stays in use).",
+    ["secret", "result"],
+)
+
 
 _CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
 

@@ -9,13 +9,16 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from notes_api.core.config import Settings
+from notes_api.core.keyset import KeySet, parse_key_set
 
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 5
@@ -66,18 +69,53 @@ class AccessClaims:
     expires_at: int
 
 
+class _Verifier(NamedTuple):
+    """A key set and the cache of tokens verified with it, swapped together: a token verified
+    with a key that has left the set is never served from the cache of the new set."""
+
+    keys: KeySet
+    by_kid: dict[str, bytes]
+    cached: Callable[[str], AccessClaims]
+
+
 class TokenService:
+    """HS256 access tokens with the signing key's ``kid`` in the header (core/keyset.py).
+
+    Signs with the newest key whose ``not_before`` has passed; verifies a token whose ``kid``
+    names a key of the current set, so after a rotation the previous key's tokens keep working
+    for as long as the rotation keeps that key. A token without a ``kid`` or with one the set
+    does not hold is refused. ``use_keys`` swaps the set while serving (core/refresh.py).
+    """
+
     def __init__(self, settings: Settings) -> None:
-        key = settings.secret("jwt_signing_key")
-        if not key:
+        value = settings.secret("jwt_signing_key")
+        if not value:
             raise ValueError("TokenService needs a signing key")
-        self._key = key
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self.access_ttl = settings.access_token_ttl_seconds
         self.refresh_ttl = settings.refresh_token_ttl_seconds
-        # Per instance, so a new signing key never serves claims verified with the old one.
-        self._verify_cached = functools.lru_cache(maxsize=VERIFIED_TOKENS_CACHED)(self._verify)
+        self._verifier = self._verifier_for(parse_key_set(value))
+
+    @property
+    def keys(self) -> KeySet:
+        return self._verifier.keys
+
+    def use_keys(self, keys: KeySet) -> bool:
+        """Install ``keys`` (one attribute assignment: requests see the old set or the new one,
+        never a mix). Returns whether anything changed; an equal set keeps the cache."""
+        if keys == self._verifier.keys:
+            return False
+        self._verifier = self._verifier_for(keys)
+        return True
+
+    def _verifier_for(self, keys: KeySet) -> _Verifier:
+        by_kid = keys.by_kid
+        # Per key set: a token verified once is remembered (bounded LRU) while this set is the
+        # current one; its signature cannot change, and verifying it again on every request
+        # costs more than the rest of a cached read.
+        cached = functools.lru_cache(maxsize=VERIFIED_TOKENS_CACHED)(functools.partial(self._verify, by_kid))
+        return _Verifier(keys, by_kid, cached)
 
     def issue_access(self, user_id: str, session_id: str, now: float | None = None) -> tuple[str, int]:
         issued = int(now if now is not None else time.time())
@@ -93,22 +131,27 @@ class TokenService:
             "jti": uuid.uuid4().hex,
             "typ": "access",
         }
-        return jwt.encode(claims, self._key, algorithm=ALGORITHM), expires
+        key = self._verifier.keys.signing_key(time.time() if now is None else now)
+        return jwt.encode(claims, key.key, algorithm=ALGORITHM, headers={"kid": key.kid}), expires
 
     def decode_access(self, token: str) -> AccessClaims:
-        """Verify a token. A token verified once is remembered (bounded LRU) until it expires:
-        its signature cannot change, and verifying it again on every request costs more than
-        the rest of a cached read."""
-        claims = self._verify_cached(token)
+        """Verify a token (cached per key set, see ``_verifier_for``) and check its expiry."""
+        claims = self._verifier.cached(token)
         if claims.expires_at + LEEWAY_SECONDS < time.time():
             raise TokenError("Signature has expired")
         return claims
 
-    def _verify(self, token: str) -> AccessClaims:
+    def _verify(self, by_kid: dict[str, bytes], token: str) -> AccessClaims:
         try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            if not isinstance(kid, str):
+                raise TokenError("the token names no signing key (kid)")
+            key = by_kid.get(kid)
+            if key is None:
+                raise TokenError("the token's signing key (kid) is not a current one")
             claims = jwt.decode(
                 token,
-                self._key,
+                key,
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,

@@ -31,7 +31,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -128,7 +128,13 @@ def _in_daemon_thread(loop: asyncio.AbstractEventLoop, call: Callable[[], T]) ->
 
 class Worker:
     def __init__(
-        self, settings: WorkerSettings, records: ExportRecords, notes: Any, sqs: Any, s3: Any
+        self,
+        settings: WorkerSettings,
+        records: ExportRecords,
+        notes: Any,
+        sqs: Any,
+        s3: Any,
+        between_jobs: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         if settings.export_queue_url is None or settings.export_bucket is None:
             raise ValueError("the worker needs NOTES_EXPORT_QUEUE_URL and NOTES_EXPORT_BUCKET")
@@ -137,6 +143,9 @@ class Worker:
         self.notes = notes  # a callable returning the notes collection (the client may be replaced)
         self.sqs = sqs
         self.s3 = s3
+        # Awaited before each long poll, with no export running: where the worker switches to a
+        # rotated database URI (worker/main.py), so no job loses its client halfway.
+        self.between_jobs = between_jobs
         self.queue_url: str = settings.export_queue_url
         self.bucket: str = settings.export_bucket
         self.stopping = False
@@ -176,6 +185,8 @@ class Worker:
         log.info("worker started: queue %s, bucket %s", self.queue_url, self.bucket)
         try:
             while not self.stopping:
+                if self.between_jobs is not None:
+                    await self.between_jobs()
                 await self.poll_once()
         finally:
             for signum in (signal.SIGTERM, signal.SIGINT):

@@ -17,7 +17,9 @@ from typing import Any
 
 from notes_api.core.config import ConfigError, env_name
 from notes_api.core.db import Database
+from notes_api.core.errortracking import init_sentry
 from notes_api.core.logging import configure_logging
+from notes_api.core.refresh import SecretsRefresher, database_followed
 from notes_api.exports.records import ExportRecords
 from notes_api.worker.consumer import Worker
 from notes_api.worker.settings import WorkerSettings, load_worker_settings
@@ -53,8 +55,17 @@ async def serve(settings: WorkerSettings, sqs: Any, s3: Any) -> None:
     # Replaces a client that stops answering (core/db.py); the worker's notes reads and record
     # writes go through ``db`` on every call, so they pick up the new client.
     supervisor = asyncio.create_task(db.supervise())
+    # NOTES_MONGODB_URI_SECRET_ARN read again every NOTES_SECRETS_REFRESH_SECONDS, between jobs.
+    refresher = SecretsRefresher(settings, database_followed(settings, db))
     try:
-        await Worker(settings, ExportRecords(db, settings), lambda: db.notes, sqs, s3).run()
+        await Worker(
+            settings,
+            ExportRecords(db, settings),
+            lambda: db.notes,
+            sqs,
+            s3,
+            between_jobs=refresher.refresh_if_due,
+        ).run()
     finally:
         supervisor.cancel()
         closing = asyncio.ensure_future(db.close())
@@ -70,6 +81,7 @@ def main() -> int:
         print(f"notes-worker: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    init_sentry(settings)  # NOTES_SENTRY_DSN or its _SECRET_ARN; off without
     try:
         asyncio.run(serve(settings, sqs, s3))
     except Exception:
