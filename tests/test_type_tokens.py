@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import keyword
 
 import pytest
 
@@ -21,7 +22,8 @@ def registered_by(type_token: str) -> str | None:
     -> ``pulumi_random.RandomPassword`` (``index`` is the package itself)."""
     provider, _, rest = type_token.partition(":")
     module_path, _, kind = rest.partition(":")
-    module_name = module_path.split("/")[0]
+    # A module named after a Python keyword gets a trailing underscore (``lambda`` -> ``lambda_``).
+    module_name = module_path.split("/")[0] + ("_" if keyword.iskeyword(module_path.split("/")[0]) else "")
     package = SDKS.get(provider)
     if package is None:
         return None

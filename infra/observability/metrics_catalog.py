@@ -7,7 +7,7 @@ check every metric they reference against it.
 
 Sources, per namespace: the CloudWatch metrics pages of Elastic Load Balancing (Application
 Load Balancers), ECS (service metrics and Container Insights), Container Insights on EKS,
-DocumentDB, ElastiCache (host level and Redis OSS), CloudFront, WAF and SQS.
+DocumentDB, ElastiCache (host level and Redis OSS), CloudFront, WAF, SQS and Lambda.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ ELASTICACHE = "AWS/ElastiCache"
 CLOUDFRONT = "AWS/CloudFront"
 WAF = "AWS/WAFV2"
 SQS = "AWS/SQS"
+LAMBDA = "AWS/Lambda"
 
 # CloudFront publishes its metrics, and WAF those of web ACLs in the CLOUDFRONT scope, in
 # us-east-1 only, whatever region the rest of the stack lives in.
@@ -80,6 +81,10 @@ _WAF_DIMENSIONS = _sets(("WebACL", "Rule"), ("Region", "WebACL", "Rule"))
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html):
 # QueueName is the only dimension SQS publishes.
 _SQS_QUEUE_DIMENSIONS = _sets(("QueueName",))
+# "Types of metrics for Lambda functions" (Lambda Developer Guide,
+# https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html): invocation metrics
+# per FunctionName (also per Resource, a version or alias, and aggregated over all functions).
+_LAMBDA_FUNCTION_DIMENSIONS = _sets(("FunctionName",), ("FunctionName", "Resource"))
 
 CATALOG: Mapping[str, Mapping[str, frozenset[DimensionSet]]] = {
     ALB: {
@@ -151,6 +156,12 @@ CATALOG: Mapping[str, Mapping[str, frozenset[DimensionSet]]] = {
         "ApproximateNumberOfMessagesNotVisible": _SQS_QUEUE_DIMENSIONS,
         "NumberOfMessagesSent": _SQS_QUEUE_DIMENSIONS,
         "NumberOfMessagesDeleted": _SQS_QUEUE_DIMENSIONS,
+    },
+    # Published only for periods with invocations (the rotation functions run once per rotation).
+    LAMBDA: {
+        "Invocations": _LAMBDA_FUNCTION_DIMENSIONS,
+        "Errors": _LAMBDA_FUNCTION_DIMENSIONS,
+        "Throttles": _LAMBDA_FUNCTION_DIMENSIONS,
     },
 }
 

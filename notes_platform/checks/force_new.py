@@ -426,6 +426,16 @@ FORCE_NEW: dict[str, Replacement] = {
             "monitor. The listing's copy (9173b36a64be) lacks ForceNew on monitorDimension."
         ),
     ),
+    "aws:lambda/function:Function": Replacement(
+        name="name",
+        force_new=frozenset({"name", "packageType"}),
+        source="internal/service/lambda/function.go@262d4da63aa7",
+        note=(
+            "function_name and package_type are ForceNew; code, handler, runtime, role, vpc_config and "
+            "environment update in place (UpdateFunctionCode / UpdateFunctionConfiguration). This copy is "
+            "the SDK v1 one: loggingConfig and the other inputs pulumi-aws 7.51.1 has since are unchecked."
+        ),
+    ),
     "aws:costexplorer/anomalySubscription:AnomalySubscription": Replacement(
         name="name",
         force_new=frozenset({"accountId", "name"}),

@@ -9,6 +9,9 @@ AWS needs appear in neither, and mocks accept any order, so nothing else fails b
   public route ("InvalidSubnet: VPC ... has no internet gateway");
 - an ECS service starting tasks before the secret values its containers read, or before its
   execution role's policy (``ResourceInitializationError``).
+- a Secrets Manager rotation scheduled with a Lambda function before the function's resource
+  policy lets Secrets Manager invoke it: RotateSecret refuses a function it cannot invoke
+  (``AccessDeniedException``), and nothing in the rotation's inputs reads the permission.
 
 Dependencies are transitive, and depending on a component means depending on its children:
 Pulumi's SDKs expand a component into its descendants (``_add_dependency`` in
@@ -40,6 +43,10 @@ SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 (a type token)
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"  # noqa: S105 (a type token)
 IAM_ROLE = "aws:iam/role:Role"
 ROLE_POLICIES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"  # noqa: S105 (a type token)
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
+LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
+SECRETS_MANAGER_PRINCIPAL = "secretsmanager.amazonaws.com"
 
 
 class Finding(NamedTuple):
@@ -116,7 +123,7 @@ class Graph:
 def check(resources: Iterable[Recorded]) -> list[Finding]:
     """Every ordering finding; an empty list means all is well."""
     graph = Graph(resources)
-    return [*internet_access_findings(graph), *task_start_findings(graph)]
+    return [*internet_access_findings(graph), *task_start_findings(graph), *rotation_findings(graph)]
 
 
 def internet_access_findings(graph: Graph) -> list[Finding]:
@@ -198,6 +205,41 @@ def task_start_findings(graph: Graph) -> list[Finding]:
                         service.urn,
                         f"may start tasks of {task.urn} before {urn} exists: depend on it "
                         "(ECS: ResourceInitializationError)",
+                    )
+                )
+    return findings
+
+
+def rotation_findings(graph: Graph) -> list[Finding]:
+    """Every rotation that names a Lambda function of this plan waits for a permission letting
+    Secrets Manager invoke that function."""
+    findings: list[Finding] = []
+    for rotation in graph.of_type(SECRET_ROTATION):
+        for function in graph.refs(rotation, "rotationLambdaArn", LAMBDA_FUNCTION):
+            permissions = [
+                p
+                for p in graph.of_type(LAMBDA_PERMISSION)
+                if function in graph.refs(p, "function", LAMBDA_FUNCTION)
+                and p.inputs.get("principal") == SECRETS_MANAGER_PRINCIPAL
+            ]
+            if not permissions:
+                findings.append(
+                    Finding(
+                        rotation.urn,
+                        f"rotates with {function.urn}, which has no lambda Permission for "
+                        f"{SECRETS_MANAGER_PRINCIPAL}: add one and depend on it (Secrets Manager "
+                        "cannot invoke the function: AccessDeniedException)",
+                    )
+                )
+                continue
+            missing = graph.missing(rotation.urn, permissions)
+            if len(missing) == len(permissions):
+                findings.append(
+                    Finding(
+                        rotation.urn,
+                        f"may be scheduled before Secrets Manager may invoke {function.urn}: depend on "
+                        f"{', '.join(missing)} (Secrets Manager cannot invoke the function: "
+                        "AccessDeniedException)",
                     )
                 )
     return findings

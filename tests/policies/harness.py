@@ -11,6 +11,7 @@ import copy
 import functools
 import importlib
 import json
+import keyword
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,10 @@ def named(graph: list[Resource], name: str, where: str = "the graph") -> Resourc
 def aws_resource_class(type_token: str) -> Any:
     """pulumi_aws's resource class for ``type_token`` (``aws:<module>/<file>:<Kind>``), or None."""
     module, _, kind = type_token.removeprefix("aws:").partition(":")
-    return getattr(importlib.import_module(f"pulumi_aws.{module.split('/')[0]}"), kind, None)
+    package = module.split("/")[0]
+    # A module named after a Python keyword gets a trailing underscore (``lambda`` -> ``lambda_``).
+    package += "_" if keyword.iskeyword(package) else ""
+    return getattr(importlib.import_module(f"pulumi_aws.{package}"), kind, None)
 
 
 def urn(stack: str, component: str, type_token: str, name: str) -> str:

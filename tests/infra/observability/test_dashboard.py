@@ -94,8 +94,9 @@ def test_every_dashboard_metric_is_published_for_the_resources_it_names() -> Non
             for key, value in dimensions.items():
                 assert value in resources[key], f"{title}: {key}={value} names no resource of the stack"
             seen.add(namespace)
-    # THEN the dashboard, on ECS or on EKS, covers every namespace of the catalog
-    assert seen == set(CATALOG)
+    # THEN the dashboard, on ECS or on EKS, covers every namespace of the catalog but Lambda's: the
+    # rotation functions run a few times a month and are alarmed on their errors, not charted
+    assert seen == set(CATALOG) - {"AWS/Lambda"}
 
 
 def test_dashboard_expressions_use_only_ids_of_their_own_widget() -> None:
