@@ -411,7 +411,8 @@ def test_the_rotation_check_fails_on_each_planted_mistake(plans: dict[str, Plan]
     # GIVEN staging's plan and a rotation in progress, each planted with one mistake
     plan = plans["staging"]
     (group,) = plan.of_type(CACHE_REPLICATION_GROUP)
-    (task,) = plan.of_type(TASK_DEFINITION)
+    # The API's task: it reads the AUTH token (the export worker's does not).
+    (task,) = [t for t in plan.of_type(TASK_DEFINITION) if t.inputs["family"].endswith("-api")]
     secret = next(s for s in plan.of_type(SECRET) if "redis-auth-token" in s.inputs["name"])
     rotating_group = rotating.one(CACHE_REPLICATION_GROUP)
     planted = {

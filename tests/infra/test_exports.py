@@ -200,7 +200,8 @@ def test_the_outputs_are_the_queues_url_arn_and_name(queues: Graph) -> None:
     # GIVEN ExportQueue / WHEN its outputs resolve / THEN they are each queue's id (the URL), ARN, name
     for role in ("queue", "dlq"):
         url, arn, name = queues.result[role]
-        assert url.startswith(f"{QUEUE}-{role}-"), url
+        # SQS's id is the queue URL (terraform-provider-aws sets d.SetId(url)), ending in its name.
+        assert url == f"https://sqs.eu-west-1.amazonaws.com/123456789012/{name}", url
         assert arn.startswith("arn:aws:sqs:eu-west-1:"), arn
         assert name == {"queue": "notes-staging-exports", "dlq": "notes-staging-exports-dlq"}[role]
 

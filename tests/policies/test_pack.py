@@ -29,6 +29,7 @@ from policies.notes_policies import AREAS, PACK_NAME, all_policies
 from policies.notes_policies.common import ResourceRule
 from tests.policies import fixtures as f
 from tests.policies import (
+    test_backup,
     test_compute,
     test_data,
     test_edge,
@@ -142,6 +143,7 @@ def test_resource_policies_name_real_pulumi_aws_types(policy: ResourceRule) -> N
 
 
 TESTED = [
+    test_backup,
     test_network,
     test_edge,
     test_compute,
