@@ -101,7 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(indexer), first_try)
         # Rotated secrets (JWT key set, MongoDB URI) reach this process without a restart.
-        refresher = SecretsRefresher.for_api(settings, services.tokens, db)
+        refresher = app.state.secrets_refresher = SecretsRefresher.for_api(settings, services.tokens, db)
         refreshing = asyncio.create_task(refresher.run()) if refresher.active else None
         restore_signal = None
         if settings.shutdown_drain_seconds > 0:
