@@ -103,7 +103,15 @@ def rotation_policy(
             "Sid": "OwnLogGroup",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":log-stream:*")],
+            "Resource": [log_group_arn, _streams(log_group_arn)],
         },
     ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _streams(log_group_arn: pulumi.Input[str]) -> pulumi.Input[str]:
+    """The group's log streams (``<group ARN>:log-stream:*``); a plain ARN stays a plain string,
+    so the document can be built and read without an engine."""
+    if isinstance(log_group_arn, str):
+        return f"{log_group_arn}:log-stream:*"
+    return pulumi.Output.concat(log_group_arn, ":log-stream:*")

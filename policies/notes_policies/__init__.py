@@ -9,11 +9,37 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import backup, compute, data, edge, eks, identity, network, observability, queues, secrets, tagging
+from . import (
+    backup,
+    compute,
+    data,
+    edge,
+    eks,
+    identity,
+    network,
+    observability,
+    queues,
+    rotation,
+    secrets,
+    tagging,
+)
 
 PACK_NAME = "notes-platform"
 
-AREAS = (network, edge, compute, eks, data, backup, queues, secrets, identity, observability, tagging)
+AREAS = (
+    network,
+    edge,
+    compute,
+    eks,
+    data,
+    backup,
+    queues,
+    secrets,
+    rotation,
+    identity,
+    observability,
+    tagging,
+)
 
 
 def all_policies() -> list[Policy]:

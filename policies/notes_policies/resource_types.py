@@ -61,6 +61,8 @@ SQS_QUEUE = "aws:sqs/queue:Queue"
 # secrets
 KMS_KEY = "aws:kms/key:Key"
 SECRETS_MANAGER_SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 (a type token)
+SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"  # noqa: S105 (a type token)
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
 IAM_ROLE = "aws:iam/role:Role"
 IAM_POLICY_DOCUMENTS = frozenset(
     {
@@ -133,8 +135,14 @@ TAGGABLE = frozenset(
         "aws:elasticache/subnetGroup:SubnetGroup",
         *BUCKETS,
         SQS_QUEUE,
+        "aws:backup/plan:Plan",
+        "aws:backup/vault:Vault",
+        "aws:budgets/budget:Budget",
+        "aws:costexplorer/anomalyMonitor:AnomalyMonitor",
+        "aws:costexplorer/anomalySubscription:AnomalySubscription",
         KMS_KEY,
         SECRETS_MANAGER_SECRET,
+        LAMBDA_FUNCTION,
         IAM_ROLE,
         "aws:iam/policy:Policy",
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider",

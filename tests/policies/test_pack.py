@@ -38,6 +38,7 @@ from tests.policies import (
     test_network,
     test_observability,
     test_queues,
+    test_rotation,
     test_secrets,
 )
 from tests.policies.harness import Resource, aws_resource_class, snapshot
@@ -150,6 +151,7 @@ TESTED = [
     test_eks,
     test_data,
     test_queues,
+    test_rotation,
     test_secrets,
     test_identity,
     test_observability,
