@@ -419,7 +419,10 @@ def fetch_secret_with_boto3(arn: str, region: str | None = None) -> str:
     import boto3  # noqa: PLC0415
 
     client = boto3.client("secretsmanager", region_name=region or _region_from_arn(arn))
-    response = client.get_secret_value(SecretId=arn)
+    # AWSCURRENT is GetSecretValue's default (botocore's secretsmanager model, VersionStage); said
+    # explicitly because moto keeps returning the created version after a rotation moved the
+    # label, and the refresh (core/refresh.py) must follow the label, as on AWS.
+    response = client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
     value = response.get("SecretString")
     if value is None:
         raise ConfigError("it has no SecretString (binary secrets are not supported)")
