@@ -1,14 +1,17 @@
 """The notes database: an encrypted, audited Amazon DocumentDB cluster.
 
-Besides the cluster and its instances, the component stores two secrets: the master password
-(generated) and the application's ready-to-use connection URI (derived), both KMS-encrypted
-in Secrets Manager. The API reads only the URI secret.
+DocumentDB keeps the master user's password in a secret of its own (``manage_master_user_password``):
+no master password is generated here or kept in Pulumi's state. The component stores the
+application's secret ``notes/<env>/docdb-app``: AWS's rotation JSON for MongoDB for the
+least-privilege user ``notes_app`` (created by ``python -m notes_api.dbusers``), with a
+ready-to-use ``uri``. The API and the worker read only that secret.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -16,12 +19,20 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.secrets import GeneratedSecret, GeneratedSecretArgs, store_secret
+from infra.secrets import store_secret
+from infra.windows import check_windows
+
+__all__ = ["check_windows"]  # where infra/cache.py and the tests found it first
 
 PORT = 27017
 ENGINE = "docdb"
 DATABASE = "notes"
 MASTER_USERNAME = "notesadmin"
+# The application's least-privilege user (readWrite on DATABASE only); the rotation alternates it
+# with "notes_app_clone" (app/notes_rotation/docdb_app.py).
+APP_USERNAME = "notes_app"
+APP_SECRET_PURPOSE = "docdb-app"  # noqa: S105 (a secret's purpose, not a credential)
+APP_PASSWORD_LENGTH = 64
 # Where DocumentDB keeps its users, the master user included: `show users` lists them with
 # "db": "admin" (https://docs.aws.amazon.com/documentdb/latest/developerguide/security.managing-users.html).
 # A URI with a database in its path authenticates against that database unless authSource says
@@ -32,69 +43,11 @@ AUTH_SOURCE = "admin"
 # string AWS documents carries it
 # (https://docs.aws.amazon.com/documentdb/latest/developerguide/endpoints-connecting.html).
 REPLICA_SET = "rs0"
-# DocumentDB refuses these in a master password.
-MASTER_REJECTS = '/"@'
 # DocumentDB's own CA. The image's global bundle holds it; naming it stops AWS from picking a
 # different default CA for new instances.
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
 LOG_EXPORTS = ("audit", "profiler")
 MAX_INSTANCES = 16
-
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY = 24 * 60
-_WEEK = 7 * _DAY
-_DAILY = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
-_WEEKLY = re.compile(r"^([a-z]{3}):(\d\d):(\d\d)-([a-z]{3}):(\d\d):(\d\d)$")
-
-
-# --- maintenance and backup windows ---------------------------------------------------------
-
-
-def _minute(hours: str, minutes: str, key: str, text: str) -> int:
-    h, m = int(hours), int(minutes)
-    if h > 23 or m > 59:
-        raise ValueError(f"{key}={text!r}: {hours}:{minutes} is not a time of day (UTC hh:mm)")
-    return h * 60 + m
-
-
-def daily_window(text: str, key: str) -> tuple[int, int]:
-    """``"02:00-03:00"`` -> (start minute of the day, duration in minutes); may cross midnight."""
-    match = _DAILY.match(text)
-    if not match:
-        raise ValueError(f"{key}={text!r}: expected a daily UTC window like 02:00-03:00")
-    start = _minute(match[1], match[2], key, text)
-    end = _minute(match[3], match[4], key, text)
-    return start, (end - start) % _DAY
-
-
-def weekly_window(text: str, key: str) -> tuple[int, int]:
-    """``"sun:04:00-sun:05:00"`` -> (start minute of the week, duration); may cross Sunday night."""
-    match = _WEEKLY.match(text)
-    if not match or match[1] not in DAYS or match[4] not in DAYS:
-        raise ValueError(f"{key}={text!r}: expected a weekly UTC window like sun:04:00-sun:05:00")
-    start = DAYS.index(match[1]) * _DAY + _minute(match[2], match[3], key, text)
-    end = DAYS.index(match[4]) * _DAY + _minute(match[5], match[6], key, text)
-    return start, (end - start) % _WEEK
-
-
-def _circular_overlap(a: tuple[int, int], b: tuple[int, int], period: int) -> bool:
-    return (a[0] - b[0]) % period < b[1] or (b[0] - a[0]) % period < a[1]
-
-
-def check_windows(daily_key: str, daily: str, weekly_key: str, weekly: str, *, minimum_minutes: int) -> None:
-    """AWS rejects a daily backup/snapshot window that overlaps the weekly maintenance window,
-    and windows shorter than the service's minimum; fail before any resource exists."""
-    day = daily_window(daily, daily_key)
-    week = weekly_window(weekly, weekly_key)
-    for key, text, (_, length) in ((daily_key, daily, day), (weekly_key, weekly, week)):
-        if length < minimum_minutes:
-            raise ValueError(f"{key}={text!r}: the window must last at least {minimum_minutes} minutes")
-    if any(_circular_overlap((d * _DAY + day[0], day[1]), week, _WEEK) for d in range(7)):
-        raise ValueError(
-            f"{daily_key}={daily!r} overlaps {weekly_key}={weekly!r}: AWS needs them apart; "
-            f"move one of the two"
-        )
-
 
 # --- the connection URI ---------------------------------------------------------------------
 
@@ -120,6 +73,45 @@ def connection_uri(
         "&readPreference=secondaryPreferred&retryWrites=false"
     )
     return f"mongodb://{user}:{secret}@{host}:{port}/{database}?{options}"
+
+
+def app_secret_value(
+    *,
+    host: str,
+    password: str,
+    master_secret_arn: str,
+    ca_file: str,
+    port: int = PORT,
+    username: str = APP_USERNAME,
+    database: str = DATABASE,
+) -> dict[str, object]:
+    """The app's secret: AWS's rotation JSON for MongoDB (the fields of the Secrets Manager
+    rotation template for Amazon DocumentDB, which app/notes_rotation/docdb_app.py keeps), plus
+    ``uri``, the URI the API connects with, for ``username`` and TLS as ``connection_uri``."""
+    return {
+        "engine": "mongo",
+        "host": host,
+        "port": port,
+        "username": username,
+        "password": password,
+        "dbname": database,
+        "ssl": True,
+        "masterarn": master_secret_arn,
+        "uri": connection_uri(username, password, host, port=port, database=database, ca_file=ca_file),
+    }
+
+
+def master_secret_arn_of(secrets: Sequence[Mapping[str, object]] | Sequence[object] | None) -> str | None:
+    """The ARN in the cluster's ``master_user_secrets``: a list of one
+    ``ClusterMasterUserSecret`` (pulumi_aws docdb/outputs.py: kms_key_id, secret_arn,
+    secret_status; terraform-provider-aws internal/service/docdb/cluster.go sets
+    ``master_user_secret`` from DescribeDBClusters' MasterUserSecret), empty while the cluster
+    does not manage its password."""
+    if not secrets:
+        return None
+    first = secrets[0]
+    arn = first.get("secret_arn") if isinstance(first, Mapping) else getattr(first, "secret_arn", None)
+    return str(arn) if arn else None
 
 
 # Option -> the one value a DocumentDB URI must carry (see connection_uri for each reason).
@@ -171,8 +163,8 @@ class DocumentDbArgs:
     """Key for the cluster's storage, snapshots and backups. Set by the stack from Keys
     (``docdb``). Required."""
     secrets_kms_key_arn: pulumi.Input[str]
-    """Key for the master password and connection URI secrets. Set by the stack from Keys
-    (``secrets``). Required."""
+    """Key for the app's secret. Set by the stack from Keys (``secrets``). Required. (The master
+    user's secret, which DocumentDB creates, stays under aws/secretsmanager: see ``_cluster``.)"""
     logs_kms_key_arn: pulumi.Input[str]
     """Key for the exported audit and profiler log groups. Set by the stack from Keys
     (``logs``). Required."""
@@ -203,7 +195,7 @@ class DocumentDbArgs:
     """Pulumi ``protect`` on the cluster and instances: ``pulumi destroy`` refuses. From config
     `docdbProtect`. Default off."""
     recovery_window_days: int = 30
-    """Days a deleted secret (master password, URI) can still be restored. From config
+    """Days a deleted app secret can still be restored. From config
     `secretsRecoveryWindowDays`. Default 30."""
     audit_log_retention_days: int = 90
     """Retention of the exported audit and profiler logs. From config
@@ -211,7 +203,8 @@ class DocumentDbArgs:
 
 
 class DocumentDb(pulumi.ComponentResource):
-    """A DocumentDB cluster with TLS, audit logs, encryption and a connection URI secret."""
+    """A DocumentDB cluster with TLS, audit logs, encryption, a master password DocumentDB
+    manages, and the app user's secret."""
 
     # Where the API's image installs the Amazon DocumentDB CA bundle.
     CA_FILE = "/etc/ssl/docdb/global-bundle.pem"
@@ -220,9 +213,11 @@ class DocumentDb(pulumi.ComponentResource):
     instances: list[aws.docdb.ClusterInstance]
     endpoint: pulumi.Output[str]
     cluster_identifier: pulumi.Output[str]
-    master_secret_arn: pulumi.Output[str]
-    uri_secret_arn: pulumi.Output[str]
-    uri_version: aws.secretsmanager.SecretVersion
+    master_user_secret_arn: pulumi.Output[str]
+    app_password: random.RandomPassword
+    app_secret: aws.secretsmanager.Secret
+    app_secret_arn: pulumi.Output[str]
+    app_version: aws.secretsmanager.SecretVersion
 
     def __init__(self, name: str, args: DocumentDbArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _validate(args)
@@ -233,21 +228,19 @@ class DocumentDb(pulumi.ComponentResource):
         parameters = self._parameter_group(name, args, family)
         subnets = self._subnet_group(name, args, identifier)
         log_groups = self._log_groups(name, args, identifier)
-        master = self._master_secret(name, args)
-        self._cluster(name, args, identifier, parameters, subnets, log_groups, master)
+        self._cluster(name, args, identifier, parameters, subnets, log_groups)
         self._instances(name, args, identifier)
-        uri_secret = self._uri_secret(name, args, master)
-
         self.endpoint = self.cluster.endpoint
         self.cluster_identifier = self.cluster.cluster_identifier
-        self.master_secret_arn = master.arn
-        self.uri_secret_arn = uri_secret.arn
+        self.master_user_secret_arn = self.cluster.master_user_secrets.apply(_required_master_arn)
+        self._app_secret(name, args)
+
         self.register_outputs(
             {
                 "endpoint": self.endpoint,
                 "cluster_identifier": self.cluster_identifier,
-                "master_secret_arn": self.master_secret_arn,
-                "uri_secret_arn": self.uri_secret_arn,
+                "master_user_secret_arn": self.master_user_secret_arn,
+                "app_secret_arn": self.app_secret_arn,
             }
         )
 
@@ -297,23 +290,6 @@ class DocumentDb(pulumi.ComponentResource):
             for kind in LOG_EXPORTS
         ]
 
-    def _master_secret(self, name: str, args: DocumentDbArgs) -> GeneratedSecret:
-        return GeneratedSecret(
-            f"{name}-master",
-            GeneratedSecretArgs(
-                environment=args.environment,
-                purpose="docdb-master",
-                description=f"notes {args.environment}: DocumentDB master password (user {MASTER_USERNAME})",
-                kms_key_arn=args.secrets_kms_key_arn,
-                recovery_window_days=args.recovery_window_days,
-                # Letters and digits only; the forbidden list stays as a guard should anyone
-                # turn punctuation on.
-                special=False,
-                forbidden_characters=MASTER_REJECTS,
-            ),
-            pulumi.ResourceOptions(parent=self),
-        )
-
     def _cluster(
         self,
         name: str,
@@ -322,7 +298,6 @@ class DocumentDb(pulumi.ComponentResource):
         parameters: aws.docdb.ClusterParameterGroup,
         subnets: aws.docdb.SubnetGroup,
         log_groups: list[aws.cloudwatch.LogGroup],
-        master: GeneratedSecret,
     ) -> None:
         # The cluster inputs terraform-provider-aws marks ForceNew (internal/service/docdb/
         # cluster.go; availability_zones too, ignored below): a change to any of them is a new
@@ -350,7 +325,22 @@ class DocumentDb(pulumi.ComponentResource):
             engine_version=args.engine_version,
             port=PORT,
             master_username=MASTER_USERNAME,
-            master_password=master.value,
+            # DocumentDB generates the master password, keeps it in a Secrets Manager secret of
+            # its own (rds!cluster-...) and rotates it; nothing of it reaches Pulumi's state.
+            # `manage_master_user_password` conflicts with `master_password` (pulumi_aws
+            # docdb/cluster.py; ConflictsWith in terraform-provider-aws internal/service/docdb/
+            # cluster.go) and is not ForceNew there: switching a cluster created with
+            # master_password is an in-place ModifyDBCluster (ManageMasterUserPassword=true),
+            # no new cluster. The provider's acceptance test (cluster_test.go,
+            # TestAccDocDBCluster_manageMasterUserPassword) exercises managed -> password only;
+            # on an existing stack watch the first `pulumi up` of this change.
+            # The secret's KMS key cannot be ours: DocumentDB's API takes
+            # MasterUserSecretKmsKeyId, but neither pulumi_aws 7.51's docdb.Cluster nor
+            # terraform-provider-aws's aws_docdb_cluster (unlike aws_rds_cluster) has
+            # master_user_secret_kms_key_id, so the secret is under aws/secretsmanager, which
+            # every principal of the account may use through Secrets Manager (Secrets Manager
+            # API reference, UpdateSecret KmsKeyId): readers need GetSecretValue on it only.
+            manage_master_user_password=True,
             db_cluster_parameter_group_name=parameters.name,
             db_subnet_group_name=force_new["dbSubnetGroupName"],
             vpc_security_group_ids=[args.security_group_id],
@@ -414,26 +404,67 @@ class DocumentDb(pulumi.ComponentResource):
             for index in range(args.instance_count)
         ]
 
-    def _uri_secret(
-        self, name: str, args: DocumentDbArgs, master: GeneratedSecret
-    ) -> aws.secretsmanager.Secret:
-        """The API's connection URI, stored as a secret of its own; sets ``uri_version``."""
-        uri = pulumi.Output.all(master.value, self.cluster.endpoint).apply(
-            lambda values: connection_uri(MASTER_USERNAME, values[0], values[1], ca_file=self.CA_FILE)
+    def _app_secret(self, name: str, args: DocumentDbArgs) -> None:
+        """``notes/<env>/docdb-app`` for APP_USERNAME, with a password drawn here like every
+        generated secret (pulumi_random, letters and digits: the URI needs no escaping then).
+        The user itself is created by ``python -m notes_api.dbusers`` (the API's init
+        container), and the rotation changes user and password afterwards: a later change of
+        this value (a new endpoint) puts the stack's user and password back as AWSCURRENT, which
+        dbusers repairs on the next task start."""
+        child = pulumi.ResourceOptions(parent=self)
+        self.app_password = random.RandomPassword(
+            f"{name}-app-password",
+            length=APP_PASSWORD_LENGTH,
+            special=False,
+            min_lower=1,
+            min_upper=1,
+            min_numeric=1,
+            opts=child,
         )
-        uri_secret, self.uri_version = store_secret(
-            f"{name}-uri",
+        value = pulumi.Output.all(
+            password=self.app_password.result,
+            host=self.cluster.endpoint,
+            master=self.master_user_secret_arn,
+        ).apply(
+            lambda v: json.dumps(
+                app_secret_value(
+                    host=v["host"],
+                    password=v["password"],
+                    master_secret_arn=v["master"],
+                    ca_file=self.CA_FILE,
+                )
+            )
+        )
+        self.app_secret, self.app_version = store_secret(
+            f"{name}-app",
             environment=args.environment,
-            purpose="docdb-uri",
+            purpose=APP_SECRET_PURPOSE,
             description=(
-                f"notes {args.environment}: the API's DocumentDB connection URI (TLS, CA file in the image)"
+                f"notes {args.environment}: DocumentDB user {APP_USERNAME} (readWrite on {DATABASE}), "
+                "AWS rotation JSON with the API's TLS URI"
             ),
             kms_key_arn=args.secrets_kms_key_arn,
             recovery_window_days=args.recovery_window_days,
-            value=pulumi.Output.secret(uri),
+            value=pulumi.Output.secret(value),
             parent=self,
         )
-        return uri_secret
+        self.app_secret_arn = self.app_secret.arn
+
+
+# What a preview shows for the master secret of a cluster that is only being switched to a
+# managed password: the provider plans master_user_secret from the prior state (empty) and reads
+# the secret after the update, so an `up` always has the real ARN.
+MASTER_SECRET_PENDING = "(the cluster's managed master secret, known once the cluster is updated)"  # noqa: S105
+
+
+def _required_master_arn(secrets: Sequence[object] | None) -> str:
+    arn = master_secret_arn_of(secrets)
+    if arn is not None:
+        return arn
+    if pulumi.runtime.is_dry_run():
+        return MASTER_SECRET_PENDING
+    # The cluster sets manage_master_user_password, so AWS reports the secret once it exists.
+    raise ValueError("the DocumentDB cluster reports no master_user_secrets: is its password managed?")
 
 
 def _validate(args: DocumentDbArgs) -> None:

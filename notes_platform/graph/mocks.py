@@ -202,6 +202,20 @@ def _sqs_queue_outputs(outputs: dict[str, Any], queue: str, region: str) -> str:
     return str(outputs["url"])
 
 
+def _docdb_master_secret(short: str, region: str) -> dict[str, str]:
+    """The secret DocumentDB creates for a managed master password: named ``rds!cluster-<id>``
+    plus Secrets Manager's six characters, under the account's aws/secretsmanager key (the
+    provider offers no key of ours for it, infra/documentdb.py)."""
+    uuid = f"{short[:8]}-{short[8:12]}-4{short[12:15]}-8{short[15:17]}0-{_hex(short, 12)}"
+    key = f"{_hex('aws/secretsmanager', 8)}-0000-4000-8000-000000000000"
+    name = f"rds!cluster-{uuid}-{_hex(uuid, 6)}"
+    return {
+        "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{name}",
+        "kmsKeyId": f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key}",
+        "secretStatus": "active",
+    }
+
+
 def _eks_cluster_outputs(inputs: Mapping[str, Any], name: str, region: str) -> dict[str, Any]:
     """What the Kubernetes provider and the node security group are built from."""
     short = _hex(f"aws:eks/cluster:Cluster/{name}", 17)
@@ -283,6 +297,8 @@ class AwsMocks(pulumi_mocks.Mocks):
             outputs["readerEndpoint"] = f"{name}.cluster-ro-{short[:12]}.{region}.docdb.amazonaws.com"
             outputs["port"] = 27017
             outputs["clusterResourceId"] = f"cluster-{short.upper()}"
+            if args.inputs.get("manageMasterUserPassword"):
+                outputs["masterUserSecrets"] = [_docdb_master_secret(short, region)]
         elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
             outputs["primaryEndpointAddress"] = f"master.{name}.{short[:6]}.euw1.cache.amazonaws.com"
             outputs["readerEndpointAddress"] = f"replica.{name}.{short[:6]}.euw1.cache.amazonaws.com"

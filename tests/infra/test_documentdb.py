@@ -1,8 +1,10 @@
-"""DocumentDb under mocks: encryption, TLS, audit logs, protection, instances, the URI secret."""
+"""DocumentDb under mocks: encryption, TLS, audit logs, protection, instances, the managed master
+secret and the app user's secret."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import string
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -11,13 +13,15 @@ import pulumi
 import pytest
 
 from infra.documentdb import (
-    MASTER_REJECTS,
+    APP_USERNAME,
+    MASTER_SECRET_PENDING,
     MASTER_USERNAME,
     DocumentDb,
     DocumentDbArgs,
     check_windows,
     connection_uri,
     connection_uri_problems,
+    master_secret_arn_of,
     parameter_family,
 )
 from notes_platform.graph.mocks import Recorded, RecordedGraph
@@ -67,9 +71,9 @@ def build(name: str, component_args: DocumentDbArgs) -> Graph:
         return {
             "endpoint": db.endpoint,
             "cluster_identifier": db.cluster_identifier,
-            "uri_secret_arn": db.uri_secret_arn,
-            "master_secret_arn": db.master_secret_arn,
-            "uri": pulumi.Output.unsecret(db.uri_version.secret_string),
+            "app_secret_arn": db.app_secret_arn,
+            "master_user_secret_arn": db.master_user_secret_arn,
+            "app_secret": pulumi.Output.unsecret(db.app_version.secret_string),
         }
 
     return run(program)
@@ -348,44 +352,52 @@ def test_instance_class_follows_args(prod: Graph) -> None:
         assert instance.inputs["instanceClass"] == "db.r6g.large", f"{instance.urn}: {instance.inputs}"
 
 
-# --- master password and URI secret --------------------------------------------------------
+# --- master password and the app's secret ----------------------------------------------
 
 
-def test_master_password_cannot_contain_characters_docdb_refuses(staging: Graph) -> None:
-    # GIVEN DocumentDB refuses / " @ in passwords  WHEN the master password is generated
-    assert set(MASTER_REJECTS) == set('/"@'), MASTER_REJECTS
-    password = staging.one(RANDOM_PASSWORD)
-    # THEN the generator's alphabet has none of them
-    alphabet = set(string.ascii_letters + string.digits)
-    if password.inputs["special"]:
-        alphabet |= set(password.inputs.get("overrideSpecial") or string.punctuation)
-    assert password.inputs["special"] is False, f"{password.urn}: special characters enabled"
-    refused = alphabet & set(MASTER_REJECTS)
-    assert not refused, f"{password.urn}: can produce {sorted(refused)}"
-    assert 8 <= password.inputs["length"] <= 100, f"{password.urn}: DocumentDB allows 8-100 characters"
-
-
-def test_master_credentials_come_from_the_generated_secret(staging: Graph) -> None:
-    # GIVEN the master GeneratedSecret  WHEN the cluster is registered
+def test_the_master_password_is_managed_by_documentdb(staging: Graph) -> None:
+    # GIVEN the component  WHEN the cluster is registered
     cluster = staging.one(DOCDB_CLUSTER)
-    password = staging.one(RANDOM_PASSWORD)
-    master = staging.one(SECRET, "staging-docdb-master-secret")
-    # THEN the password is that secret value (masked), the user is fixed, the secret is encrypted
-    assert cluster.inputs["masterPassword"] == "[secret]", f"{cluster.urn}: masterPassword not secret"
-    assert password.urn in cluster.property_dependencies["masterPassword"], cluster.urn
+    # THEN DocumentDB manages the password: none is generated, sent or kept in state
+    assert cluster.inputs["manageMasterUserPassword"] is True, cluster.urn
+    assert "masterPassword" not in cluster.inputs, f"{cluster.urn}: {cluster.inputs}"
     assert cluster.inputs["masterUsername"] == MASTER_USERNAME, cluster.urn
-    assert master.inputs["name"] == "notes/staging/docdb-master", master.urn
-    assert master.inputs["kmsKeyId"] == SECRETS_KEY, f"{master.urn}: not encrypted with the secrets key"
+    names = [s.inputs["name"] for s in staging.of_type(SECRET)]
+    assert names == ["notes/staging/docdb-app"], names
+    # AND its secret is the one the cluster reports (the mocks answer as DescribeDBClusters)
+    assert staging.result["master_user_secret_arn"].startswith(
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-"
+    ), staging.result
 
 
-def test_uri_secret_is_encrypted_and_its_value_secret(staging: Graph) -> None:
-    # GIVEN the component  WHEN the URI secret is registered
-    secret = staging.one(SECRET, "staging-docdb-uri-secret")
-    version = staging.one(SECRET_VERSION, "staging-docdb-uri-version")
+def test_the_master_secret_arn_is_read_from_the_clusters_list() -> None:
+    # GIVEN master_user_secrets as the provider returns it (a list of one), as a dict or object
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-1-AbCdEf"
+    assert master_secret_arn_of([{"secret_arn": arn, "secret_status": "active"}]) == arn
+    assert master_secret_arn_of([dataclasses.make_dataclass("S", ["secret_arn"])(arn)]) == arn
+    # AND none while the password is not managed
+    assert master_secret_arn_of([]) is None
+    assert master_secret_arn_of(None) is None
+    assert MASTER_SECRET_PENDING.startswith("(")
+
+
+def test_the_app_password_has_only_characters_documentdb_and_uris_take(staging: Graph) -> None:
+    # GIVEN DocumentDB refuses / " @ in passwords and the URI carries the password
+    password = staging.one(RANDOM_PASSWORD)
+    # THEN the generator draws letters and digits only, 8-100 characters (DocumentDB's limits)
+    assert password.inputs["special"] is False, f"{password.urn}: special characters enabled"
+    assert set(string.ascii_letters + string.digits).isdisjoint('/"@')
+    assert 32 <= password.inputs["length"] <= 100, f"{password.urn}: length {password.inputs['length']}"
+
+
+def test_the_app_secret_is_encrypted_and_its_value_secret(staging: Graph) -> None:
+    # GIVEN the component  WHEN the app secret is registered
+    secret = staging.one(SECRET, "staging-docdb-app-secret")
+    version = staging.one(SECRET_VERSION, "staging-docdb-app-version")
     cluster, password = staging.one(DOCDB_CLUSTER), staging.one(RANDOM_PASSWORD)
-    # THEN it is encrypted, has the recovery window, and its value is secret and built from
-    # the cluster's endpoint and the master password
-    assert secret.inputs["name"] == "notes/staging/docdb-uri", secret.urn
+    # THEN it is encrypted with the secrets key, has the recovery window, and its value is
+    # secret and built from the cluster (endpoint, master secret) and the generated password
+    assert secret.inputs["name"] == "notes/staging/docdb-app", secret.urn
     assert secret.inputs["kmsKeyId"] == SECRETS_KEY, f"{secret.urn}: kmsKeyId {secret.inputs}"
     assert secret.inputs["recoveryWindowInDays"] == 7, secret.urn
     assert version.inputs["secretString"] == "[secret]", f"{version.urn}: secretString not secret"
@@ -393,13 +405,35 @@ def test_uri_secret_is_encrypted_and_its_value_secret(staging: Graph) -> None:
         assert source.urn in version.property_dependencies["secretString"], f"{version.urn}: {source.urn}"
 
 
-def test_uri_resolves_to_the_cluster_endpoint(staging: Graph) -> None:
-    # GIVEN the mocked endpoint  WHEN the URI resolves
-    uri = urlsplit(staging.result["uri"])
-    # THEN it points at the cluster endpoint as the master user, over TLS
-    assert uri.hostname == staging.result["endpoint"], uri
-    assert uri.username == MASTER_USERNAME, uri
-    assert parse_qs(uri.query)["tls"] == ["true"], uri
+def test_the_app_secret_is_awss_rotation_json_for_the_app_user(staging: Graph) -> None:
+    # GIVEN the value the component stores
+    value = json.loads(staging.result["app_secret"])
+    # THEN it has exactly the fields of AWS's MongoDB rotation JSON plus the URI
+    assert set(value) == {
+        "engine",
+        "host",
+        "port",
+        "username",
+        "password",
+        "dbname",
+        "ssl",
+        "masterarn",
+        "uri",
+    }
+    assert (value["engine"], value["username"], value["dbname"]) == ("mongo", APP_USERNAME, "notes"), value
+    assert (value["port"], value["ssl"]) == (27017, True), value
+    assert value["host"] == staging.result["endpoint"], value
+    assert value["masterarn"] == staging.result["master_user_secret_arn"], value
+    # AND its URI is the app user's, over TLS, signing in where DocumentDB keeps users
+    uri = urlsplit(value["uri"])
+    assert (uri.hostname, uri.username, unquote(uri.password or "")) == (
+        value["host"],
+        APP_USERNAME,
+        value["password"],
+    ), uri
+    assert parse_qs(uri.query)["authSource"] == ["admin"], uri
+    assert connection_uri_problems(value["uri"]) == [], connection_uri_problems(value["uri"])
+    assert uri.path == "/notes", uri
 
 
 def test_connection_uri_shape() -> None:
@@ -426,17 +460,6 @@ def test_connection_uri_shape() -> None:
         "readPreference": ["secondaryPreferred"],
         "retryWrites": ["false"],
     }, parts.query
-
-
-def test_the_stored_uri_signs_in_where_the_master_user_lives(staging: Graph) -> None:
-    # GIVEN the URI the component stores in Secrets Manager (the version's input, resolved)
-    version = staging.one(SECRET_VERSION, "staging-docdb-uri-version")
-    uri = staging.result["uri"]
-    # WHEN it is checked as a driver would read it
-    # THEN it authenticates against admin, over TLS with the CA file, in replica set rs0,
-    # without retryable writes, and the API still works in the notes database
-    assert connection_uri_problems(uri) == [], f"{version.urn}: {connection_uri_problems(uri)}"
-    assert urlsplit(uri).path == "/notes", f"{version.urn}: database {urlsplit(uri).path}"
 
 
 OPTIONS = "tls=true&tlsCAFile=/ca.pem&replicaSet=rs0&authSource=admin&retryWrites=false"
@@ -496,7 +519,7 @@ def test_outputs(staging: Graph) -> None:
     # GIVEN the component  WHEN its outputs resolve  THEN they are the cluster's and the secrets'
     assert staging.result["cluster_identifier"] == "notes-staging-docdb", staging.result
     assert ".docdb.amazonaws.com" in staging.result["endpoint"], staging.result
-    assert staging.result["uri_secret_arn"] != staging.result["master_secret_arn"], staging.result
+    assert staging.result["app_secret_arn"] != staging.result["master_user_secret_arn"], staging.result
 
 
 def test_every_child_is_parented_and_named_after_the_component(prod: Graph) -> None:

@@ -83,3 +83,25 @@ def test_a_queue_is_named_in_its_arn_and_identified_by_its_url() -> None:
     assert resource_id == outputs["url"] == outputs["id"]
     assert resource_id.startswith("https://sqs.eu-west-1.amazonaws.com/")
     assert resource_id.endswith("/notes-staging-exports")
+
+
+@pytest.mark.parametrize(("managed", "expected"), [(True, 1), (False, 0)])
+def test_a_docdb_cluster_with_a_managed_password_reports_its_secret(managed: bool, expected: int) -> None:
+    # GIVEN a DocumentDB cluster registered under the mocks, its password managed or not
+    mocks = AwsMocks("eu-west-1")
+    inputs = {"clusterIdentifier": "notes-staging-docdb", "manageMasterUserPassword": managed}
+    args = pulumi_mocks.MockResourceArgs(
+        "aws:docdb/cluster:Cluster", "staging-docdb-cluster", inputs, None, None
+    )
+    # WHEN the mocks answer its creation
+    _, outputs = mocks.new_resource(args)
+    # THEN a managed one reports one master secret, as DescribeDBClusters' MasterUserSecret does:
+    # a Secrets Manager ARN in the region, named rds!cluster-..., active; an unmanaged one none
+    secrets = outputs.get("masterUserSecrets", [])
+    assert len(secrets) == expected, outputs
+    for secret in secrets:
+        assert secret["secretArn"].startswith(
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-"
+        )
+        assert secret["secretStatus"] == "active"
+        assert secret["kmsKeyId"].startswith("arn:aws:kms:eu-west-1:")
