@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
 
 import pulumi
@@ -36,6 +36,13 @@ def api_log_group_name(environment: str) -> str:
 # The image's non-root identity (app/Dockerfile: USER 10001:10001).
 APP_USER = "10001:10001"
 TMP_VOLUME = "tmp"
+# What a container that must finish first is waited for with: exit code 0. ECS accepts COMPLETE
+# and SUCCESS only on a non-essential container (Amazon ECS API Reference, ContainerDependency:
+# "This condition can't be set on an essential container"); on Fargate container dependencies
+# need platform version 1.3.0 or later (same page), which LATEST is.
+INIT_CONDITION = "SUCCESS"
+# A plain variable that names a secret the container reads itself, through its task role.
+SECRET_ARN_SUFFIX = "_SECRET_ARN"  # noqa: S105 (a name suffix)
 # Names that look like they carry a secret: these must come from `secrets`, never in plain text.
 SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_PASSWORD", "_URI")
 # Set by the component from its own arguments.
@@ -43,6 +50,23 @@ RESERVED_VARIABLES = ("NOTES_HOST", "NOTES_PORT", "NOTES_WORKERS", "NOTES_SHUTDO
 ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repository>[^@:]+)"
 )
+
+
+@dataclass(frozen=True)
+class InitContainer:
+    """A one-shot container of the API's task (the same image, another command) that must exit
+    0 before the API container starts: non-essential, and the API container depends on it with
+    condition SUCCESS. Hardened as the API container, logging under its own stream prefix."""
+
+    name: str
+    """Container name and awslogs stream prefix, e.g. ``dbusers``."""
+    command: tuple[str, ...]
+    """Its command, e.g. ``python -m notes_api.dbusers``."""
+    environment_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Plain environment variables; nothing secret (see SECRET_SUFFIXES)."""
+    secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Variable -> secret ARN injected by ECS with the execution role, which may read them; the
+    API container never sees them."""
 
 
 @dataclass(frozen=True)
@@ -119,19 +143,26 @@ class ApiServiceArgs:
     log_retention_days: int = 30
     """Application log retention, days. From config `serviceLogRetentionDays`. Default 30."""
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Environment variable -> Secrets Manager secret ARN, injected by ECS at start. Default
-    none. Set by the stack from DocumentDb (URI), RedisCache (AUTH token) and the JWT signing
-    key's GeneratedSecret."""
+    """Environment variable -> Secrets Manager secret ARN, injected by ECS at start (read by the
+    execution role). Default none. Set by the stack from RedisCache (AUTH token)."""
     environment_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Plain environment variables; nothing secret (see SECRET_SUFFIXES). Default none. Set by
     the stack: ``NOTES_ENV``, the cache URL from RedisCache, DocumentDb's CA file, config
-    `networkCidr` as the trusted proxies and `serviceCorsAllowOrigins`."""
+    `networkCidr` as the trusted proxies, `serviceCorsAllowOrigins`, and the ``*_SECRET_ARN``
+    variables naming the secrets the API reads itself (``task_secret_arns``)."""
+    task_secret_arns: Sequence[pulumi.Input[str]] = ()
+    """Secrets the API's code (and the init container) reads by ARN with the task role, which
+    gets GetSecretValue on exactly these and kms:Decrypt on ``secrets_kms_key_arn`` through
+    Secrets Manager. Default none. Set by the stack: DocumentDb's app secret, the JWT key set."""
+    init_container: InitContainer | None = None
+    """A container that must exit 0 before the API starts in each task. Default none. Set by
+    the stack: ``dbusers``, which creates the app's DocumentDB user as the master user."""
     secret_versions: Sequence[pulumi.Resource] = ()
-    """What holds the value of each secret in ``secrets`` (its ``SecretVersion``): the service
-    starts tasks only after them. A secret's ARN exists before its value does (the DocumentDB
-    URI's version waits for the cluster endpoint), and ECS reads the value at task start.
-    Required when ``secrets`` is given. Set by the stack from DocumentDb, RedisCache and the
-    JWT signing key's GeneratedSecret."""
+    """What holds the value of each secret in ``secrets`` and ``task_secret_arns`` (its
+    ``SecretVersion``): the service starts tasks only after them. A secret's ARN exists before
+    its value does (the app secret's version waits for the cluster endpoint), and the task reads
+    the value at start. Required when either is given. Set by the stack from DocumentDb,
+    RedisCache and the JWT signing key's GeneratedSecret."""
     deployment_alarm_names: Sequence[pulumi.Input[str]] = ()
     """CloudWatch alarm names (not ARNs) that fail a deployment and roll it back while they are
     in ALARM during the deployment and its bake time. Default none: only the circuit breaker
@@ -189,6 +220,10 @@ class ContainerSpec:
     """TCP port the container listens on; None: no port mapping."""
     health_check: Mapping[str, Any] | None = None
     """ECS container health check; None: none (ECS judges the task by its process alone)."""
+    essential: bool = True
+    """Whether the task stops when this container stops. False for a one-shot init container."""
+    depends_on: tuple[tuple[str, str], ...] = ()
+    """(container name, condition) pairs this container starts after (ECS ContainerDependency)."""
 
 
 def hardened_container(
@@ -208,7 +243,7 @@ def hardened_container(
         [] if spec.port is None else [{"containerPort": spec.port, "hostPort": spec.port, "protocol": "tcp"}]
     )
     container |= {
-        "essential": True,
+        "essential": spec.essential,
         "cpu": 0,
         "portMappings": ports,
         "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
@@ -232,6 +267,8 @@ def hardened_container(
     }
     if spec.health_check is not None:
         container["healthCheck"] = dict(spec.health_check)
+    if spec.depends_on:
+        container["dependsOn"] = [{"containerName": n, "condition": c} for n, c in spec.depends_on]
     container["logConfiguration"] = {
         "logDriver": "awslogs",
         "options": {
@@ -278,7 +315,32 @@ def container_definition(
             "startPeriod": 15,
         },
     )
+    if args.init_container is not None:
+        spec = replace(spec, depends_on=((args.init_container.name, INIT_CONDITION),))
     return hardened_container(spec, image=image, log_group=log_group, environment=variables, secrets=secrets)
+
+
+def init_container_definition(
+    *,
+    args: ApiServiceArgs,
+    init: InitContainer,
+    image: str,
+    log_group: str,
+    environment: Mapping[str, str],
+    secrets: Mapping[str, str],
+) -> dict[str, Any]:
+    """The API task's init container: the API's image and hardening, not essential (it exits
+    when done), no port and no health check, its own awslogs stream prefix."""
+    spec = ContainerSpec(
+        name=init.name,
+        region=args.region,
+        stop_timeout=stop_timeout(args),
+        command=init.command,
+        essential=False,
+    )
+    return hardened_container(
+        spec, image=image, log_group=log_group, environment=environment, secrets=secrets
+    )
 
 
 def ecs_trust_policy(account_id: str, source_arn: str | None = None) -> dict[str, Any]:
@@ -329,22 +391,30 @@ def execution_policy(
         }
     )
     if secret_arns:
-        statements += [
-            {
-                "Sid": "Secrets",
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": sorted(secret_arns),
-            },
-            {
-                "Sid": "SecretsKey",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": secrets_key_arn,
-                "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
-            },
-        ]
+        statements += secret_read_statements(secret_arns, secrets_key_arn, region, sid="Secrets")
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def secret_read_statements(
+    secret_arns: Sequence[str], secrets_key_arn: str, region: str, *, sid: str
+) -> list[dict[str, Any]]:
+    """GetSecretValue on exactly ``secret_arns`` and kms:Decrypt on their key, only when
+    Secrets Manager asks for it (kms:ViaService); Sids ``sid`` and ``sid + "Key"``."""
+    return [
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": sorted(set(secret_arns)),
+        },
+        {
+            "Sid": f"{sid}Key",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": secrets_key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+        },
+    ]
 
 
 def task_policy(statements: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -379,6 +449,25 @@ class TaskRolesArgs:
     """Key of those secrets, used only through Secrets Manager. Required."""
     statements: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] = ()
     """The task role's policy statements. Default none: the role has no policy."""
+    readable_secret_arns: Sequence[pulumi.Input[str]] = ()
+    """Secrets the code reads itself: the task role also gets ``secret_read_statements`` for
+    them (Sid ``ReadSecrets``). Default none."""
+
+
+def task_role_statements(args: TaskRolesArgs) -> pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]]:
+    """``args.statements`` and, when the code reads secrets itself, the statements to read them."""
+    if not args.readable_secret_arns:
+        return args.statements
+    return pulumi.Output.all(
+        statements=pulumi.Output.from_input(args.statements),
+        arns=pulumi.Output.all(*args.readable_secret_arns),
+        key=args.secrets_kms_key_arn,
+    ).apply(
+        lambda v: [
+            *cast(Sequence[Mapping[str, Any]], v["statements"]),
+            *secret_read_statements(v["arns"], v["key"], args.region, sid="ReadSecrets"),
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -412,7 +501,8 @@ def task_roles(parent: pulumi.Resource, name: str, args: TaskRolesArgs) -> TaskR
         ).apply(lambda values: json.dumps(execution_policy(region=args.region, **values))),
         opts=child,
     )
-    granted = has_statements(args.statements)
+    statements = task_role_statements(args)
+    granted = has_statements(statements)
     # A task role gets only what its code calls AWS for; a service whose code calls nothing
     # (ECS injects the secrets) has a role with no policy.
     task_role = aws.iam.Role(
@@ -429,7 +519,7 @@ def task_roles(parent: pulumi.Resource, name: str, args: TaskRolesArgs) -> TaskR
         aws.iam.RolePolicy(
             f"{name}-task-policy",
             role=task_role.id,
-            policy=pulumi.Output.from_input(args.statements).apply(
+            policy=pulumi.Output.from_input(statements).apply(
                 # Output.from_input resolves every Output inside the list and its statements.
                 lambda statements: json.dumps(task_policy(cast(Sequence[Mapping[str, Any]], statements)))
             ),
@@ -552,6 +642,7 @@ class ApiService(pulumi.ComponentResource):
 
     def _roles(self, name: str, args: ApiServiceArgs, prefix: str, account_id: pulumi.Output[str]) -> None:
         """The execution role (ECS's, to start the task) and the task role (the API's own)."""
+        init = args.init_container
         roles = task_roles(
             self,
             name,
@@ -562,21 +653,53 @@ class ApiService(pulumi.ComponentResource):
                 account_id=account_id,
                 image_ref=args.image_ref,
                 log_group_arn=self.log_group.arn,
-                secret_arns=list(args.secrets.values()),
+                # The init container's secrets are ECS's to inject too: the execution role reads
+                # them, the task role (the API's code) does not.
+                secret_arns=[*args.secrets.values(), *(init.secrets.values() if init else ())],
                 secrets_kms_key_arn=args.secrets_kms_key_arn,
                 statements=args.task_role_statements,
+                readable_secret_arns=args.task_secret_arns,
             ),
         )
         self.execution_role, self.execution_policy = roles.execution_role, roles.execution_policy
         self.task_role, self.task_policy = roles.task_role, roles.task_policy
 
     def _task_definition(self, name: str, args: ApiServiceArgs, prefix: str) -> None:
+        init = args.init_container
         definitions = pulumi.Output.all(
             image=args.image_ref,
             log_group=self.log_group.name,
             environment=pulumi.Output.from_input(dict(args.environment_variables)),
             secrets=pulumi.Output.from_input(dict(args.secrets)),
-        ).apply(lambda values: json.dumps([container_definition(args=args, **values)]))
+            init_environment=pulumi.Output.from_input(dict(init.environment_variables) if init else {}),
+            init_secrets=pulumi.Output.from_input(dict(init.secrets) if init else {}),
+        ).apply(
+            lambda v: json.dumps(
+                [
+                    container_definition(
+                        args=args,
+                        image=v["image"],
+                        log_group=v["log_group"],
+                        environment=v["environment"],
+                        secrets=v["secrets"],
+                    ),
+                    *(
+                        [
+                            init_container_definition(
+                                args=args,
+                                init=init,
+                                image=v["image"],
+                                log_group=v["log_group"],
+                                environment=v["init_environment"],
+                                secrets=v["init_secrets"],
+                            )
+                        ]
+                        if init
+                        else []
+                    ),
+                ]
+            )
+        )
         self.task_definition = fargate_task_definition(
             self,
             f"{name}-task",
@@ -660,7 +783,15 @@ class ApiService(pulumi.ComponentResource):
                 # starts a task, and nothing in the service's inputs refers to either: without
                 # them the first tasks fail with ResourceInitializationError
                 # (notes_platform/checks/ordering.py holds the service to both).
-                depends_on=[args.listener, capacity, self.execution_policy, *args.secret_versions],
+                # The task role's policy too: the API and its init container read their secrets
+                # by ARN with it as they start.
+                depends_on=[
+                    args.listener,
+                    capacity,
+                    self.execution_policy,
+                    *([self.task_policy] if self.task_policy is not None else []),
+                    *args.secret_versions,
+                ],
                 # Autoscaling changes the desired count; applying the stack's initial value
                 # again would undo its scaling on every `pulumi up`.
                 ignore_changes=["desiredCount"],
@@ -732,8 +863,31 @@ def _validate(args: ApiServiceArgs) -> None:
     check_capacity(args)
     if args.workers < 1:
         raise ValueError(f"workers must be at least 1, got {args.workers}")
-    check_environment(args.environment_variables, args.secrets, args.secret_versions, RESERVED_VARIABLES)
+    check_environment(
+        args.environment_variables,
+        args.secrets,
+        args.secret_versions,
+        RESERVED_VARIABLES,
+        task_secret_arns=args.task_secret_arns,
+    )
+    if args.init_container is not None:
+        _validate_init_container(args.init_container, args)
     _validate_deployment_alarms(args)
+
+
+def _validate_init_container(init: InitContainer, args: ApiServiceArgs) -> None:
+    if init.name == CONTAINER_NAME:
+        raise ValueError(f"init_container.name={init.name!r} is the API container's name: choose another")
+    if not init.command:
+        raise ValueError("init_container.command is empty: the image's own command starts the API")
+    check_environment(
+        init.environment_variables,
+        init.secrets,
+        args.secret_versions,
+        (),
+        task_secret_arns=args.task_secret_arns,
+        label="init_container.",
+    )
 
 
 def check_task_size(cpu: int, memory: int, shutdown_grace_seconds: int) -> None:
@@ -777,13 +931,18 @@ def check_environment(
     secrets: Mapping[str, Any],
     secret_versions: Sequence[pulumi.Resource],
     reserved_variables: Sequence[str],
+    *,
+    task_secret_arns: Sequence[Any] = (),
+    label: str = "",
 ) -> None:
     """Plain variables carry nothing secret and nothing the component sets itself; secrets are
-    ARNs whose values exist before a task starts."""
+    ARNs whose values exist before a task starts, and so are the secrets the code reads itself
+    (``task_secret_arns``). ``label`` prefixes the argument names in messages."""
     reserved = sorted(set(reserved_variables) & set(environment_variables))
     if reserved:
         raise ValueError(
-            f"{reserved} are set from the service's own arguments: remove them from environment_variables"
+            f"{reserved} are set from the service's own arguments: remove them from "
+            f"{label}environment_variables"
         )
     both = sorted(set(secrets) & set(environment_variables))
     if both:
@@ -796,11 +955,14 @@ def check_environment(
             f"{plain_secrets} look like secrets but are plain environment variables: store them in "
             "Secrets Manager and pass their ARNs in `secrets`"
         )
-    if secrets and not secret_versions:
+    if (secrets or task_secret_arns) and not secret_versions:
         raise ValueError(
-            f"secrets {sorted(secrets)} are given without secret_versions: pass the "
-            "SecretVersion of each, or tasks may start before the secret has a value"
+            f"secrets {sorted(secrets) or 'in task_secret_arns'} are given without secret_versions: pass "
+            "the SecretVersion of each, or tasks may start before the secret has a value"
         )
     for variable, arn in secrets.items():
         if isinstance(arn, str) and not arn.startswith("arn:"):
-            raise ValueError(f"secrets[{variable!r}] must be a secret ARN, not a value")
+            raise ValueError(f"{label}secrets[{variable!r}] must be a secret ARN, not a value")
+    for variable, arn in environment_variables.items():
+        if variable.endswith(SECRET_ARN_SUFFIX) and isinstance(arn, str) and not arn.startswith("arn:"):
+            raise ValueError(f"{label}environment_variables[{variable!r}] must be a secret ARN, not a value")

@@ -138,14 +138,22 @@ class WorkerServiceArgs:
     the stack from Keys (``secrets``). Required."""
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Environment variable -> Secrets Manager secret ARN, injected by ECS at start. Default
-    none. Set by the stack: the DocumentDB URI only (the worker needs no Redis and no JWT key,
-    so its execution role cannot read them)."""
+    none. The stack gives none: the worker reads its one secret itself (``task_secret_arns``)."""
+    task_secret_arns: Sequence[pulumi.Input[str]] = ()
+    """Secrets the worker's code reads by ARN with its task role, which gets GetSecretValue on
+    exactly these and kms:Decrypt on ``secrets_kms_key_arn`` through Secrets Manager. Default
+    none. Set by the stack: DocumentDb's app secret only (no Redis, no JWT key)."""
     secret_versions: Sequence[pulumi.Resource] = ()
-    """The ``SecretVersion`` of each secret in ``secrets``: the service starts tasks only after
-    them. Required when ``secrets`` is given. Set by the stack from DocumentDb."""
+    """The ``SecretVersion`` of each secret in ``secrets`` and ``task_secret_arns``: the service
+    starts tasks only after them. Required when either is given. Set by the stack from
+    DocumentDb."""
+    start_after: Sequence[pulumi.Resource] = ()
+    """Resources the service is created (and so first starts tasks) after. Default none. Set by
+    the stack: the API's ECS service, steady only once its init container has created the app's
+    DocumentDB user that the worker logs in as."""
     environment_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Plain environment variables; nothing secret. Default none. Set by the stack: the queue
-    URL, bucket, region and export settings, DocumentDb's CA file."""
+    URL, bucket, region and export settings, DocumentDb's CA file, the app secret's ARN."""
     fargate_base: int = 0
     """Tasks always on on-demand Fargate. From config `workerFargateBase`. Default 0."""
     fargate_weight: int = 1
@@ -216,6 +224,7 @@ class WorkerService(pulumi.ComponentResource):
                 secret_arns=list(args.secrets.values()),
                 secrets_kms_key_arn=args.secrets_kms_key_arn,
                 statements=args.task_role_statements,
+                readable_secret_arns=args.task_secret_arns,
             ),
         )
         self.execution_role, self.execution_policy = roles.execution_role, roles.execution_policy
@@ -352,6 +361,7 @@ class WorkerService(pulumi.ComponentResource):
                     *([self.task_policy] if self.task_policy is not None else []),
                     *self.security_group_rules,
                     *args.secret_versions,
+                    *args.start_after,
                 ],
                 # Autoscaling owns the count once the service exists.
                 ignore_changes=["desiredCount"],
@@ -461,4 +471,10 @@ def _validate(args: WorkerServiceArgs) -> None:
             "task_role_statements is empty: the worker must receive from its queue and write its "
             "exports; pass the statements the exports tier gives"
         )
-    check_environment(args.environment_variables, args.secrets, args.secret_versions, RESERVED_VARIABLES)
+    check_environment(
+        args.environment_variables,
+        args.secrets,
+        args.secret_versions,
+        RESERVED_VARIABLES,
+        task_secret_arns=args.task_secret_arns,
+    )
