@@ -9,6 +9,7 @@ are derived rather than generated (DocumentDB's connection URI).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -62,6 +63,9 @@ class GeneratedSecretArgs:
     forbidden_characters: str = ""
     """Characters the consumer rejects (DocumentDB: ``/"@``); the constructor refuses an
     alphabet that could produce one. Default none; set by DocumentDb and RedisCache."""
+    stored_as: Callable[[str], str] | None = None
+    """What is stored, made from the generated value (the JWT key set's JSON,
+    ``infra.jwt_key.initial_key_set``). Default none: the value itself."""
 
 
 class GeneratedSecret(pulumi.ComponentResource):
@@ -92,6 +96,7 @@ class GeneratedSecret(pulumi.ComponentResource):
             opts=child,
         )
         self.value = pulumi.Output.secret(self.password.result)
+        stored = self.value if args.stored_as is None else self.value.apply(args.stored_as)
         self.secret, self.version = store_secret(
             name,
             environment=args.environment,
@@ -99,7 +104,7 @@ class GeneratedSecret(pulumi.ComponentResource):
             description=args.description,
             kms_key_arn=args.kms_key_arn,
             recovery_window_days=args.recovery_window_days,
-            value=self.value,
+            value=stored,
             parent=self,
         )
         self.arn = self.secret.arn

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.documentdb import DocumentDb
-from infra.ecs import ApiService, ApiServiceArgs
+from infra.ecs import ApiService, ApiServiceArgs, InitContainer
 from infra.image import ServiceImage, ServiceImageArgs
 from infra.network import subnet_cidrs
 from infra.observability.alarms import DataAlarms, DeploymentAlarms
@@ -132,14 +132,19 @@ def ecs_compute(
             shutdown_grace_seconds=config.service.shutdown_grace_seconds,
             log_retention_days=config.service.log_retention_days,
             logs_kms_key_arn=keys.arn("logs"),
-            secrets=api_secrets(data),
-            # ECS reads each value at task start: the service waits for the versions.
-            secret_versions=[data.database.uri_version, data.cache.auth_version, data.jwt_key.version],
+            secrets=ecs_api_secrets(data),
+            # The task reads each value at start (ECS the AUTH token, the API and dbusers the
+            # others by ARN): the service waits for the versions.
+            secret_versions=[data.database.app_version, data.cache.auth_version, data.jwt_key.version],
             secrets_kms_key_arn=keys.arn("secrets"),
             environment_variables={
                 **api_environment(config, data),
+                **ecs_api_secret_arns(data),
                 **api_export_environment(config, exports),
             },
+            # Read by the API itself, and refreshed while it runs (rotation): never the master's.
+            task_secret_arns=list(ecs_api_secret_arns(data).values()),
+            init_container=dbusers_container(data),
             # Send export jobs and presign downloads of finished exports.
             task_role_statements=sender_policy(exports),
         ),
@@ -149,10 +154,46 @@ def ecs_compute(
     return ComputeTier(deployment_alarms=deployment_alarms, service=service, worker=worker)
 
 
-def api_secrets(data: DataTier) -> dict[str, pulumi.Input[str]]:
-    """The API's secret settings: environment variable -> Secrets Manager secret ARN."""
+# The API image's one-shot command that creates or repairs the app's DocumentDB users.
+DBUSERS_CONTAINER = "dbusers"
+DBUSERS_COMMAND = ("python", "-m", "notes_api.dbusers")
+
+
+def ecs_api_secrets(data: DataTier) -> dict[str, pulumi.Input[str]]:
+    """What ECS injects into the API container from Secrets Manager: the Redis AUTH token, whose
+    generations the rotate-cache-token workflow changes by a deploy."""
+    return {"NOTES_REDIS_AUTH_TOKEN": data.cache.auth_secret_arn}
+
+
+def ecs_api_secret_arns(data: DataTier) -> dict[str, pulumi.Input[str]]:
+    """The secrets the API reads by ARN with its task role and refreshes while it runs, so a
+    rotation reaches it without a deploy (app/notes_api/core/config.py)."""
     return {
-        "NOTES_MONGODB_URI": data.database.uri_secret_arn,
+        "NOTES_MONGODB_URI_SECRET_ARN": data.database.app_secret_arn,
+        "NOTES_JWT_SIGNING_KEY_SECRET_ARN": data.jwt_key.arn,
+    }
+
+
+def dbusers_container(data: DataTier) -> InitContainer:
+    """The API task's init container: creates or repairs notes_app (app/notes_api/dbusers.py) as
+    the master user before the API starts. The master secret is injected by ECS (execution role)
+    into this container only; the app secret it reads by ARN with the task role."""
+    return InitContainer(
+        name=DBUSERS_CONTAINER,
+        command=DBUSERS_COMMAND,
+        environment_variables={
+            "NOTES_DOCDB_APP_SECRET_ARN": data.database.app_secret_arn,
+            "NOTES_MONGODB_TLS_CA_FILE": DocumentDb.CA_FILE,
+        },
+        secrets={"NOTES_DOCDB_MASTER_SECRET": data.database.master_user_secret_arn},
+    )
+
+
+def api_secrets(data: DataTier) -> dict[str, pulumi.Input[str]]:
+    """The API's secret settings on EKS: environment variable -> Secrets Manager secret ARN. The
+    DocumentDB one is the app secret, whose JSON value the API reads its ``uri`` from."""
+    return {
+        "NOTES_MONGODB_URI": data.database.app_secret_arn,
         "NOTES_REDIS_AUTH_TOKEN": data.cache.auth_secret_arn,
         "NOTES_JWT_SIGNING_KEY": data.jwt_key.arn,
     }

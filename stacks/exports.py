@@ -144,11 +144,16 @@ def worker_service(
             log_retention_days=worker.log_retention_days,
             logs_kms_key_arn=keys.arn("logs"),
             secrets_kms_key_arn=keys.arn("secrets"),
-            # The worker needs neither Redis nor the JWT key: its execution role cannot read them.
-            secrets={"NOTES_MONGODB_URI": data.database.uri_secret_arn},
-            secret_versions=[data.database.uri_version],
+            # The worker reads the app's DocumentDB secret itself (and again after a rotation);
+            # it needs neither Redis nor the JWT key, so its roles cannot read them.
+            task_secret_arns=[data.database.app_secret_arn],
+            secret_versions=[data.database.app_version],
+            # The API's init container creates the user the worker logs in as: the API service
+            # is steady (wait_for_steady_state) only once a task got past it.
+            start_after=[api.service],
             environment_variables={
                 "NOTES_ENV": "production",
+                "NOTES_MONGODB_URI_SECRET_ARN": data.database.app_secret_arn,
                 "NOTES_MONGODB_TLS_CA_FILE": DocumentDb.CA_FILE,
                 **export_environment(config, exports),
                 "NOTES_EXPORT_JOB_TIMEOUT_SECONDS": str(config.exports.job_timeout_seconds),

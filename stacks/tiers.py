@@ -24,6 +24,7 @@ from infra.edge.args import EdgeArgs
 from infra.edge.component import Edge
 from infra.edge.origin_secret import OriginSecret, OriginSecretArgs
 from infra.exports import ExportBucket, ExportQueue
+from infra.jwt_key import initial_key_set
 from infra.kms import Keys, KeysArgs
 from infra.network import Network, NetworkArgs
 from infra.observability.alarms import (
@@ -263,10 +264,13 @@ def data_tier(base: Foundation) -> DataTier:
         GeneratedSecretArgs(
             environment=env,
             purpose="jwt-signing-key",
-            description="HS256 signing key of the notes API's access tokens",
+            description="HS256 signing key set of the notes API's access tokens (kid, key, not_before)",
             kms_key_arn=keys.arn("secrets"),
             recovery_window_days=config.secrets.recovery_window_days,
             length=64,
+            # The key set the API and the rotation read; its one key is the characters the
+            # plain-string secret held, so existing tokens stay valid (infra/jwt_key.py).
+            stored_as=initial_key_set,
         ),
         opts,
     )

@@ -132,13 +132,14 @@ def add_security_group_edges(b: Builder) -> None:
             b.edge(source, outside, "sg", f"SG out {_ports(rule)}", [rule.urn])
 
 
-def _dependency_closure(refs: References, urns: Iterable[str]) -> set[str]:
+def _dependency_closure(refs: References, urns: Iterable[str], stop: Iterable[str] = ()) -> set[str]:
     seen: set[str] = set()
     pending = list(urns)
+    stopped = set(stop)
     while pending:
         current = refs.by_urn.get(pending.pop())
         for dep in current.dependencies if current else []:
-            if dep not in seen:
+            if dep not in seen and dep not in stopped:
                 seen.add(dep)
                 pending.append(dep)
     return seen
@@ -178,7 +179,10 @@ def add_request_path(b: Builder) -> None:
         # depend on them (the URI secret's value is written from the cluster's endpoint).
         node = b.owner(service)
         members = b.nodes[node].urns if node else [service.urn]
-        for urn in sorted(_dependency_closure(refs, members) & data):
+        # Another service it starts after (the worker after the API) is no path to that
+        # service's data stores.
+        others = {s.urn for s in refs.of_type(ECS_SERVICE)} - set(members)
+        for urn in sorted(_dependency_closure(refs, members, others) & data):
             store = refs.by_urn[urn]
             label = f"{store.inputs.get('engine', '')} :{store.inputs.get('port', '')}"
             b.edge(node, b.owners.get(urn), "path", label, [service.urn])

@@ -177,7 +177,8 @@ class References:
 
 
 def container_secrets(task: Recorded) -> list[str]:
-    """The secret ARNs a task definition's containers read (``secrets[].valueFrom``)."""
+    """The secret ARNs a task definition's containers read: ECS from ``secrets[].valueFrom``,
+    the code itself from the ARN in a ``*_SECRET_ARN`` variable."""
     raw = task.inputs.get("containerDefinitions")
     try:
         containers = json.loads(raw) if isinstance(raw, str) else raw
@@ -189,6 +190,12 @@ def container_secrets(task: Recorded) -> list[str]:
         if isinstance(container, dict)
         for secret in container.get("secrets") or []
         if isinstance(secret, dict)
+    } | {
+        str(variable.get("value", ""))
+        for container in containers or []
+        if isinstance(container, dict)
+        for variable in container.get("environment") or []
+        if isinstance(variable, dict) and str(variable.get("name", "")).endswith("_SECRET_ARN")
     }
     # A valueFrom may name one JSON key of a secret (ARN:key:stage:version); the secret is the
     # first seven colon-separated fields (Amazon ECS Developer Guide, "Pass Secrets Manager

@@ -133,6 +133,10 @@ def ecs_no_plaintext_secrets(
             name, value = text(variable.get("name")), text(variable.get("value"))
             if name in allowed or not value:
                 continue
+            # A secret's ARN, which the container reads by itself with its task role: a reference,
+            # not a value (the API and the worker refresh rotated secrets this way).
+            if name.endswith("_SECRET_ARN") and SECRET_ARN.match(value):
+                continue
             if SECRET_NAME.search(name) or SECRET_VALUE.search(value):
                 report(f"ECS environment variable {name!r} must not carry a secret: use secrets.", None)
 

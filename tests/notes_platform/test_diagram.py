@@ -54,6 +54,8 @@ def test_the_request_path_runs_from_the_internet_to_the_data_stores(
         (f"{stack}_alb_lb", f"{stack}_api_service"),
         (f"{stack}_api_service", f"{stack}_docdb_cluster"),
         (f"{stack}_api_service", f"{stack}_redis_group"),
+        # The export worker reaches DocumentDB only (it starts after the API, which is no path).
+        (f"{stack}_worker_service", f"{stack}_docdb_cluster"),
     ]
     assert path == set(hops)
     # ... the WAF sits on the distribution, and each part sits in the tier its subnets' routes give
@@ -115,8 +117,9 @@ def test_secrets_keys_and_alarms_hang_off_the_parts_that_use_them(plans: dict[st
     # GIVEN prod's plan / WHEN it is drawn
     diagram = build(plans["prod"].resources)
     reads = {(e.source, e.target) for e in diagram.edges_of("reads")}
-    # THEN the service reads the three secrets its task definition names, each under the secrets key
-    for secret in ("docdb_uri_secret", "jwt_signing_key_secret", "redis_auth_g1_secret"):
+    # THEN the service reads the three secrets its task definition names (ECS injects one, the API
+    # reads two by ARN), each under the secrets key
+    for secret in ("docdb_app_secret", "jwt_signing_key_secret", "redis_auth_g1_secret"):
         assert ("prod_api_service", f"prod_{secret}") in reads
         assert (f"prod_{secret}", "prod_keys_secrets") in reads
     assert ("prod_docdb_cluster", "prod_keys_docdb") in reads

@@ -86,7 +86,7 @@ def kms_key() -> Resource:
 
 
 def secret() -> Resource:
-    return from_snapshot("prod", "prod-docdb-uri-secret")
+    return from_snapshot("prod", "prod-docdb-app-secret")
 
 
 def role_policy() -> Resource:

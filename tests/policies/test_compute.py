@@ -121,6 +121,13 @@ MUTATIONS = [
     Mutation(
         compute.ecs_no_plaintext_secrets,
         f.task_definition,
+        container("environment", [{"name": "NOTES_JWT_SIGNING_KEY_SECRET_ARN", "value": "c2VjcmV0"}]),
+        "ECS environment variable 'NOTES_JWT_SIGNING_KEY_SECRET_ARN' must not carry a secret: use secrets.",
+        "a value where a secret's ARN belongs",
+    ),
+    Mutation(
+        compute.ecs_no_plaintext_secrets,
+        f.task_definition,
         container("environment", [{"name": "NOTES_UPLOADS", "value": "AKIAABCDEFGHIJKLMNOP"}]),
         "ECS environment variable 'NOTES_UPLOADS' must not carry a secret: use secrets.",
         "an access key id",
@@ -226,3 +233,12 @@ def test_a_codedeploy_service_rolls_back_by_itself() -> None:
         setting("deploymentController", {"type": "CODE_DEPLOY"}),
     )
     assert_passes(compute.ecs_circuit_breaker_rollback, service)
+
+
+def test_a_secrets_arn_in_the_plain_environment_is_a_reference_not_a_secret() -> None:
+    # GIVEN the API's task naming the secret it reads itself, by ARN
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:notes/prod/docdb-app-AbCdEf"
+    task = f.task_definition()
+    container("environment", [{"name": "NOTES_MONGODB_URI_SECRET_ARN", "value": arn}])(task)
+    # THEN the rule lets it through
+    assert check(compute.ecs_no_plaintext_secrets, task) == []

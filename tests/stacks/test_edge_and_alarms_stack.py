@@ -386,7 +386,7 @@ def test_per_ip_limits_count_the_viewer_not_a_forgeable_header(plans: dict[str, 
         for t in plans[stack].of_type("aws:ecs/taskDefinition:TaskDefinition")
         if t.inputs["family"].endswith("-api")
     ]
-    (container,) = json.loads(task.inputs["containerDefinitions"])
+    (container,) = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == "api"]
     environment = {e["name"]: e["value"] for e in container["environment"]}
     # THEN the API trusts X-Forwarded-For only from inside the VPC (the ALB), and takes the
     # client address from the header CloudFront sets (forwarded by the origin request policy)

@@ -107,7 +107,7 @@ def no_public_ips(graph: RecordedGraph, outputs: dict[str, Any]) -> list[str]:
 
 def pod_role_reads_its_three_secrets(graph: RecordedGraph, outputs: dict[str, Any]) -> list[str]:
     expected = sorted(
-        outputs[k] for k in (out.DOCDB_URI_SECRET_ARN, out.REDIS_AUTH_SECRET_ARN, out.JWT_SECRET_ARN)
+        outputs[k] for k in (out.DOCDB_APP_SECRET_ARN, out.REDIS_AUTH_SECRET_ARN, out.JWT_SECRET_ARN)
     )
     policies = [p for p in graph.of_type(ROLE_POLICY) if "api-pod-identity" in p.name]
     if len(policies) != 1:
@@ -154,7 +154,7 @@ def release_points_at_the_stack(graph: RecordedGraph, outputs: dict[str, Any]) -
         problems.append(f"{release.urn}: image {image} is not the stack's image {outputs[out.IMAGE_REF]}")
     config = values["config"]
     arns = {
-        "mongodbUriSecretArn": outputs[out.DOCDB_URI_SECRET_ARN],
+        "mongodbUriSecretArn": outputs[out.DOCDB_APP_SECRET_ARN],
         "redisAuthTokenSecretArn": outputs[out.REDIS_AUTH_SECRET_ARN],
         "jwtSigningKeySecretArn": outputs[out.JWT_SECRET_ARN],
     }

@@ -116,16 +116,17 @@ def test_nothing_gets_a_public_ip_and_nothing_admits_the_internet(plans: dict[st
     assert not problems, "\n".join(problems)
 
 
-def _container(plan: Plan, service: str = "api") -> dict[str, Any]:
-    """The container of the API's (or the export worker's) task definition."""
+def _container(plan: Plan, service: str = "api", name: str | None = None) -> dict[str, Any]:
+    """The container ``name`` (default: the service's own) of the API's (or the export worker's)
+    task definition; the API's task also has its init container ``dbusers``."""
     (task,) = [
         t
         for t in plan.of_type("aws:ecs/taskDefinition:TaskDefinition")
         if t.inputs["family"] == f"notes-{plan.config.general.environment}-{service}"
     ]
-    definitions = json.loads(task.inputs["containerDefinitions"])
-    assert len(definitions) == 1, task.urn
-    return dict(definitions[0])
+    definitions = {c["name"]: c for c in json.loads(task.inputs["containerDefinitions"])}
+    assert set(definitions) == ({"api", "dbusers"} if service == "api" else {service}), task.urn
+    return dict(definitions[name or service])
 
 
 def _service(plan: Plan, service: str = "api") -> Recorded:
@@ -140,11 +141,19 @@ def _service(plan: Plan, service: str = "api") -> Recorded:
 @pytest.mark.parametrize("stack", STACKS)
 def test_secrets_reach_the_task_by_arn_only(plans: dict[str, Plan], stack: str) -> None:
     container = _container(plans[stack])
+    # ECS injects the Redis token; the API reads the app's DocumentDB secret and the JWT key set
+    # itself, by ARN, and again after a rotation
     secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
-    assert set(secrets) == {"NOTES_MONGODB_URI", "NOTES_REDIS_AUTH_TOKEN", "NOTES_JWT_SIGNING_KEY"}, secrets
-    assert all(arn.startswith("arn:aws:secretsmanager:") for arn in secrets.values()), secrets
+    assert set(secrets) == {"NOTES_REDIS_AUTH_TOKEN"}, secrets
+    by_arn = {k: v for k, v in _environment(container).items() if k.endswith("_SECRET_ARN")}
+    assert set(by_arn) == {"NOTES_MONGODB_URI_SECRET_ARN", "NOTES_JWT_SIGNING_KEY_SECRET_ARN"}, by_arn
+    outputs = plans[stack].outputs
+    assert by_arn["NOTES_MONGODB_URI_SECRET_ARN"] == outputs[out.DOCDB_APP_SECRET_ARN]
+    assert by_arn["NOTES_JWT_SIGNING_KEY_SECRET_ARN"] == outputs[out.JWT_SECRET_ARN]
+    assert all(arn.startswith("arn:aws:secretsmanager:") for arn in [*secrets.values(), *by_arn.values()])
     plain = {e["name"] for e in container.get("environment", [])}
     assert not plain & set(secrets), plain & set(secrets)
+    assert "NOTES_MONGODB_URI" not in plain | set(secrets)
     assert container["readonlyRootFilesystem"] is True
     assert container.get("privileged") in (None, False)
 
@@ -157,13 +166,11 @@ def test_the_worker_reads_only_the_database_secret(plans: dict[str, Plan], stack
     assert container["image"] == _container(plans[stack])["image"]
     assert container["command"] == ["python", "-m", "notes_api.worker"]
     assert container["readonlyRootFilesystem"] is True and container["portMappings"] == []
-    # AND ECS gives it the database URI only: neither the Redis token nor the JWT key
-    secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
-    assert set(secrets) == {"NOTES_MONGODB_URI"}, secrets
-    assert (
-        secrets["NOTES_MONGODB_URI"]
-        == {s["name"]: s["valueFrom"] for s in _container(plans[stack])["secrets"]}["NOTES_MONGODB_URI"]
-    )
+    # AND it reads the app's DocumentDB secret only, itself: ECS injects nothing, and neither the
+    # Redis token nor the JWT key is named
+    assert container["secrets"] == [], container["secrets"]
+    by_arn = {k: v for k, v in _environment(container).items() if k.endswith("_SECRET_ARN")}
+    assert by_arn == {"NOTES_MONGODB_URI_SECRET_ARN": plans[stack].outputs[out.DOCDB_APP_SECRET_ARN]}
 
 
 def _environment(container: dict[str, Any]) -> dict[str, str]:
@@ -208,7 +215,7 @@ def _task_policy_actions(plan: Plan, service: str) -> set[str]:
     return {
         action
         for statement in json.loads(policy.inputs["policy"])["Statement"]
-        for action in statement["Action"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
     }
 
 
@@ -217,8 +224,16 @@ def test_the_api_sends_and_reads_exports_and_only_the_worker_consumes_and_writes
     plans: dict[str, Plan], stack: str
 ) -> None:
     api, worker = _task_policy_actions(plans[stack], "api"), _task_policy_actions(plans[stack], "worker")
-    assert api == {"sqs:SendMessage", "s3:GetObject", "kms:Decrypt", "kms:GenerateDataKey"}
+    # (and both read their secrets by ARN)
+    assert api == {
+        "sqs:SendMessage",
+        "s3:GetObject",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "secretsmanager:GetSecretValue",
+    }
     assert worker == {
+        "secretsmanager:GetSecretValue",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:ChangeMessageVisibility",
@@ -292,7 +307,7 @@ def test_outputs_name_secrets_by_arn_never_by_value(plans: dict[str, Plan], stac
     assert set(outputs) == expected, set(outputs) ^ expected
     for name in (
         out.JWT_SECRET_ARN,
-        out.DOCDB_URI_SECRET_ARN,
+        out.DOCDB_APP_SECRET_ARN,
         out.DOCDB_MASTER_SECRET_ARN,
         out.REDIS_AUTH_SECRET_ARN,
     ):
@@ -352,3 +367,29 @@ def test_the_queues_and_the_worker_are_alarmed(plans: dict[str, Plan], stack: st
         f"notes-{env}-exports-dlq-not-empty",
         f"notes-{env}-worker-running-tasks",
     } <= names, sorted(names)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_dashboard_charts_the_stacks_queues_and_worker(plans: dict[str, Plan], stack: str) -> None:
+    env = plans[stack].config.general.environment
+    (dashboard,) = plans[stack].of_type("aws:cloudwatch/dashboard:Dashboard")
+    widgets = json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+    # GIVEN the widgets that chart SQS WHEN their queues are read
+    queues = {
+        line[line.index("QueueName") + 1]
+        for widget in widgets
+        for line in widget["properties"].get("metrics", [])
+        if line[0] == "AWS/SQS"
+    }
+    # THEN they are this stack's exports queue and its dead-letter queue
+    assert queues == {f"notes-{env}-exports", f"notes-{env}-exports-dlq"}, dashboard.urn
+    # AND the worker's rows name its ECS service, the oldest-message chart the alarm's threshold
+    titles = {w["properties"]["title"]: w["properties"] for w in widgets if w["type"] == "metric"}
+    assert f'"notes-{env}-worker"' in json.dumps(titles["Worker: tasks running, desired and pending"])
+    (alarm,) = [
+        a
+        for a in plans[stack].of_type(METRIC_ALARM)
+        if a.inputs["name"] == f"notes-{env}-exports-oldest-message"
+    ]
+    age = titles["Exports: oldest request waiting, seconds"]["annotations"]["horizontal"][0]["value"]
+    assert age == alarm.inputs["threshold"], alarm.urn

@@ -253,7 +253,7 @@ def outputs_of(world: World) -> dict[str, Any]:
         "cloudfrontDomainName": e.cloudfront_domain,
         "webAclArn": e.web_acl_arn,
         "alarmTopicArn": f"arn:aws:sns:{e.region}:{ACCOUNT}:staging-alarm-topic",
-        "docdbUriSecretArn": "[secret]",
+        "docdbAppSecretArn": "[secret]",
     }
 
 

@@ -125,7 +125,7 @@ CASES: list[tuple[str, tuple[Edit, ...], str, str | None]] = [
     ),
     (
         "secret recovery window cut",
-        (_set("prod-docdb-uri-secret", "recoveryWindowInDays", 0),),
+        (_set("prod-docdb-app-secret", "recoveryWindowInDays", 0),),
         "protection-reduced",
         "recoveryWindowInDays: 30 -> 0",
     ),
