@@ -271,11 +271,17 @@ def _task_start_needs(graph: Graph, task: Recorded) -> tuple[list[Recorded], lis
 
 def _secret_references(containers: Sequence[Any]) -> list[str]:
     """Secrets Manager secret names (ARN's resource part, random suffix and JSON key left
-    on) that the containers read."""
+    on) that the containers read: ECS from ``secrets``, the code itself from the secret named
+    by a ``*_SECRET_ARN`` variable (at start, like ECS)."""
     names = []
     for container in containers:
-        for secret in (container or {}).get("secrets") or []:
-            value = str(secret.get("valueFrom", ""))
+        values = [str(s.get("valueFrom", "")) for s in (container or {}).get("secrets") or []]
+        values += [
+            str(e.get("value", ""))
+            for e in (container or {}).get("environment") or []
+            if str(e.get("name", "")).endswith("_SECRET_ARN")
+        ]
+        for value in values:
             parts = value.split(":")
             # arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX[:json-key:stage:version]
             if len(parts) >= 7 and parts[2] == "secretsmanager" and parts[5] == "secret":

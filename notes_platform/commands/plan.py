@@ -95,13 +95,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nAWS API model check: {len(findings)} finding(s)\n{report}", file=sys.stderr)
     # Orderings no input expresses, provider/engine rules and replacement traps: mistakes mocks
     # accept and `pulumi up` or `pulumi destroy` would report (notes_platform/checks/ordering.py,
-    # provider_rules.py and replacement.py).
-    from notes_platform.checks import ordering, provider_rules, replacement  # noqa: PLC0415
+    # provider_rules.py and replacement.py), and containers reading what their roles cannot
+    # (secret_access.py).
+    from notes_platform.checks import ordering, provider_rules, replacement, secret_access  # noqa: PLC0415
 
     rules = [
         *ordering.check(result.resources),
         *provider_rules.check(result.resources),
         *replacement.check(result.resources),
+        *secret_access.check(result.resources),
     ]
     if rules:
         print(
