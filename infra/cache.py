@@ -180,6 +180,10 @@ class RedisCache(pulumi.ComponentResource):
                     length=args.auth_token_length,
                     special=False,
                     forbidden_characters=AUTH_REJECTS,
+                    rotation_exempt=(
+                        "a new generation per rotation: notes-platform rotate-cache-token and "
+                        "the rotate-cache-token workflow (ElastiCache ROTATE, then SET)"
+                    ),
                 ),
                 child,
             )

@@ -447,6 +447,8 @@ class DocumentDb(pulumi.ComponentResource):
             recovery_window_days=args.recovery_window_days,
             value=pulumi.Output.secret(value),
             parent=self,
+            # The docdb_app rotation function writes every later value (stacks/rotations.py).
+            rotated=True,
         )
         self.app_secret_arn = self.app_secret.arn
 

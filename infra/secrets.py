@@ -24,6 +24,21 @@ MIN_LENGTH = 32
 URI_SAFE_SPECIAL = "-_.~"
 _PURPOSE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 
+# The staging label the program's own version of a rotated secret keeps for good. A rotation
+# moves AWSCURRENT to a new version; after two more, the first version has no AWS label left and
+# Secrets Manager deletes it, and a refresh would then make the program put its first value back
+# as AWSCURRENT (terraform-provider-aws issue 25168; terraform-aws-modules/
+# terraform-aws-secrets-manager PR 26 adds a persistent custom label for that reason). A custom
+# label keeps the version (Secrets Manager User Guide, "Secrets Manager concepts": a version
+# with no staging label is deprecated and may be deleted).
+INITIAL_STAGE = "NOTES_INITIAL"
+# AWS's own labels, which a rotation moves.
+AWS_STAGES = ("AWSCURRENT", "AWSPREVIOUS", "AWSPENDING")
+# What a rotated secret's version must not follow once a rotation function owns the value: the
+# value it was created with and the labels the rotation moves (the provider's own note on
+# version_stages: a label moved elsewhere shows as a perpetual difference).
+ROTATED_IGNORE = ["secretString", "versionStages"]
+
 
 def secret_name(environment: str, purpose: str) -> str:
     """The Secrets Manager name: environments share an account without sharing secrets."""
@@ -66,6 +81,12 @@ class GeneratedSecretArgs:
     stored_as: Callable[[str], str] | None = None
     """What is stored, made from the generated value (the JWT key set's JSON,
     ``infra.jwt_key.initial_key_set``). Default none: the value itself."""
+    rotated: bool = False
+    """A rotation function owns the value after its first version (``store_secret``). Default
+    off; on for the secrets ``stacks.rotations`` rotates."""
+    rotation_exempt: str | None = None
+    """Why this secret has no rotation schedule, as its ``RotationExempt`` tag (the policy
+    pack's secret-rotated rule reads it). Default none."""
 
 
 class GeneratedSecret(pulumi.ComponentResource):
@@ -106,6 +127,8 @@ class GeneratedSecret(pulumi.ComponentResource):
             recovery_window_days=args.recovery_window_days,
             value=stored,
             parent=self,
+            rotated=args.rotated,
+            rotation_exempt=args.rotation_exempt,
         )
         self.arn = self.secret.arn
         self.register_outputs({"arn": self.arn})
@@ -121,10 +144,19 @@ def store_secret(
     recovery_window_days: int,
     value: pulumi.Input[str],
     parent: pulumi.Resource,
+    rotated: bool = False,
+    rotation_exempt: str | None = None,
 ) -> tuple[aws.secretsmanager.Secret, aws.secretsmanager.SecretVersion]:
     """A KMS-encrypted secret ``notes/<environment>/<purpose>`` and the version holding
-    ``value``, registered as ``f"{name}-secret"`` and ``f"{name}-version"`` under ``parent``."""
+    ``value``, registered as ``f"{name}-secret"`` and ``f"{name}-version"`` under ``parent``.
+
+    ``rotated``: a rotation function writes every later value, so the program's version is its
+    first value only: it keeps INITIAL_STAGE for good and ignores ROTATED_IGNORE, and a later
+    ``pulumi up`` (with or without refresh) never puts the first value back. ``rotation_exempt``:
+    the reason the secret has no schedule, as its RotationExempt tag."""
     _validate_name(environment, purpose, recovery_window_days)
+    if rotated and rotation_exempt:
+        raise ValueError(f"secret {secret_name(environment, purpose)}: rotated and rotation_exempt")
     child = pulumi.ResourceOptions(parent=parent)
     secret = aws.secretsmanager.Secret(
         f"{name}-secret",
@@ -132,6 +164,7 @@ def store_secret(
         description=description,
         kms_key_id=kms_key_arn,
         recovery_window_in_days=recovery_window_days,
+        tags={"RotationExempt": rotation_exempt} if rotation_exempt else None,
         opts=child,
     )
     version = aws.secretsmanager.SecretVersion(
@@ -139,7 +172,11 @@ def store_secret(
         secret_id=secret.id,
         # Marked secret here as well, so a plain Output passed in never reaches state in clear.
         secret_string=pulumi.Output.secret(value),
-        opts=child,
+        # The provider's note on version_stages: AWSCURRENT must be listed for the only version.
+        version_stages=["AWSCURRENT", INITIAL_STAGE] if rotated else None,
+        opts=pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(ignore_changes=ROTATED_IGNORE if rotated else None)
+        ),
     )
     return secret, version
 

@@ -91,6 +91,10 @@ class OriginSecret(pulumi.ComponentResource):
                     # wildcards.
                     length=64,
                     special=False,
+                    rotation_exempt=(
+                        "a new generation per rotation: two config changes "
+                        "(edgeOriginSecretGeneration), README 'Rotating the origin secret'"
+                    ),
                 ),
                 pulumi.ResourceOptions(parent=self),
             )

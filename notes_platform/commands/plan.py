@@ -96,14 +96,22 @@ def run(args: argparse.Namespace) -> int:
     # Orderings no input expresses, provider/engine rules and replacement traps: mistakes mocks
     # accept and `pulumi up` or `pulumi destroy` would report (notes_platform/checks/ordering.py,
     # provider_rules.py and replacement.py), and containers reading what their roles cannot
-    # (secret_access.py).
-    from notes_platform.checks import ordering, provider_rules, replacement, secret_access  # noqa: PLC0415
+    # (secret_access.py), and rotated secrets whose own version could undo a rotation
+    # (rotated_versions.py).
+    from notes_platform.checks import (  # noqa: PLC0415
+        ordering,
+        provider_rules,
+        replacement,
+        rotated_versions,
+        secret_access,
+    )
 
     rules = [
         *ordering.check(result.resources),
         *provider_rules.check(result.resources),
         *replacement.check(result.resources),
         *secret_access.check(result.resources),
+        *rotated_versions.check(result.resources),
     ]
     if rules:
         print(

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from infra.secrets import URI_SAFE_SPECIAL, GeneratedSecret, GeneratedSecretArgs
+from infra.secrets import INITIAL_STAGE, URI_SAFE_SPECIAL, GeneratedSecret, GeneratedSecretArgs
 from notes_platform.graph.mocks import RecordedGraph
 from notes_platform.graph.plan import Plan
 from stacks.config import StackConfig, StackConfigError, load, read_stack_file
@@ -142,6 +142,32 @@ def test_a_secret_may_be_deleted_at_once() -> None:
     secret = forced.one(SECRET)
     # THEN the provider gets 0, which it sends as ForceDeleteWithoutRecovery on delete
     assert secret.inputs["recoveryWindowInDays"] == 0, f"{secret.urn}: {secret.inputs}"
+
+
+def test_a_rotated_secret_keeps_its_first_version_out_of_the_rotations_way() -> None:
+    # GIVEN a secret a rotation function owns after its first value  WHEN it is registered
+    rotated = run(lambda: GeneratedSecret("staging-rotated", args(rotated=True)).arn)
+    version = rotated.one(SECRET_VERSION)
+    # THEN its version keeps a label of its own and follows neither the value nor the labels
+    assert version.inputs["versionStages"] == ["AWSCURRENT", INITIAL_STAGE], version.inputs
+    assert sorted(version.ignore_changes) == ["secretString", "versionStages"]
+    # AND a plain secret's version is the provider's default (AWSCURRENT moves to it)
+    plain = run(lambda: GeneratedSecret("staging-plain", args()).arn).one(SECRET_VERSION)
+    assert "versionStages" not in plain.inputs or plain.inputs["versionStages"] is None
+    assert plain.ignore_changes == []
+
+
+def test_an_exempt_secret_says_why_in_its_tag() -> None:
+    # GIVEN a secret rotated by new generations  WHEN it is registered
+    exempt = run(lambda: GeneratedSecret("staging-gen", args(rotation_exempt="new generation")).arn)
+    # THEN its RotationExempt tag carries the reason (the pack's secret-rotated rule reads it)
+    assert exempt.one(SECRET).inputs["tags"] == {"RotationExempt": "new generation"}
+
+
+def test_a_secret_cannot_be_both_rotated_and_exempt() -> None:
+    # GIVEN both  WHEN the secret is registered  THEN it is refused naming the secret
+    with pytest.raises(ValueError, match="notes/staging/jwt-signing-key: rotated and rotation_exempt"):
+        run(lambda: GeneratedSecret("staging-both", args(rotated=True, rotation_exempt="x")).arn)
 
 
 # --- destroying and creating a stack again ------------------------------------------------
