@@ -14,8 +14,9 @@ import pulumi
 
 from infra.image import ServiceImage
 from stacks import outputs as out
-from stacks.compute import EksComputeTier, ecs_compute, eks_compute, eks_observability, service_image
+from stacks.compute import EksComputeTier, ecs_compute, eks_compute, service_image
 from stacks.config import StackConfig, load
+from stacks.eks_observability import eks_observability
 from stacks.exports import exports_tier
 from stacks.tiers import (
     ComputeTier,
@@ -49,7 +50,7 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
     image = service_image(base)
     compute: ComputeTier | EksComputeTier | None = None
     if image.image_ref is not None and config.general.compute == "eks":
-        compute = eks_compute(base, data, edge, image)
+        compute = eks_compute(base, data, edge, image, exports)
     elif image.image_ref is not None:
         compute = ecs_compute(base, data, edge, image, exports)
     else:
@@ -60,9 +61,10 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
             "set imageDigest and deploy again."
         )
     if isinstance(compute, EksComputeTier):
-        # The data alarms as on ECS; the service's alarms and row from Container Insights on EKS.
+        # The data alarms as on ECS; the service's alarms and row from Container Insights on EKS,
+        # the exports queues' alarms without an ECS worker service.
         data_only = observability_tier(base, data, edge, None)
-        observability = eks_observability(base, data, edge, compute, data_only.data_alarms)
+        observability = eks_observability(base, data, edge, compute, data_only.data_alarms, exports)
     else:
         observability = observability_tier(base, data, edge, compute, exports)
     exported = outputs(base, data, edge, image, compute, observability, exports)

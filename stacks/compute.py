@@ -20,8 +20,7 @@ from infra.documentdb import DocumentDb
 from infra.ecs import ApiService, ApiServiceArgs, InitContainer
 from infra.image import ServiceImage, ServiceImageArgs
 from infra.network import subnet_cidrs
-from infra.observability.alarms import DataAlarms, DeploymentAlarms
-from infra.observability.eks_alarms import EksServiceAlarms, EksServiceAlarmsArgs
+from infra.observability.alarms import DeploymentAlarms
 from infra.security_groups import DOCDB_PORT, REDIS_PORT
 from stacks.config import PROJECT, ROOT, StackConfig, StackConfigError
 from stacks.exports import api_export_environment, sender_policy, worker_service
@@ -32,8 +31,6 @@ from stacks.tiers import (
     EdgeTier,
     ExportsTier,
     Foundation,
-    ObservabilityTier,
-    stack_dashboard,
     stack_deployment_alarms,
 )
 
@@ -42,7 +39,7 @@ if TYPE_CHECKING:
 
     from infra.eks.cluster import EksCluster
     from infra.eks.controller import LoadBalancerController
-    from infra.eks.pod_identity import ApiPodIdentity
+    from infra.eks.pod_identity import ApiPodIdentity, WorkerPodIdentity
 
 # The chart's release, and so (its fullname helper: a release name that contains the chart's)
 # the Deployment, Service and ServiceAccount names the alarms and the Pod Identity association use.
@@ -57,13 +54,14 @@ CHART_PDB_MIN_AVAILABLE = 1
 
 @dataclass(frozen=True)
 class EksComputeTier:
-    """The API on EKS: the cluster, the API's pod role, the load balancer controller, the chart's
-    release, and the ALB alarms a rollout is judged by (the same ``DeploymentAlarms`` as ECS)."""
+    """The API on EKS: the cluster, the API's and the worker's pod roles, the load balancer controller,
+    the chart's release, and the ALB alarms a rollout is judged by (``DeploymentAlarms``, as ECS)."""
 
     deployment_alarms: DeploymentAlarms
     cluster: EksCluster
     pod_identity: ApiPodIdentity
     controller: LoadBalancerController
+    worker_pod_identity: WorkerPodIdentity
     release: k8s.helm.v3.Release
     namespace: str
 
@@ -232,8 +230,11 @@ def api_namespace(
     )
 
 
-def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: ServiceImage) -> EksComputeTier:
-    """The API on EKS behind the edge tier's ALB, running ``image`` through charts/notes-api.
+def eks_compute(
+    base: Foundation, data: DataTier, edge: EdgeTier, image: ServiceImage, exports: ExportsTier
+) -> EksComputeTier:
+    """The API and the export worker on EKS, the API behind the edge tier's ALB, running ``image``
+    through charts/notes-api.
 
     The pods join the stack's existing target group through the chart's TargetGroupBinding, so
     CloudFront, WAF, the origin lock and the ALB alarms are those of the ECS path, unchanged.
@@ -244,6 +245,7 @@ def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: Service
     from infra.eks.cluster import EksCluster, EksClusterArgs  # noqa: PLC0415
     from infra.eks.controller import LoadBalancerController, LoadBalancerControllerArgs  # noqa: PLC0415
     from infra.eks.pod_identity import ApiPodIdentity, ApiPodIdentityArgs  # noqa: PLC0415
+    from stacks.eks_exports import export_values, worker_pod_identity  # noqa: PLC0415
 
     if image.image_ref is None or image.digest is None:
         raise ValueError("eks_compute needs an image: build one, or promote one and set imageDigest")
@@ -284,9 +286,11 @@ def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: Service
             service_account=API_SERVICE_ACCOUNT,
             secret_arns=list(api_secrets(data).values()),
             secrets_kms_key_arn=keys.arn("secrets"),
+            statements=sender_policy(exports),
         ),
         opts,
     )
+    worker_identity = worker_pod_identity(base, exports, cluster.cluster_name, api_secrets(data))
     controller = LoadBalancerController(
         f"{env}-lb-controller",
         LoadBalancerControllerArgs(
@@ -314,13 +318,14 @@ def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: Service
         secret_arns=pulumi.Output.all(**api_secrets(data)),
     ).apply(lambda v: api_chart_values(config, **v))
     namespace = api_namespace(env, eks.namespace, cluster.provider, opts)
+    identities = [pod_identity, worker_identity]
     release = k8s.helm.v3.Release(
         f"{env}-api-release",
         k8s.helm.v3.ReleaseArgs(
             name=API_RELEASE,
             chart=API_CHART_PATH,
             namespace=namespace.metadata.name,
-            values=values,
+            values=pulumi.Output.all(values, export_values(config, exports)).apply(lambda v: v[0] | v[1]),
             # A failed upgrade rolls back to the last release instead of leaving half of it.
             atomic=True,
             cleanup_on_fail=True,
@@ -330,9 +335,9 @@ def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: Service
             opts,
             pulumi.ResourceOptions(
                 provider=cluster.provider,
-                # The TargetGroupBinding's CRD and webhook come with the controller; the pods
-                # read their secrets with the role, and reach the ALB and data only by these rules.
-                depends_on=[controller, pod_identity, *pod_rules, cluster.pod_identity_agent, namespace],
+                # The controller brings the TargetGroupBinding's CRD; a pod gets its role only if its
+                # association exists first (EKS CreatePodIdentityAssociation); pods reach data by the rules.
+                depends_on=[controller, *identities, *pod_rules, cluster.pod_identity_agent, namespace],
             ),
         ),
     )
@@ -341,6 +346,7 @@ def eks_compute(base: Foundation, data: DataTier, edge: EdgeTier, image: Service
         cluster=cluster,
         pod_identity=pod_identity,
         controller=controller,
+        worker_pod_identity=worker_identity,
         release=release,
         namespace=eks.namespace,
     )
@@ -487,41 +493,3 @@ def api_chart_values(
             ],
         },
     }
-
-
-def eks_observability(
-    base: Foundation, data: DataTier, edge: EdgeTier, compute: EksComputeTier, data_alarms: DataAlarms
-) -> ObservabilityTier:
-    """The EKS path's service alarms (Container Insights, in place of ``ServiceAlarms``) and the
-    dashboard with the pods' row in place of the ECS service's; the data alarms as on ECS."""
-    env, opts, alb, config = base.env, base.opts, edge.alb, base.config
-    service_alarms = EksServiceAlarms(
-        f"{env}-service-alarms",
-        EksServiceAlarmsArgs(
-            environment=env,
-            topic_arn=base.topic.arn,
-            alb_arn_suffix=alb.arn_suffix,
-            target_group_arn_suffix=alb.target_group_arn_suffix,
-            cluster_name=compute.cluster.cluster_name,
-            namespace=compute.namespace,
-            service=API_RELEASE,
-            pod_name=API_RELEASE,
-            min_running_pods=config.service.min_count,
-            thresholds=base.thresholds,
-        ),
-        opts,
-    )
-    dashboard = stack_dashboard(
-        base,
-        data,
-        edge,
-        cluster_name=compute.cluster.cluster_name,
-        service_name=API_RELEASE,
-        kubernetes_namespace=compute.namespace,
-        alarm_arns=[
-            *compute.deployment_alarms.alarm_arns,
-            *service_alarms.alarm_arns,
-            *data_alarms.alarm_arns,
-        ],
-    )
-    return ObservabilityTier(data_alarms=data_alarms, service_alarms=None, dashboard=dashboard)

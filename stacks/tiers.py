@@ -40,6 +40,7 @@ from infra.observability.dashboard import Dashboard, DashboardArgs
 from infra.observability.thresholds import AlarmThresholds
 from infra.observability.topic import AlarmTopic, AlarmTopicArgs
 from infra.observability.worker_alarms import WorkerAlarms, WorkerAlarmsArgs
+from infra.observability.worker_widgets import WorkerWidgetValues
 from infra.secrets import GeneratedSecret, GeneratedSecretArgs
 from infra.security_groups import SecurityGroups, SecurityGroupsArgs
 from infra.worker import WorkerService
@@ -395,11 +396,15 @@ def observability_tier(
         ),
         opts,
     )
-    worker_alarms = (
-        stack_worker_alarms(base, compute.worker, exports)
-        if compute.worker is not None and exports is not None
-        else None
-    )
+    worker_alarms, worker_rows = None, None
+    if compute.worker is not None and exports is not None:
+        worker_alarms = stack_worker_alarms(base, compute.worker, exports)
+        # The dashboard's export rows: what those alarms watch, the age alarm's threshold drawn.
+        queue, worker, age = exports.queue, compute.worker, base.thresholds.queue_oldest_message_age_seconds
+        names = (queue.queue_name, queue.dlq_name, worker.cluster_name, worker.service_name)
+        worker_rows = pulumi.Output.all(*names).apply(
+            lambda n: WorkerWidgetValues(base.config.region, n[0], n[1], n[2], n[3], age)
+        )
     dashboard = stack_dashboard(
         base,
         data,
@@ -412,6 +417,7 @@ def observability_tier(
             *data_alarms.alarm_arns,
             *(worker_alarms.alarm_arns if worker_alarms is not None else []),
         ],
+        worker=worker_rows,
     )
     return ObservabilityTier(
         data_alarms=data_alarms,
@@ -421,8 +427,8 @@ def observability_tier(
     )
 
 
-def stack_worker_alarms(base: Foundation, worker: WorkerService, exports: ExportsTier) -> WorkerAlarms:
-    """The exports queue's oldest message, its dead-letter queue, the worker's running tasks."""
+def stack_worker_alarms(base: Foundation, worker: WorkerService | None, exports: ExportsTier) -> WorkerAlarms:
+    """The exports queue's oldest message, its dead-letter queue, an ECS worker's running tasks."""
     return WorkerAlarms(
         f"{base.env}-worker-alarms",
         WorkerAlarmsArgs(
@@ -430,8 +436,8 @@ def stack_worker_alarms(base: Foundation, worker: WorkerService, exports: Export
             topic_arn=base.topic.arn,
             queue_name=exports.queue.queue_name,
             dlq_name=exports.queue.dlq_name,
-            cluster_name=worker.cluster_name,
-            service_name=worker.service_name,
+            cluster_name=worker.cluster_name if worker is not None else None,
+            service_name=worker.service_name if worker is not None else None,
             job_timeout_seconds=base.config.exports.job_timeout_seconds,
             thresholds=base.thresholds,
         ),
@@ -464,6 +470,7 @@ def stack_dashboard(
     service_name: pulumi.Input[str],
     alarm_arns: Sequence[pulumi.Input[str]],
     kubernetes_namespace: str | None = None,
+    worker: pulumi.Input[WorkerWidgetValues] | None = None,
 ) -> Dashboard:
     """The environment's dashboard; the compute path says which cluster and service (and, on
     EKS, which namespace) its service row shows."""
@@ -485,6 +492,7 @@ def stack_dashboard(
             web_acl_name=edge.edge.web_acl_name,
             distribution_id=edge.edge.distribution_id,
             thresholds=base.thresholds,
+            worker=worker,
         ),
         base.opts,
     )

@@ -16,10 +16,15 @@ Interface the stack codes against (kept stable):
   (a ``pulumi_kubernetes.Provider``, stable across ``up``s), ``pod_identity_agent`` (the add-on:
   associations and pods that use them depend on it).
 - ``infra.eks.pod_identity.ApiPodIdentity(name, ApiPodIdentityArgs(environment, region,
-  cluster_name, namespace, service_account, secret_arns, secrets_kms_key_arn), opts)``: the API's
-  role (GetSecretValue on exactly those ARNs, kms:Decrypt via Secrets Manager) and its Pod
-  Identity association. Attribute ``role_arn`` (``EksCluster.api_role_arn`` is not on the
-  cluster: the API role lives here so that the cluster does not need the secrets).
+  cluster_name, namespace, service_account, secret_arns, secrets_kms_key_arn, statements=()),
+  opts)``: the API's role (GetSecretValue on exactly those ARNs, kms:Decrypt via Secrets Manager,
+  and the statements given: the stack passes the exports tier's sender statements) and its Pod
+  Identity association. Attributes ``role_arn``, ``role_name`` (``EksCluster.api_role_arn`` is
+  not on the cluster: the API role lives here so that the cluster does not need the secrets).
+- ``infra.eks.pod_identity.WorkerPodIdentity(name, WorkerPodIdentityArgs(...same fields...,
+  statements), opts)``: the export worker's role (``notes-<env>-worker-pod``: the MongoDB URI's
+  secret and the exports tier's worker statements, required) for the chart's
+  ``worker.serviceAccount.name``. Attributes ``role_arn``, ``role_name``.
 - ``infra.eks.controller.LoadBalancerController(name, LoadBalancerControllerArgs(environment,
   cluster_name, vpc_id, region, provider, chart_version=CHART_VERSION, namespace="kube-system",
   replicas=2, depends_on=(cluster.pod_identity_agent,)), opts)``: the AWS Load

@@ -35,6 +35,7 @@ from infra.observability.metrics_catalog import (
 )
 from infra.observability.naming import check_environment
 from infra.observability.thresholds import AlarmThresholds
+from infra.observability.worker_widgets import WorkerWidgetValues, worker_rows
 
 GRID_WIDTH = 24  # CloudWatch dashboards are 24 columns wide
 WIDGET_HEIGHT = 6
@@ -75,6 +76,8 @@ class DashboardValues:
     # The API's Kubernetes namespace on EKS: cluster_name is then the EKS cluster and
     # service_name the Kubernetes Service. Default None: ECS.
     kubernetes_namespace: str | None = None
+    # The exports queue, its dead-letter queue and the worker service. Default None: no export rows.
+    worker: WorkerWidgetValues | None = None
 
 
 def check_sizes(*, alarms: int, docdb_instances: int, cache_nodes: int) -> None:
@@ -379,7 +382,7 @@ def _layout(rows: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
 
 def dashboard_body(v: DashboardValues) -> dict[str, Any]:
     """The dashboard: alarm states; traffic, errors and latency; saturation of the service,
-    the database and the cache; what WAF blocks at the edge."""
+    the database and the cache; what WAF blocks at the edge; the exports queue and its worker."""
     check_sizes(
         alarms=len(v.alarm_arns),
         docdb_instances=len(v.docdb_instance_ids),
@@ -395,6 +398,7 @@ def dashboard_body(v: DashboardValues) -> dict[str, Any]:
         _database(v),
         cache[:3],
         cache[3:],
+        *(worker_rows(v.worker) if v.worker else []),
     ]
     return {"start": "-PT6H", "periodOverride": "inherit", "widgets": _layout(rows)}
 
@@ -439,6 +443,9 @@ class DashboardArgs:
     kubernetes_namespace: str | None = None
     """The API's namespace on EKS (config ``eksNamespace``): ``cluster_name`` is then the EKS
     cluster, ``service_name`` the Kubernetes Service. Default None: ECS."""
+    worker: pulumi.Input[WorkerWidgetValues] | None = None
+    """The export rows' queues and worker service (``ExportQueue``'s and ``WorkerService``'s names),
+    an Output of the values as the stack builds it. Default None: no export rows (no worker)."""
 
 
 class Dashboard(pulumi.ComponentResource):
@@ -468,6 +475,7 @@ class Dashboard(pulumi.ComponentResource):
             alarm_arns=pulumi.Output.all(*args.alarm_arns),
             web_acl_name=args.web_acl_name,
             distribution_id=args.distribution_id,
+            worker=args.worker,
         )
         body = resolved.apply(
             lambda v: json.dumps(

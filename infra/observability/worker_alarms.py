@@ -9,7 +9,8 @@ service that empties it.
   cannot see these: SQS leaves a message received again and again out of the queue's age (the
   guide's "poison-pill" note), so the DLQ is where such failures show;
 - worker tasks below desired: Container Insights' ``DesiredTaskCount`` minus ``RunningTaskCount``
-  of the worker's ECS service, sustained, as ``ServiceAlarms`` does for the API.
+  of the worker's ECS service, sustained, as ``ServiceAlarms`` does for the API. Only with an ECS
+  service: on EKS the worker is the chart's Deployment and the queue alarms stand alone.
 
 Metric names and their only dimension, ``QueueName``: "Available CloudWatch metrics for Amazon
 SQS" (SQS Developer Guide), in ``infra.observability.metrics_catalog``. Every alarm notifies the
@@ -41,23 +42,29 @@ class WorkerAlarmsArgs:
     ``QueueName`` dimension value. Required."""
     dlq_name: pulumi.Input[str]
     """Name of its dead-letter queue (``notes-<env>-exports-dlq``). Required."""
-    cluster_name: pulumi.Input[str]
-    """ECS cluster the worker runs in (the API's, ``ApiService.cluster_name``): the
-    ``ClusterName`` dimension value. Required."""
-    service_name: pulumi.Input[str]
-    """The worker's ECS service (``notes-<env>-worker``): the ``ServiceName`` dimension value.
-    Required."""
     job_timeout_seconds: int
     """Seconds after which the worker gives a job up (its ``NOTES_EXPORT_JOB_TIMEOUT_SECONDS``,
     600 by default). The oldest-message threshold must lie above it. Required."""
     thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
     """Thresholds and evaluation windows (``queue_oldest_message_age_seconds``, the task
     shortfall's, the period), from the ``alarms*`` config keys. Default ``AlarmThresholds()``."""
+    cluster_name: pulumi.Input[str] | None = None
+    """ECS cluster the worker runs in (the API's, ``ApiService.cluster_name``): the
+    ``ClusterName`` dimension value. With ``service_name``, or neither. Default None: no ECS
+    service (the EKS path), no running-tasks alarm."""
+    service_name: pulumi.Input[str] | None = None
+    """The worker's ECS service (``notes-<env>-worker``): the ``ServiceName`` dimension value.
+    With ``cluster_name``, or neither. Default None: no running-tasks alarm."""
 
 
 def check_worker_alarm_args(args: WorkerAlarmsArgs) -> None:
     """What ``WorkerAlarms`` refuses before it registers anything."""
     check_alarm_args(args.environment, args.topic_arn, args.thresholds)
+    if (args.cluster_name is None) != (args.service_name is None):
+        raise ValueError(
+            "cluster_name and service_name name the worker's ECS service together: give both, or "
+            "neither for a worker that is not an ECS service"
+        )
     if args.job_timeout_seconds <= 0:
         raise ValueError(f"job_timeout_seconds={args.job_timeout_seconds} must be above 0")
     age = args.thresholds.queue_oldest_message_age_seconds
@@ -73,11 +80,11 @@ def check_worker_alarm_args(args: WorkerAlarmsArgs) -> None:
 
 class WorkerAlarms(pulumi.ComponentResource):
     """Oldest message in the exports queue, messages in its dead-letter queue, worker tasks
-    below desired; ``alarm_arns`` go to the dashboard's status widget."""
+    below desired (an ECS worker only); ``alarm_arns`` go to the dashboard's status widget."""
 
     oldest_message: aws.cloudwatch.MetricAlarm
     dead_letters: aws.cloudwatch.MetricAlarm
-    running_tasks: aws.cloudwatch.MetricAlarm
+    running_tasks: aws.cloudwatch.MetricAlarm | None
     alarms: list[aws.cloudwatch.MetricAlarm]
     alarm_arns: list[pulumi.Output[str]]
 
@@ -88,14 +95,19 @@ class WorkerAlarms(pulumi.ComponentResource):
         factory = AlarmFactory(self, name, args.environment, args.topic_arn)
         queue = {"QueueName": args.queue_name}
         dlq = {"QueueName": args.dlq_name}
-        service = {"ClusterName": args.cluster_name, "ServiceName": args.service_name}
         fast = Evaluation(t.evaluation_periods, t.datapoints_to_alarm, t.period_seconds)
         # One message in the dead-letter queue is one failed export: nothing to wait for.
         at_once = Evaluation(1, 1, t.period_seconds)
-        shortfall = Evaluation(
-            t.task_shortfall_evaluation_periods, t.task_shortfall_evaluation_periods, t.period_seconds
-        )
         queues = f"notes-{args.environment}-exports"
+        where = (
+            f"Check the notes-{args.environment}-worker-running-tasks alarm and the worker "
+            "service's events in the ECS console, then the worker's logs for jobs that hang; raise "
+            "the worker's maximum task count if the backlog only grows."
+            if args.service_name is not None
+            else "Check the worker Deployment's pods and their events in the cluster, then the "
+            "worker's logs for jobs that hang; raise its maximum pod count (workerMaxCount) if the "
+            "backlog only grows."
+        )
 
         self.oldest_message = factory.create(
             Alarm(
@@ -104,10 +116,7 @@ class WorkerAlarms(pulumi.ComponentResource):
                 description=(
                     f"An export request has waited in {queues} for more than "
                     f"{t.queue_oldest_message_age_seconds} s ({fast.window}), longer than one "
-                    f"whole job ({args.job_timeout_seconds} s): no worker takes it. Check the "
-                    f"notes-{args.environment}-worker-running-tasks alarm and the worker "
-                    "service's events in the ECS console, then the worker's logs for jobs that "
-                    "hang; raise the worker's maximum task count if the backlog only grows."
+                    f"whole job ({args.job_timeout_seconds} s): no worker takes it. {where}"
                 ),
                 comparison="GreaterThanThreshold",
                 threshold=t.queue_oldest_message_age_seconds,
@@ -142,7 +151,26 @@ class WorkerAlarms(pulumi.ComponentResource):
                 metric=Metric(SQS, "ApproximateNumberOfMessagesVisible", dlq, "Maximum"),
             )
         )
-        self.running_tasks = factory.create(
+        self.running_tasks = None
+        if args.cluster_name is not None and args.service_name is not None:
+            self.running_tasks = self._running_tasks(factory, t, args.cluster_name, args.service_name)
+        self.alarms = [self.oldest_message, self.dead_letters]
+        self.alarms += [self.running_tasks] if self.running_tasks is not None else []
+        self.alarm_arns = [a.arn for a in self.alarms]
+        self.register_outputs({"alarmArns": self.alarm_arns})
+
+    @staticmethod
+    def _running_tasks(
+        factory: AlarmFactory,
+        t: AlarmThresholds,
+        cluster_name: pulumi.Input[str],
+        service_name: pulumi.Input[str],
+    ) -> aws.cloudwatch.MetricAlarm:
+        service = {"ClusterName": cluster_name, "ServiceName": service_name}
+        shortfall = Evaluation(
+            t.task_shortfall_evaluation_periods, t.task_shortfall_evaluation_periods, t.period_seconds
+        )
+        return factory.create(
             Alarm(
                 role="worker-running-tasks",
                 what="worker tasks below desired",
@@ -169,6 +197,3 @@ class WorkerAlarms(pulumi.ComponentResource):
                 expression="desired - FILL(running, 0)",
             )
         )
-        self.alarms = [self.oldest_message, self.dead_letters, self.running_tasks]
-        self.alarm_arns = [a.arn for a in self.alarms]
-        self.register_outputs({"alarmArns": self.alarm_arns})

@@ -109,9 +109,10 @@ def pod_role_reads_its_three_secrets(graph: RecordedGraph, outputs: dict[str, An
     expected = sorted(
         outputs[k] for k in (out.DOCDB_APP_SECRET_ARN, out.REDIS_AUTH_SECRET_ARN, out.JWT_SECRET_ARN)
     )
-    policies = [p for p in graph.of_type(ROLE_POLICY) if "api-pod-identity" in p.name]
+    # The role's secrets policy; its second policy holds the export sender's statements.
+    policies = [p for p in graph.of_type(ROLE_POLICY) if p.name.endswith("api-pod-identity-secrets")]
     if len(policies) != 1:
-        return [f"expected one policy on the API's pod role, found {[p.urn for p in policies]}"]
+        return [f"expected one secrets policy on the API's pod role, found {[p.urn for p in policies]}"]
     document = json.loads(policies[0].inputs["policy"])
     problems = []
     for statement in document["Statement"]:
@@ -265,7 +266,13 @@ PLANTED: list[tuple[Check, str, str, Callable[[dict[str, Any]], None], str]] = [
         "log type",
     ),
     (no_public_ips, "aws:ec2/launchTemplate:LaunchTemplate", "", _public_ip, "must not get a public IP"),
-    (pod_role_reads_its_three_secrets, ROLE_POLICY, "api-pod-identity", _fourth_secret, "not exactly"),
+    (
+        pod_role_reads_its_three_secrets,
+        ROLE_POLICY,
+        "api-pod-identity-secrets",
+        _fourth_secret,
+        "not exactly",
+    ),
     (
         release_points_at_the_stack,
         RELEASE,

@@ -367,3 +367,29 @@ def test_the_queues_and_the_worker_are_alarmed(plans: dict[str, Plan], stack: st
         f"notes-{env}-exports-dlq-not-empty",
         f"notes-{env}-worker-running-tasks",
     } <= names, sorted(names)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_dashboard_charts_the_stacks_queues_and_worker(plans: dict[str, Plan], stack: str) -> None:
+    env = plans[stack].config.general.environment
+    (dashboard,) = plans[stack].of_type("aws:cloudwatch/dashboard:Dashboard")
+    widgets = json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+    # GIVEN the widgets that chart SQS WHEN their queues are read
+    queues = {
+        line[line.index("QueueName") + 1]
+        for widget in widgets
+        for line in widget["properties"].get("metrics", [])
+        if line[0] == "AWS/SQS"
+    }
+    # THEN they are this stack's exports queue and its dead-letter queue
+    assert queues == {f"notes-{env}-exports", f"notes-{env}-exports-dlq"}, dashboard.urn
+    # AND the worker's rows name its ECS service, the oldest-message chart the alarm's threshold
+    titles = {w["properties"]["title"]: w["properties"] for w in widgets if w["type"] == "metric"}
+    assert f'"notes-{env}-worker"' in json.dumps(titles["Worker: tasks running, desired and pending"])
+    (alarm,) = [
+        a
+        for a in plans[stack].of_type(METRIC_ALARM)
+        if a.inputs["name"] == f"notes-{env}-exports-oldest-message"
+    ]
+    age = titles["Exports: oldest request waiting, seconds"]["annotations"]["horizontal"][0]["value"]
+    assert age == alarm.inputs["threshold"], alarm.urn

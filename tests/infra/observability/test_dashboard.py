@@ -1,5 +1,6 @@
 """The dashboard: its body charts only metrics AWS publishes, for the stack's own resources,
-and fits the grid; the component refuses what the body cannot show and links to the console."""
+and fits the grid; the export rows come with a worker; the component refuses what the body
+cannot show and links to the console."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+import pulumi
 import pytest
 
 from infra.observability.dashboard import (
@@ -19,8 +21,9 @@ from infra.observability.dashboard import (
 )
 from infra.observability.dashboard import Dashboard as DashboardComponent
 from infra.observability.metrics_catalog import CATALOG, GLOBAL_REGION, published
+from infra.observability.worker_widgets import WorkerWidgetValues, worker_widgets
 from notes_platform.graph.mocks import ACCOUNT_ID
-from tests.infra.harness import Graph
+from tests.infra.harness import Graph, run
 from tests.infra.observability.stack import (
     ALB_SUFFIX,
     PROD,
@@ -30,6 +33,15 @@ from tests.infra.observability.stack import (
     docdb_ids,
 )
 from tests.type_tokens import DASHBOARD, METRIC_ALARM
+
+WORKER = WorkerWidgetValues(
+    region=REGION,
+    queue_name="notes-prod-exports",
+    dlq_name="notes-prod-exports-dlq",
+    cluster_name="notes-prod",
+    service_name="notes-prod-worker",
+    oldest_message_alarm_seconds=900,
+)
 
 
 def values(**overrides: Any) -> DashboardValues:
@@ -67,12 +79,14 @@ def metric_lines(widget: dict[str, Any]) -> list[tuple[str, str, dict[str, str],
 
 
 def test_every_dashboard_metric_is_published_for_the_resources_it_names() -> None:
-    v = values()
+    # GIVEN the ECS dashboard with the export worker, and the EKS one
+    v = values(worker=WORKER)
     resources = {
         "LoadBalancer": {v.alb_arn_suffix},
         "TargetGroup": {v.target_group_arn_suffix},
         "ClusterName": {v.cluster_name},
-        "ServiceName": {v.service_name},
+        "ServiceName": {v.service_name, WORKER.service_name},
+        "QueueName": {WORKER.queue_name, WORKER.dlq_name},
         "DBInstanceIdentifier": set(v.docdb_instance_ids),
         "CacheClusterId": set(v.cache_cluster_ids),
         "WebACL": {v.web_acl_name},
@@ -83,7 +97,7 @@ def test_every_dashboard_metric_is_published_for_the_resources_it_names() -> Non
         "Service": {v.service_name},
         "Namespace": {"notes"},
     }
-    eks = dashboard_body(replace(v, kubernetes_namespace="notes"))
+    eks = dashboard_body(replace(v, kubernetes_namespace="notes", worker=None))
     seen = set()
     for widget in metric_widgets(dashboard_body(v)) + metric_widgets(eks):
         for namespace, name, dimensions, _ in metric_lines(widget):
@@ -97,6 +111,62 @@ def test_every_dashboard_metric_is_published_for_the_resources_it_names() -> Non
     # THEN the dashboard, on ECS or on EKS, covers every namespace of the catalog but Lambda's: the
     # rotation functions run a few times a month and are alarmed on their errors, not charted
     assert seen == set(CATALOG) - {"AWS/Lambda"}
+
+
+def test_the_export_rows_chart_the_stacks_queues_and_worker_only_when_a_worker_runs() -> None:
+    # GIVEN the dashboard without a worker and with one
+    without = dashboard_body(values())
+    body = dashboard_body(values(worker=WORKER))
+    titles = [w["properties"]["title"] for w in metric_widgets(body)]
+    export_titles = [w["properties"]["title"] for w in worker_widgets(WORKER)]
+    # THEN the export widgets are there, once each, after everything the dashboard showed before
+    assert titles[-len(export_titles) :] == export_titles, titles
+    assert not set(export_titles) & {w["properties"]["title"] for w in metric_widgets(without)}
+    assert len(body["widgets"]) == len(without["widgets"]) + len(export_titles)
+    # AND they name this stack's queue, dead-letter queue and worker service
+    named: dict[str, set[str]] = {}
+    for widget in metric_widgets(body)[-len(export_titles) :]:
+        for _, _, dimensions, _ in metric_lines(widget):
+            for key, value in dimensions.items():
+                named.setdefault(key, set()).add(value)
+    assert named == {
+        "QueueName": {"notes-prod-exports", "notes-prod-exports-dlq"},
+        "ClusterName": {"notes-prod"},
+        "ServiceName": {"notes-prod-worker"},
+    }
+    # AND the rows sit below the others, on the grid, without overlapping them
+    rows_before = {w["y"] for w in without["widgets"]}
+    export_rows = {w["y"] for w in body["widgets"][-len(export_titles) :]}
+    assert min(export_rows) > max(rows_before) and len(export_rows) == 2
+
+
+def test_the_component_resolves_the_export_rows_from_outputs() -> None:
+    # GIVEN the worker's names as Outputs, as the stack builds them
+    def program() -> dict[str, Any]:
+        dashboard = DashboardComponent(
+            "prod-dashboard",
+            DashboardArgs(
+                environment="prod",
+                region=REGION,
+                alb_arn_suffix="app/x/1",
+                target_group_arn_suffix="targetgroup/x/1",
+                cluster_name="notes-prod",
+                service_name="notes-prod-api",
+                docdb_instance_ids=["notes-prod-docdb-1"],
+                cache_cluster_ids=["notes-prod-redis-001"],
+                worker=pulumi.Output.from_input("notes-prod-exports").apply(
+                    lambda queue: replace(WORKER, queue_name=queue)
+                ),
+            ),
+        )
+        return {"url": dashboard.dashboard_url}
+
+    graph = run(program)
+    # WHEN the dashboard is planned THEN its body carries the export rows for those names
+    body = json.loads(graph.one(DASHBOARD).inputs["dashboardBody"])
+    titles = {w["properties"]["title"] for w in body["widgets"]}
+    assert {w["properties"]["title"] for w in worker_widgets(WORKER)} <= titles
+    assert "notes-prod-exports-dlq" in json.dumps(body)
 
 
 def test_dashboard_expressions_use_only_ids_of_their_own_widget() -> None:

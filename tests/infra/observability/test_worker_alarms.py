@@ -172,6 +172,30 @@ def test_worker_tasks_below_desired_alarm_on_a_sustained_shortfall_and_on_silenc
         assert i["treatMissingData"] == "breaching"
 
 
+def test_a_worker_that_is_no_ecs_service_gets_the_queue_alarms_only() -> None:
+    # GIVEN the EKS path's args: the queues, and no ECS cluster or service
+    args = _args(cluster_name=None, service_name=None)
+    # WHEN the component is planned
+    graph = run(lambda: WorkerAlarms("staging-worker-alarms", args))
+    alarms = graph.of_type(METRIC_ALARM)
+    # THEN the oldest-message and dead-letter alarms only, no ECS metric anywhere
+    assert sorted(a.inputs["name"] for a in alarms) == [
+        "notes-staging-exports-dlq-not-empty",
+        "notes-staging-exports-oldest-message",
+    ]
+    assert "ECS" not in str([a.inputs for a in alarms])
+    # AND the oldest-message alarm sends the reader to the pods, not to an ECS console
+    oldest = alarm(graph, "staging", "exports-oldest-message").inputs["alarmDescription"]
+    assert "Deployment's pods" in oldest and "running-tasks" not in oldest, oldest
+
+
+@pytest.mark.parametrize("missing", ["cluster_name", "service_name"])
+def test_half_an_ecs_service_is_refused(missing: str) -> None:
+    # GIVEN one of the two names of the worker's ECS service WHEN built THEN refused
+    with pytest.raises(ValueError, match=r"cluster_name and service_name name the worker's ECS service"):
+        WorkerAlarms("bad", _args(**{missing: None}))
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
