@@ -222,8 +222,8 @@ class Exports(Section):
 
 
 class Worker(Section):
-    """The export worker's ECS service (infra/worker.py) in the API's cluster, read only when
-    ``compute`` is ``ecs`` and the API runs; the defaults are a small worker."""
+    """The export worker: its ECS service in the API's cluster (infra/worker.py), or on EKS the chart's
+    worker Deployment (cpu, memory, counts, grace: stacks/eks_exports.py); defaults: a small worker."""
 
     cpu: int = Field(256, description="Fargate task CPU units of a worker task")
     memory: int = Field(512, description="Fargate task memory in MiB; a size Fargate offers for workerCpu")
