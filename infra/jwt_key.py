@@ -17,6 +17,10 @@ import base64
 import hashlib
 import json
 
+import pulumi
+
+from infra.secrets import GeneratedSecret, GeneratedSecretArgs
+
 # The rotation's minimum (notes_rotation.jwt.MIN_KEY_BYTES): it refuses a set with a shorter key.
 MIN_KEY_BYTES = 32
 
@@ -29,3 +33,30 @@ def initial_key_set(generated: str) -> str:
     key = base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
     kid = hashlib.sha256(raw).hexdigest()[:8]
     return json.dumps({"keys": [{"kid": kid, "key": key, "not_before": 0}]})
+
+
+def jwt_signing_key(
+    name: str,
+    *,
+    environment: str,
+    kms_key_arn: pulumi.Input[str],
+    recovery_window_days: int,
+    opts: pulumi.ResourceOptions | None = None,
+) -> GeneratedSecret:
+    """``notes/<env>/jwt-signing-key``: the key set the API and the rotation read, its first key
+    the 64 generated characters (existing tokens stay valid, see above); the jwt rotation function
+    adds every later key (stacks/rotations.py), so the program's version is the first only."""
+    return GeneratedSecret(
+        name,
+        GeneratedSecretArgs(
+            environment=environment,
+            purpose="jwt-signing-key",
+            description="HS256 signing key set of the notes API's access tokens (kid, key, not_before)",
+            kms_key_arn=kms_key_arn,
+            recovery_window_days=recovery_window_days,
+            length=64,
+            stored_as=initial_key_set,
+            rotated=True,
+        ),
+        opts,
+    )

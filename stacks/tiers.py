@@ -8,6 +8,7 @@ the same shape.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from infra.edge.args import EdgeArgs
 from infra.edge.component import Edge
 from infra.edge.origin_secret import OriginSecret, OriginSecretArgs
 from infra.exports import ExportBucket, ExportQueue
-from infra.jwt_key import initial_key_set
+from infra.jwt_key import jwt_signing_key
 from infra.kms import Keys, KeysArgs
 from infra.network import Network, NetworkArgs
 from infra.observability.alarms import (
@@ -41,11 +42,12 @@ from infra.observability.thresholds import AlarmThresholds
 from infra.observability.topic import AlarmTopic, AlarmTopicArgs
 from infra.observability.worker_alarms import WorkerAlarms, WorkerAlarmsArgs
 from infra.observability.worker_widgets import WorkerWidgetValues
-from infra.secrets import GeneratedSecret, GeneratedSecretArgs
+from infra.secrets import GeneratedSecret
 from infra.security_groups import SecurityGroups, SecurityGroupsArgs
 from infra.worker import WorkerService
 from stacks.config import PROJECT, StackConfig, StackConfigError
 from stacks.guardrails import SERVICE_PUBLISHERS, stack_backup, stack_budgets
+from stacks.rotations import Rotations, stack_rotations
 from stacks.settings import alarm_subscriptions, alarm_thresholds, default_tags
 
 # CloudFront's origin-facing addresses, as an AWS-managed prefix list.
@@ -78,6 +80,8 @@ class DataTier:
     jwt_key: GeneratedSecret
     # The cluster's AWS Backup plan, vaults and copy (stacks/guardrails.py).
     backup: Backup | None = None
+    # The rotation of the JWT key set and of the DocumentDB secrets (stacks/rotations.py).
+    rotations: Rotations | None = None
 
 
 @dataclass(frozen=True)
@@ -260,20 +264,12 @@ def data_tier(base: Foundation) -> DataTier:
         opts,
     )
 
-    jwt_key = GeneratedSecret(
+    jwt_key = jwt_signing_key(
         f"{env}-jwt-signing-key",
-        GeneratedSecretArgs(
-            environment=env,
-            purpose="jwt-signing-key",
-            description="HS256 signing key set of the notes API's access tokens (kid, key, not_before)",
-            kms_key_arn=keys.arn("secrets"),
-            recovery_window_days=config.secrets.recovery_window_days,
-            length=64,
-            # The key set the API and the rotation read; its one key is the characters the
-            # plain-string secret held, so existing tokens stay valid (infra/jwt_key.py).
-            stored_as=initial_key_set,
-        ),
-        opts,
+        environment=env,
+        kms_key_arn=keys.arn("secrets"),
+        recovery_window_days=config.secrets.recovery_window_days,
+        opts=opts,
     )
     backup = stack_backup(
         config,
@@ -284,7 +280,8 @@ def data_tier(base: Foundation) -> DataTier:
         tags=base.tags,
         opts=opts,
     )
-    return DataTier(database=database, cache=cache, jwt_key=jwt_key, backup=backup)
+    data = DataTier(database=database, cache=cache, jwt_key=jwt_key, backup=backup)
+    return dataclasses.replace(data, rotations=stack_rotations(base, data))
 
 
 def edge_tier(base: Foundation) -> EdgeTier:

@@ -27,6 +27,7 @@ def is_taggable(type_token: str) -> bool:
     if package != "aws" or type_token.startswith("pulumi:"):
         return False
     module_name, class_name = module_path.split("/")[0], type_token.rsplit(":", 1)[1]
+    module_name = {"lambda": "lambda_"}.get(module_name, module_name)  # a keyword in Python
     module = importlib.import_module(f"pulumi_aws.{module_name}" if module_name != "index" else "pulumi_aws")
     cls = getattr(module, class_name)
     return "tags" in inspect.signature(cls._internal_init).parameters
