@@ -78,20 +78,22 @@ def code_archive(
     Without build/rotation-deps a deployment stops here, naming the make target; a preview or
     the offline plan warns and packages the function without it."""
     assets = package_assets(package_dir)
+    # Named from the project's root in messages: the same words on every machine.
+    shown = deps_dir.relative_to(ROOT) if deps_dir.is_relative_to(ROOT) else deps_dir
     if with_deps:
         if deps_present(deps_dir):
             clash = sorted(set(assets) & set(deps_assets(deps_dir)))
             if clash:
-                raise ValueError(f"{deps_dir} holds files of the rotation package itself: {clash[:3]}")
+                raise ValueError(f"{shown} holds files of the rotation package itself: {clash[:3]}")
             assets |= deps_assets(deps_dir)
         elif deploying():
             raise ValueError(
-                f"{deps_dir} is missing or incomplete: run `{DEPS_TARGET}` before `pulumi up` (the "
+                f"{shown} is missing or incomplete: run `{DEPS_TARGET}` before `pulumi up` (the "
                 "DocumentDB rotation function needs pymongo, dnspython and the DocumentDB CA bundle)"
             )
         else:
             pulumi.log.warn(
-                f"{deps_dir} is missing: the DocumentDB rotation function is planned without pymongo and "
+                f"{shown} is missing: the DocumentDB rotation function is planned without pymongo and "
                 f"the CA bundle; run `{DEPS_TARGET}` before `pulumi up`"
             )
     return pulumi.AssetArchive(assets)
