@@ -7,7 +7,7 @@ PORT ?= 8000
 STACK ?= staging
 SNAPSHOT_IMAGE_TAG := 0000000-000000000000
 
-.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan config snapshots cost diagram review-example crash workflows-lint chart-test rotation-deps
+.PHONY: help bootstrap lint typecheck unit test dev image-test bench plan config snapshots cost diagram review-example crash workflows-lint chart-test rotation-deps bench-exports
 
 help:  ## list the targets
 	@echo "notes-platform: the Pulumi program (stacks/, infra/), its policy pack (policies/),"
@@ -71,6 +71,9 @@ image-test:  ## build the image with buildah, run it with podman, check a round 
 bench:  ## wrk benchmark of the API against the bare framework ceiling
 	@scripts/bootstrap.sh bench
 	$(PY) -m bench.run
+
+bench-exports: bootstrap  ## export worker: exports/min per worker task (1,000 notes) and peak RSS by export size
+	$(PY) -m bench.exports
 
 crash: bootstrap  ## fault injection: 2 workers under load, Redis and the database SIGKILLed and restarted, invariants checked
 	$(PY) -m devtools.crash

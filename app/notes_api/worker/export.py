@@ -161,8 +161,9 @@ class S3Stream:
             await self._upload_part()
 
     async def _upload_part(self) -> None:
-        body = bytes(self._buffer)
-        self._buffer.clear()
+        # The buffer itself goes to botocore (a blob may be a bytearray) and a new one takes its
+        # place: a bytes() copy would hold a second part in memory during every upload.
+        body, self._buffer = self._buffer, bytearray()
         if self.upload_id is None:
             created = await asyncio.to_thread(
                 self.s3.create_multipart_upload,
@@ -193,8 +194,7 @@ class S3Stream:
 
     async def complete(self) -> None:
         if self.upload_id is None:
-            body = bytes(self._buffer)
-            self._buffer.clear()
+            body, self._buffer = self._buffer, bytearray()
             await asyncio.to_thread(
                 self.s3.put_object,
                 Bucket=self.bucket,
