@@ -24,8 +24,18 @@ TLS: when the secret's ``ssl`` is true, NOTES_MONGODB_TLS_CA_FILE (the service's
 image ships the bundle) names the CA bundle. The region comes from the secrets' ARNs, or
 NOTES_AWS_REGION.
 
-Exit codes: 0 done; 2 configuration (a variable missing, a secret whose content is unusable),
-named on stderr; 1 a step failed (reading a secret, reaching or changing the database), named on
+When the server refuses the master login (AuthenticationFailed: after a point-in-time restore,
+or a rotation of the master secret that changed another cluster's password, the master password
+no longer signs in while the app's users are fine), nothing can be repaired, but an API task can
+still serve: the task logs in as the secret's current user instead, and if the server reports
+exactly ``readWrite`` on ``dbname`` for it, logs a warning that the users were checked but not
+repaired (master login refused) and exits 0. The other user of the pair is not checked then (its
+password is not in the secret). Any other failure of the master login exits 1 as before.
+
+Exit codes: 0 done, or (with the warning above) the current user checked without the master
+login; 2 configuration (a variable missing, a secret whose content is unusable), named on stderr;
+1 a step failed (reading a secret, reaching or changing the database; a refused master login
+together with a current user that does not log in or has other roles, both named), named on
 stderr. Passwords are never printed.
 """
 
@@ -37,6 +47,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import MongoClient
@@ -70,6 +81,14 @@ class Failure(Exception):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run did, one line each, and the warning of a run that could only check."""
+
+    done: list[str] = field(default_factory=list)
+    warning: str | None = None
 
 
 def config_error(message: str) -> Failure:
@@ -197,8 +216,42 @@ def verify_current(options: Mapping[str, Any], user: str, password: str, dbname:
         )
 
 
-def run(environ: Mapping[str, str], fetch: Fetch) -> list[str]:
-    """Bring both users in step; the lines describing what was done."""
+def check_without_master(
+    options: Mapping[str, Any], app: Mapping[str, Any], refused: OperationFailure
+) -> Outcome:
+    """The master login was refused: the current user as it is, if it logs in with exactly readWrite.
+
+    Unlike ``verify_current``, roles the server does not report fail the check: without the master
+    login nothing else says the user is least-privilege.
+    """
+    user, host, dbname = app["username"], app["host"], app["dbname"]
+    first = f"log in as the master user on {host}: {refused}"
+    try:
+        with connect(options, user, app["password"]) as client:
+            status = client[AUTH_DATABASE].command("connectionStatus")
+    except PyMongoError as exc:
+        # The driver never puts a password in its errors.
+        raise step_failed(
+            f"{first}; and log in as {user} (the app secret's current user) on {host}: {exc}"
+        ) from exc
+    roles = status.get("authInfo", {}).get("authenticatedUserRoles")
+    if roles is None or _role_pairs(roles) != _role_pairs(app_roles(dbname)):
+        reported = "no roles" if roles is None else f"roles {_role_pairs(roles)}"
+        raise step_failed(
+            f"{first}; and {user} logs in, but the server reports {reported} for it, "
+            f"not exactly readWrite on {dbname}"
+        )
+    return Outcome(
+        warning=(
+            f"database users checked but not repaired (master login refused on {host}): {user} logs in "
+            f"with exactly readWrite on {dbname}; {alternate_username(user)} was not checked. Set the "
+            "cluster's master password to the master secret's (README, \"Day-2 operations\")"
+        )
+    )
+
+
+def run(environ: Mapping[str, str], fetch: Fetch) -> Outcome:
+    """Bring both users in step, or only check the current one when the master login is refused."""
     if not environ.get(MASTER_VALUE_ENV, "").strip() and not environ.get(MASTER_SECRET_ENV, "").strip():
         raise config_error(
             f"{MASTER_VALUE_ENV} (the master secret's value) or {MASTER_SECRET_ENV} (its ARN) is required"
@@ -219,7 +272,13 @@ def run(environ: Mapping[str, str], fetch: Fetch) -> list[str]:
     try:
         with connect(options, master["username"], master["password"]) as client:
             admin = client[AUTH_DATABASE]
-            admin.command("connectionStatus")  # the driver logs in on the first command
+            try:
+                admin.command("connectionStatus")  # the driver logs in on the first command
+            except OperationFailure as exc:
+                if exc.code != AUTHENTICATION_FAILED:
+                    raise
+                # Raises Failure, never PyMongoError, so the handler below does not rename it.
+                return check_without_master(options, app, exc)
             step = f"create or update {user}"
             done = [sync_user(admin, options, user, password, dbname, current=True)]
             other = alternate_username(user)
@@ -230,7 +289,7 @@ def run(environ: Mapping[str, str], fetch: Fetch) -> list[str]:
     except PyMongoError as exc:
         # The server's refusal or the connection error; the driver never puts a password in it.
         raise step_failed(f"{step} on {app['host']}: {exc}") from exc
-    return done
+    return Outcome(done)
 
 
 def main(environ: Mapping[str, str] | None = None, fetch: Fetch | None = None) -> int:
@@ -238,12 +297,16 @@ def main(environ: Mapping[str, str] | None = None, fetch: Fetch | None = None) -
     env = os.environ if environ is None else environ
     region = env.get(REGION_ENV) or None
     try:
-        for line in run(env, fetch or (lambda arn: fetch_secret_with_boto3(arn, region))):
-            log.info(line)
+        outcome = run(env, fetch or (lambda arn: fetch_secret_with_boto3(arn, region)))
     except Failure as exc:
         print(f"notes-dbusers: {exc}", file=sys.stderr)
         return exc.exit_code
-    log.info("database users in step")
+    for line in outcome.done:
+        log.info(line)
+    if outcome.warning is not None:
+        log.warning(outcome.warning)
+    else:
+        log.info("database users in step")
     return 0
 
 

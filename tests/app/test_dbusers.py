@@ -279,20 +279,82 @@ def test_tls_without_the_ca_bundle_exits_2_naming_its_variable(
     assert "NOTES_MONGODB_TLS_CA_FILE is required" in err
 
 
-def test_a_failed_step_exits_1_naming_it(
+WRONG_MASTER = "Wrong-master-password-1"
+
+
+def refuse_master(sm: Any, setup: Setup) -> None:
+    """The master secret's password no longer signs in: a restored cluster still on the password of
+    its restore time, or a rotation of the master secret that changed another cluster's."""
+    master_arn = setup.environ[dbusers.MASTER_SECRET_ENV]
+    master = {"username": AuthSecantusServer.MASTER_USER, "password": WRONG_MASTER}
+    sm.put_secret_value(SecretId=master_arn, SecretString=json.dumps(master))
+
+
+def logged(out: str, level: str) -> list[str]:
+    """The messages of one level among the JSON log lines main() wrote."""
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return [r["message"] for r in records if r.get("level") == level]
+
+
+def test_a_refused_master_login_with_the_app_user_in_step_exits_0_with_a_warning(
     sm: Any, setup: Setup, docdb: AuthSecantusServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN a master secret whose password the server refuses
-    master_arn = setup.environ[dbusers.MASTER_SECRET_ENV]
-    sm.put_secret_value(
-        SecretId=master_arn, SecretString=json.dumps({"username": "master", "password": "wrong"})
-    )
-    # WHEN the task runs THEN it exits 1 naming the step, and no user was created
-    code, _, err = run(setup, capsys)
+    # GIVEN the users in step from an earlier run, then a master secret the server refuses
+    assert run(setup, capsys)[0] == 0
+    refuse_master(sm, setup)
+    # WHEN the task runs (an API task starting after a restore)
+    code, out, err = run(setup, capsys)
+    # THEN it exits 0, so the API container may start, with one warning saying that the users were
+    # checked, not repaired, and why
+    assert (code, err) == (0, ""), err
+    [warning] = logged(out, "WARNING")
+    assert warning.startswith("database users checked but not repaired (master login refused on 127.0.0.1)")
+    assert f"{setup.user} logs in with exactly readWrite on {setup.dbname}" in warning
+    assert f"{setup.clone} was not checked" in warning
+    assert "database users in step" not in out
+    # AND nothing was changed, and no password printed
+    assert docdb.roles(setup.user) == [("readWrite", setup.dbname)]
+    assert docdb.logs_in(setup.user, PASSWORD)
+    for secret in (PASSWORD, WRONG_MASTER, docdb.master_password):
+        assert secret not in out + err
+
+
+def test_a_refused_master_login_without_the_app_user_exits_1_naming_both(
+    sm: Any, setup: Setup, docdb: AuthSecantusServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a master secret whose password the server refuses, and no app user yet
+    refuse_master(sm, setup)
+    # WHEN the task runs
+    code, out, err = run(setup, capsys)
+    # THEN it exits 1 naming both refused logins, and no user was created
     assert code == 1
-    assert "log in as the master user on 127.0.0.1" in err
+    assert "log in as the master user on 127.0.0.1: authentication failed" in err.lower()
+    assert f"; and log in as {setup.user} (the app secret's current user) on 127.0.0.1: " in err
+    assert err.lower().count("authentication failed,") == 2, err
     assert not docdb.exists(setup.user)
-    assert "wrong" not in err
+    assert logged(out, "WARNING") == []
+    for secret in (PASSWORD, WRONG_MASTER, docdb.master_password):
+        assert secret not in out + err
+
+
+def test_a_refused_master_login_with_a_widened_app_user_exits_1_naming_its_roles(
+    sm: Any, setup: Setup, docdb: AuthSecantusServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the current user logs in but holds more than readWrite on its database, and the master
+    # login is refused, so nothing can put the roles back
+    wide = [{"role": "readWrite", "db": setup.dbname}, {"role": "readWriteAnyDatabase", "db": "admin"}]
+    with docdb.master() as master:
+        master.admin.command("createUser", setup.user, pwd=PASSWORD, roles=wide)
+    refuse_master(sm, setup)
+    # WHEN the task runs
+    code, _, err = run(setup, capsys)
+    # THEN it exits 1 naming the refused master login and the roles the server reports
+    assert code == 1
+    assert "log in as the master user on 127.0.0.1: authentication failed" in err.lower()
+    assert f"; and {setup.user} logs in, but the server reports roles " in err
+    assert "readWriteAnyDatabase" in err
+    assert f"not exactly readWrite on {setup.dbname}" in err
+    assert PASSWORD not in err
 
 
 def test_a_secret_that_cannot_be_read_exits_1(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
