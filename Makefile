@@ -82,7 +82,8 @@ crash: bootstrap  ## fault injection: 2 workers under load, Redis and the databa
 # pymongo and dnspython at app/requirements.txt's pins (binary wheels for that platform, whatever
 # the host runs), and the DocumentDB CA bundle from the URL and SHA-256 app/Dockerfile pins, at
 # global-bundle.pem (DOCDB_CA_FILE=/var/task/global-bundle.pem once packaged). Needs PyPI and the
-# bundle's URL, so the deploy workflow runs it before `pulumi up`; offline plans do not need it.
+# bundle's URL; both deploy workflows (deploy-staging.yml, promote-prod.yml) run it before
+# `pulumi up`, which stops without it; offline plans do not need it.
 # Idempotent: nothing is fetched again while the pins and the bundle's checksum still match.
 ROTATION_DEPS := build/rotation-deps
 

@@ -242,6 +242,26 @@ def _notes_platform(where: str, argv: list[str]) -> list[str]:
     return []
 
 
+def runs(step: dict[str, Any], *words: str) -> bool:
+    """Whether a step's `run:` script has a simple command starting with these words."""
+    return any(line[: len(words)] == list(words) for line in command_lines(str(step.get("run", ""))))
+
+
+def rotation_deps_first(wf: Workflow) -> list[str]:
+    """A job running `pulumi up` runs `make rotation-deps` in an earlier step.
+
+    `pulumi up` packages build/rotation-deps (pymongo and the DocumentDB CA bundle) into the
+    app-user rotation function and stops without it (infra/rotation_code.py); nothing commits it.
+    """
+    problems = []
+    for name, job in wf.jobs.items():
+        order = steps(job)
+        ups = [i for i, s in enumerate(order) if runs(s, "pulumi", "up")]
+        if ups and not any(runs(s, "make", "rotation-deps") for s in order[: ups[0]]):
+            problems.append(f"{wf.name}: job {name} runs `pulumi up` without `make rotation-deps` before it")
+    return problems
+
+
 RULES: dict[str, Callable[[Workflow], list[str]]] = {
     "unpinned": unpinned,
     "permissions": permissions,
@@ -249,6 +269,7 @@ RULES: dict[str, Callable[[Workflow], list[str]]] = {
     "persisted_credentials": persisted_credentials,
     "cancelled_deploys": cancelled_deploys,
     "missing_commands": missing_commands,
+    "rotation_deps_first": rotation_deps_first,
 }
 
 
@@ -306,6 +327,20 @@ def test_the_staging_deploy_is_environment_scoped_and_prod_runs_after_it() -> No
     assert {"workflow_call", "workflow_dispatch"} <= set(promote.doc["on"])
 
 
+@pytest.mark.parametrize(
+    ("workflow", "job"), [("deploy-staging.yml", "staging"), ("promote-prod.yml", "prod")]
+)
+def test_both_deploys_fetch_the_rotation_deps_before_pulumi_up(workflow: str, job: str) -> None:
+    # GIVEN a deploy job's steps, in order
+    order = steps(parse(workflow, (WORKFLOWS / workflow).read_text()).jobs[job])
+    # WHEN the steps running `make rotation-deps` and `pulumi up` are found
+    deps = [i for i, s in enumerate(order) if runs(s, "make", "rotation-deps")]
+    ups = [i for i, s in enumerate(order) if runs(s, "pulumi", "up")]
+    # THEN there is one of each, the dependencies first
+    assert len(deps) == len(ups) == 1, f"{workflow}: job {job}: {deps=} {ups=}"
+    assert deps[0] < ups[0], f"{workflow}: job {job}: `make rotation-deps` must come before `pulumi up`"
+
+
 # --- each rule catches its planted mistake -------------------------------------------------------
 
 GOOD = f"""
@@ -332,6 +367,7 @@ jobs:
           role-to-assume: arn:aws:iam::123456789012:role/deploy
           aws-region: eu-west-1
       - run: make test
+      - run: make rotation-deps
       - run: pulumi up --yes -s staging
       - run: .venv/bin/notes-platform review preview-staging.json --markdown comment.md
 """
@@ -386,6 +422,19 @@ PLANTED = [
         "`notes-platform reveiw preview-staging.json",
     ),
     ("missing_commands", ("--markdown comment.md", "--markdwn comment.md"), "does not parse: "),
+    (
+        "rotation_deps_first",
+        ("      - run: make rotation-deps\n", ""),
+        "job deploy runs `pulumi up` without `make rotation-deps` before it",
+    ),
+    (
+        "rotation_deps_first",
+        (
+            "      - run: make rotation-deps\n      - run: pulumi up --yes -s staging\n",
+            "      - run: pulumi up --yes -s staging\n      - run: make rotation-deps\n",
+        ),
+        "job deploy runs `pulumi up` without `make rotation-deps` before it",
+    ),
 ]
 
 
