@@ -1,7 +1,8 @@
 """``notes-platform restore-repoint STACK --cluster-endpoint HOST``: the repoint step of the restore
-runbook (docs/runbooks.md). Checks the restored cluster, rewrites the app's database secret to
-it (user, password and options kept), shows the diff with passwords masked, writes it as the new
-AWSCURRENT version and starts a new deployment of the services that read it.
+runbook (README, "Day-2 operations", Restoring the database). Checks the restored cluster,
+rewrites the app's database secret to it (user, password and options kept), shows the diff with
+passwords masked, writes it as the new AWSCURRENT version and starts a new deployment of the
+services that read it.
 """
 
 from __future__ import annotations

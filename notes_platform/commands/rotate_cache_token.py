@@ -1,6 +1,6 @@
 """``notes-platform rotate-cache-token STACK [--step auto|rotate|set] [--write]``: the next step of
 the Redis AUTH token rotation, as an edit of ``Pulumi.<STACK>.yaml`` that changes the two token
-keys and nothing else (README, "Rotating the Redis AUTH token"; docs/runbooks.md). The edit
+keys and nothing else (README, "Rotating the Redis AUTH token" and "Day-2 operations"). The edit
 deploys through the normal pipeline; the scheduled workflow rotate-cache-token.yml runs this
 command and opens the pull request.
 """
@@ -56,7 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--assume-deployed",
         action="store_true",
-        help="set without checking the running service (you checked it: docs/runbooks.md)",
+        help=(
+            "set without checking the running service (you checked that step 1's deployment completed: "
+            'README, "Rotating the Redis AUTH token")'
+        ),
     )
     parser.add_argument("--result", type=Path, metavar="FILE", help="write the outcome as JSON (workflow)")
 

@@ -139,7 +139,7 @@ def restored_cluster(docdb: Any, endpoint: ClusterEndpoint, port: int) -> str | 
         raise RepointError(
             CLUSTER_NOT_READY,
             f"{where}: no writer instance yet: a restore creates the cluster without instances "
-            "(`aws docdb create-db-instance`, docs/runbooks.md)",
+            '(`aws docdb create-db-instance`: README, "Day-2 operations", step 4 of the restore runbook)',
         )
     secret = cluster.get("MasterUserSecret") or {}
     arn = secret.get("SecretArn")
@@ -167,8 +167,9 @@ def read_secrets(secrets: Any, names: tuple[str, ...], region: str) -> list[tupl
                 SECRET_PROBLEM,
                 f"{name}: a rotation is under way (version {pending[0]} is AWSPENDING): its finishSecret "
                 "would make that version, still naming the old cluster, current again. Let it finish, or "
-                f"stop it: `aws secretsmanager cancel-rotate-secret --secret-id {name}` and remove the "
-                "AWSPENDING label (docs/runbooks.md, when a rotation fails)",
+                f"stop it: `aws secretsmanager cancel-rotate-secret --secret-id {name}`, then remove the "
+                f"label: `aws secretsmanager update-secret-version-stage --secret-id {name} "
+                f"--version-stage AWSPENDING --remove-from-version-id {pending[0]}`",
             )
         value = secrets.get_secret_value(SecretId=described["ARN"], VersionStage="AWSCURRENT")
         try:
@@ -262,7 +263,12 @@ def _refusal(exc: Exception) -> ConnectResult:
 
     if isinstance(exc, OperationFailure):
         # 18 AuthenticationFailed: the restored users predate the secret's password.
-        hint = " (run the db-users task: docs/runbooks.md)" if exc.code == 18 else ""
+        hint = (
+            " (the db-users task sets it: each new API task's dbusers init container, once the master "
+            'secret signs in; README, "Day-2 operations")'
+            if exc.code == 18
+            else ""
+        )
         return ConnectResult("failed", f"the cluster refused: {exc.details or exc}{hint}")
     text = str(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
@@ -287,7 +293,7 @@ def plan(request: Request, clients: Clients) -> Plan:
             result.notes.append(
                 f"{secret.name}: the restored cluster manages no master secret, so masterarn still names "
                 "the old cluster's: `aws docdb modify-db-cluster --manage-master-user-password` "
-                "(docs/runbooks.md), then run this again"
+                '(README, "Day-2 operations"), then run this again'
             )
     if request.compute == "ecs":
         _, result.services, notes = ecs_services(clients("ecs"), request.environment)
@@ -349,7 +355,7 @@ def write(request: Request, clients: Clients, result: Plan, out: TextIO) -> int:
         return SERVICE_PROBLEM
     print(
         f"next: notes-platform verify {request.stack} --outputs OUTPUTS.json (the smoke goes through "
-        "the restored cluster; docs/runbooks.md says what its docdb checks look at)",
+        'the restored cluster; README, "Day-2 operations", says what its docdb checks look at)',
         file=out,
     )
     return DONE
