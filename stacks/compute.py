@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from infra.eks.cluster import EksCluster
     from infra.eks.controller import LoadBalancerController
-    from infra.eks.pod_identity import ApiPodIdentity, WorkerPodIdentity
+    from infra.eks.pod_identity import ApiPodIdentity, DbUsersPodIdentity, WorkerPodIdentity
 
 # The chart's release, and so (its fullname helper: a release name that contains the chart's)
 # the Deployment, Service and ServiceAccount names the alarms and the Pod Identity association use.
@@ -54,14 +54,16 @@ CHART_PDB_MIN_AVAILABLE = 1
 
 @dataclass(frozen=True)
 class EksComputeTier:
-    """The API on EKS: the cluster, the API's and the worker's pod roles, the load balancer controller,
-    the chart's release, and the ALB alarms a rollout is judged by (``DeploymentAlarms``, as ECS)."""
+    """The API on EKS: the cluster, the API's, the worker's and the dbusers Job's pod roles, the load
+    balancer controller, the chart's release, and the ALB alarms a rollout is judged by
+    (``DeploymentAlarms``, as ECS)."""
 
     deployment_alarms: DeploymentAlarms
     cluster: EksCluster
     pod_identity: ApiPodIdentity
     controller: LoadBalancerController
     worker_pod_identity: WorkerPodIdentity
+    dbusers_pod_identity: DbUsersPodIdentity
     release: k8s.helm.v3.Release
     namespace: str
 
@@ -244,8 +246,8 @@ def eks_compute(
 
     from infra.eks.cluster import EksCluster, EksClusterArgs  # noqa: PLC0415
     from infra.eks.controller import LoadBalancerController, LoadBalancerControllerArgs  # noqa: PLC0415
-    from infra.eks.pod_identity import ApiPodIdentity, ApiPodIdentityArgs  # noqa: PLC0415
-    from stacks.eks_exports import export_values, worker_pod_identity  # noqa: PLC0415
+    from stacks.eks_dbusers import dbusers_pod_identity, dbusers_values  # noqa: PLC0415
+    from stacks.eks_exports import api_pod_identity, export_values, worker_pod_identity  # noqa: PLC0415
 
     if image.image_ref is None or image.digest is None:
         raise ValueError("eks_compute needs an image: build one, or promote one and set imageDigest")
@@ -276,21 +278,11 @@ def eks_compute(
         opts,
     )
     pod_rules = pod_security_group_rules(base, cluster.node_security_group_id)
-    pod_identity = ApiPodIdentity(
-        f"{env}-api-pod-identity",
-        ApiPodIdentityArgs(
-            environment=env,
-            region=config.region,
-            cluster_name=cluster.cluster_name,
-            namespace=eks.namespace,
-            service_account=API_SERVICE_ACCOUNT,
-            secret_arns=list(api_secrets(data).values()),
-            secrets_kms_key_arn=keys.arn("secrets"),
-            statements=sender_policy(exports),
-        ),
-        opts,
+    pod_identity = api_pod_identity(
+        base, exports, cluster.cluster_name, api_secrets(data), API_SERVICE_ACCOUNT
     )
     worker_identity = worker_pod_identity(base, exports, cluster.cluster_name, api_secrets(data))
+    dbusers_identity = dbusers_pod_identity(base, data, cluster.cluster_name)
     controller = LoadBalancerController(
         f"{env}-lb-controller",
         LoadBalancerControllerArgs(
@@ -318,15 +310,20 @@ def eks_compute(
         secret_arns=pulumi.Output.all(**api_secrets(data)),
     ).apply(lambda v: api_chart_values(config, **v))
     namespace = api_namespace(env, eks.namespace, cluster.provider, opts)
-    identities = [pod_identity, worker_identity]
+    identities = [pod_identity, worker_identity, dbusers_identity]
     release = k8s.helm.v3.Release(
         f"{env}-api-release",
         k8s.helm.v3.ReleaseArgs(
             name=API_RELEASE,
             chart=API_CHART_PATH,
             namespace=namespace.metadata.name,
-            values=pulumi.Output.all(values, export_values(config, exports)).apply(lambda v: v[0] | v[1]),
-            # A failed upgrade rolls back to the last release instead of leaving half of it.
+            values=pulumi.Output.all(values, export_values(config, exports), dbusers_values(data)).apply(
+                lambda v: v[0] | v[1] | v[2]
+            ),
+            # dbusers.* adds the chart's hook Job, which creates the app's DocumentDB users before the
+            # pods start; Helm's hooks run under this resource (stacks/eks_dbusers.py says why).
+            # A failed upgrade, or a failed hook Job, rolls back to the last release instead of
+            # leaving half of it.
             atomic=True,
             cleanup_on_fail=True,
             max_history=10,
@@ -347,6 +344,7 @@ def eks_compute(
         pod_identity=pod_identity,
         controller=controller,
         worker_pod_identity=worker_identity,
+        dbusers_pod_identity=dbusers_identity,
         release=release,
         namespace=eks.namespace,
     )

@@ -1,5 +1,6 @@
-"""Note exports on the EKS path: the export worker's Pod Identity role and the chart's ``exports``
-and ``worker`` values, the counterpart of ``stacks.exports.worker_service`` on ECS.
+"""Note exports on the EKS path: the export worker's Pod Identity role, the API's (its secrets and the
+sender's statements), and the chart's ``exports`` and ``worker`` values, the counterpart of
+``stacks.exports.worker_service`` on ECS.
 
 The chart runs the worker as a second Deployment (charts/notes-api, ``worker.enabled``) with its
 own ServiceAccount; the role made here is associated with exactly that account, so the worker's
@@ -15,14 +16,46 @@ from typing import Any
 import pulumi
 
 from infra.ecs import STOP_TIMEOUT_MARGIN_SECONDS
-from infra.eks.pod_identity import WorkerPodIdentity, WorkerPodIdentityArgs
+from infra.eks.pod_identity import (
+    ApiPodIdentity,
+    ApiPodIdentityArgs,
+    WorkerPodIdentity,
+    WorkerPodIdentityArgs,
+)
 from stacks.config import StackConfig
-from stacks.exports import EXPORT_PREFIX, worker_policy
+from stacks.exports import EXPORT_PREFIX, sender_policy, worker_policy
 from stacks.tiers import ExportsTier, Foundation
 
 # The chart's worker.serviceAccount.name (charts/notes-api/values.yaml's default, set here
 # explicitly): the Pod Identity association below names the same account.
 WORKER_SERVICE_ACCOUNT = "notes-api-worker"
+
+
+def api_pod_identity(
+    base: Foundation,
+    exports: ExportsTier,
+    cluster_name: pulumi.Input[str],
+    api_secrets: Mapping[str, pulumi.Input[str]],
+    service_account: str,
+) -> ApiPodIdentity:
+    """The API's role (notes-<env>-api-pod): its secrets (``api_secrets``, by variable name: the
+    app's DocumentDB secret, never the master user's) and the sender's statements (queue a job,
+    read an export to presign it), for the chart's API service account."""
+    config = base.config
+    return ApiPodIdentity(
+        f"{base.env}-api-pod-identity",
+        ApiPodIdentityArgs(
+            environment=base.env,
+            region=config.region,
+            cluster_name=cluster_name,
+            namespace=config.eks.namespace,
+            service_account=service_account,
+            secret_arns=list(api_secrets.values()),
+            secrets_kms_key_arn=base.keys.arn("secrets"),
+            statements=sender_policy(exports),
+        ),
+        base.opts,
+    )
 
 
 def worker_pod_identity(

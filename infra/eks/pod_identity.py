@@ -1,7 +1,7 @@
-"""The AWS permissions of our pods on EKS through EKS Pod Identity: for the API and for the export
-worker, a role that reads exactly its secrets and decrypts only through Secrets Manager, carries
-the statements its code needs (the export queue, bucket and key, from ``infra.exports.permissions``),
-and is associated with that workload's service account only."""
+"""The AWS permissions of our pods on EKS through EKS Pod Identity: for the API, the export worker
+and the database users' hook Job, a role that reads exactly its secrets and decrypts only through
+Secrets Manager, carries the statements its code needs (the export queue, bucket and key, from
+``infra.exports.permissions``), and is associated with that workload's service account only."""
 
 from __future__ import annotations
 
@@ -135,12 +135,14 @@ class PodIdentityArgs:
     """Namespace of the pods. From config (the chart's namespace). Required."""
     service_account: str
     """Service account of the pods, as the chart names it: ``serviceAccount.name`` for the API,
-    ``worker.serviceAccount.name`` for the worker. Required."""
+    ``worker.serviceAccount.name`` for the worker, ``dbusers.serviceAccount.name`` for the dbusers
+    Job. Required."""
     secret_arns: Sequence[pulumi.Input[str]]
     """Secrets Manager ARNs the pods read at start through ``NOTES_*_SECRET_ARN``; exactly these,
     no wildcard. The API: MongoDB URI, Redis AUTH token, JWT signing key; the worker: the MongoDB
-    URI only. Set by the stack from DocumentDb, RedisCache and the signing key's GeneratedSecret.
-    Required, at least one."""
+    URI only; the dbusers Job: the MongoDB URI (the app's secret) and the master user's secret.
+    Set by the stack from DocumentDb, RedisCache and the signing key's GeneratedSecret. Required,
+    at least one."""
     secrets_kms_key_arn: pulumi.Input[str]
     """KMS key those secrets are encrypted with. Set by the stack from Keys (``secrets``).
     Required."""
@@ -153,9 +155,10 @@ class PodIdentityArgs:
     the API (no second policy); required for the worker."""
 
 
-# One shape for both workloads; the names say which component reads them.
+# One shape for every workload; the names say which component reads them.
 ApiPodIdentityArgs = PodIdentityArgs
 WorkerPodIdentityArgs = PodIdentityArgs
+DbUsersPodIdentityArgs = PodIdentityArgs
 
 
 def check_args(args: PodIdentityArgs, component: str = "ApiPodIdentity", who: str = "the API") -> None:
@@ -255,3 +258,17 @@ class WorkerPodIdentity(_PodIdentity):
     ROLE = "worker"
     WHO = "the worker"
     STATEMENTS_REQUIRED = True
+
+
+class DbUsersPodIdentity(_PodIdentity):
+    """The database users' hook Job's role (``notes-<env>-dbusers-pod``), for the chart's
+    ``dbusers.serviceAccount.name``: ``secret_arns`` are the app's DocumentDB secret and the
+    cluster's master user secret, and this is the only pod role that reads the latter (on ECS the
+    execution role injects it into the init container alone). No statements: the Job calls
+    nothing but Secrets Manager. The kms:Decrypt statement covers the app secret, under our
+    secrets key; the master secret is under aws/secretsmanager, which Secrets Manager uses for any
+    caller allowed GetSecretValue (infra/documentdb.py), so it needs no KMS grant here."""
+
+    TYPE = "notes:infra:DbUsersPodIdentity"
+    ROLE = "dbusers"
+    WHO = "the dbusers Job"

@@ -108,3 +108,18 @@ def test_a_planted_writable_root_filesystem_on_the_worker_is_caught(tmp_path: Pa
     report = _scan({path: yaml.safe_dump(deployment)}, tmp_path)
     assert f"CKV_K8S_22 Deployment.notes.{WORKER}" in _failed(report), _failed(report)
     assert set(_skipped(report)) == {s for s in EXPECTED_SKIPS if WORKER in s[1]}
+
+
+def test_a_planted_privilege_escalation_on_the_dbusers_job_is_caught(tmp_path: Path) -> None:
+    # GIVEN the dbusers hook Job (on in the committed files) allowed to escalate and to write its root
+    files = render(values("values-staging.yaml"))
+    path = "notes-api/templates/dbusers-job.yaml"
+    job = yaml.safe_load(files[path])
+    context = job["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    context.update(allowPrivilegeEscalation=True, readOnlyRootFilesystem=False)
+    # WHEN scanned THEN checkov fails both on the Job: its checks cover Jobs, unlike the probe checks
+    # (CKV_K8S_8/9), which is why the Job needs no skip
+    report = _scan({path: yaml.safe_dump(job)}, tmp_path)
+    failed = _failed(report)
+    assert {"CKV_K8S_20 Job.notes.notes-api-dbusers", "CKV_K8S_22 Job.notes.notes-api-dbusers"} <= set(failed)
+    assert not _skipped(report), _skipped(report)

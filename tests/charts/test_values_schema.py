@@ -184,6 +184,62 @@ CASES: list[tuple[str, Mutation, type[Exception], str]] = [
         HelmValuesError,
         "at '/worker': additional properties 'replicas' not allowed",
     ),
+    # The dbusers hook Job (dbusers.enabled is true in both committed files).
+    (
+        "the dbusers Job without the app secret",
+        _set("dbusers.appSecretArn", ""),
+        HelmValuesError,
+        "/dbusers/appSecretArn",
+    ),
+    (
+        "the dbusers Job without the master secret",
+        lambda v: v["dbusers"].pop("masterSecretArn"),
+        HelmValuesError,
+        "/dbusers/masterSecretArn",
+    ),
+    (
+        "the dbusers Job given a secret's name, not its ARN",
+        _set("dbusers.masterSecretArn", "rds!cluster-0a1b2c3d"),
+        HelmValuesError,
+        "/dbusers/masterSecretArn",
+    ),
+    (
+        "the dbusers Job on another secret than the API's",
+        _set("dbusers.appSecretArn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf"),
+        HelmRenderError,
+        "dbusers.appSecretArn (arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf) must be "
+        "config.mongodbUriSecretArn",
+    ),
+    (
+        "the master secret given as the app secret",
+        lambda v: _set("dbusers.masterSecretArn", v["dbusers"]["appSecretArn"])(v),
+        HelmRenderError,
+        "dbusers.masterSecretArn must be the cluster's master user secret",
+    ),
+    (
+        "the dbusers Job on the API's service account",
+        _set("dbusers.serviceAccount.name", "notes-api"),
+        HelmRenderError,
+        "dbusers.serviceAccount.name (notes-api) must differ from serviceAccount.name",
+    ),
+    (
+        "the dbusers Job on the worker's service account",
+        _set("dbusers.serviceAccount.name", "notes-api-worker"),
+        HelmRenderError,
+        "dbusers.serviceAccount.name (notes-api-worker) must differ from worker.serviceAccount.name",
+    ),
+    (
+        "a dbusers deadline past any release timeout",
+        _set("dbusers.activeDeadlineSeconds", 7200),
+        HelmValuesError,
+        "/dbusers/activeDeadlineSeconds",
+    ),
+    (
+        "a misspelt dbusers key",
+        _set("dbusers.enable", True),
+        HelmValuesError,
+        "at '/dbusers': additional properties 'enable' not allowed",
+    ),
 ]
 
 

@@ -122,3 +122,57 @@ retention or the receive count.
 - name: NOTES_EXPORT_JOB_TIMEOUT_SECONDS
   value: {{ .Values.exports.jobTimeoutSeconds | quote }}
 {{- end -}}
+
+{{/*
+The database users' hook Job (dbusers.enabled). Its own app.kubernetes.io/name, for the same reason
+as the worker's: no selector of the API's may count a hook pod as an API pod.
+*/}}
+{{- define "notes-api.dbusersName" -}}
+{{- printf "%s-dbusers" (include "notes-api.fullname" . | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "notes-api.dbusersSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}-dbusers
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: dbusers
+{{- end -}}
+
+{{- define "notes-api.dbusersLabels" -}}
+{{ include "notes-api.dbusersSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/*
+The three objects of the dbusers hook run before every install and upgrade, and are deleted once
+the Job succeeded (a failed Job stays for `kubectl logs` until the next release replaces it). The
+ServiceAccount and the NetworkPolicy are hooks too, with a lower weight: a pre-install hook runs
+before any of the chart's ordinary objects exist (Helm docs, "Chart Hooks": hooks are sorted by
+weight, then created and, for a Job, waited on to completion, one weight after the other).
+*/}}
+{{- define "notes-api.dbusersHook" -}}
+helm.sh/hook: pre-install,pre-upgrade
+helm.sh/hook-weight: {{ . | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end -}}
+
+{{/*
+What the dbusers Job needs that JSON Schema cannot say (the schema already requires both ARNs when
+it is on): comparisons between values. Each failure names the key to change.
+*/}}
+{{- define "notes-api.checkDbusers" -}}
+{{- $d := .Values.dbusers -}}
+{{- if ne $d.appSecretArn .Values.config.mongodbUriSecretArn -}}
+{{- fail (printf "values: dbusers.appSecretArn (%s) must be config.mongodbUriSecretArn (%s): the Job creates the user named in the secret the API logs in with" $d.appSecretArn .Values.config.mongodbUriSecretArn) -}}
+{{- end -}}
+{{- if eq $d.masterSecretArn $d.appSecretArn -}}
+{{- fail "values: dbusers.masterSecretArn must be the cluster's master user secret, not the app's (dbusers.appSecretArn)" -}}
+{{- end -}}
+{{- if eq $d.serviceAccount.name .Values.serviceAccount.name -}}
+{{- fail (printf "values: dbusers.serviceAccount.name (%s) must differ from serviceAccount.name: only the Job's role may read the master secret" $d.serviceAccount.name) -}}
+{{- end -}}
+{{- if eq $d.serviceAccount.name .Values.worker.serviceAccount.name -}}
+{{- fail (printf "values: dbusers.serviceAccount.name (%s) must differ from worker.serviceAccount.name: only the Job's role may read the master secret" $d.serviceAccount.name) -}}
+{{- end -}}
+{{- end -}}
