@@ -14,6 +14,7 @@ from notes_platform.graph.diagram_model import (
     ECS_CLUSTER,
     ECS_SERVICE,
     INTERNET_GATEWAY,
+    LAMBDA_FUNCTION,
     LISTENER,
     LISTENER_RULE,
     LOAD_BALANCERS,
@@ -22,6 +23,7 @@ from notes_platform.graph.diagram_model import (
     ROUTE,
     ROUTE_TABLE,
     ROUTE_TABLE_ASSOCIATION,
+    SQS_QUEUE,
     SUBNET,
     TARGET_GROUP,
     TASK_DEFINITION,
@@ -175,6 +177,25 @@ def add_parts(b: Builder, tiers: Mapping[str, str]) -> None:
         identifier = redis.inputs.get("replicationGroupId", redis.name)
         label = f"Redis {identifier}<br/>{nodes} x {redis.inputs.get('nodeType')}"
         b.add(Node(slug(redis.name), label, "part", tier, None, [redis.urn]))
+    for function in refs.of_type(LAMBDA_FUNCTION):
+        # The rotation functions: in the private subnets, watched by their Errors alarms.
+        vpc = function.inputs.get("vpcConfig") or {}
+        name, runtime = function.inputs.get("name", function.name), function.inputs.get("runtime", "")
+        label = f"Lambda {name}<br/>{runtime}"
+        tier = _tier_of(refs, tiers, as_list(vpc.get("subnetIds")))
+        b.add(Node(slug(function.name), label, "part", tier, None, [function.urn]))
+    for queue in refs.of_type(SQS_QUEUE):
+        # The export jobs and their dead letters, watched by the worker's queue alarms.
+        b.add(
+            Node(
+                slug(queue.name),
+                f"SQS {queue.inputs.get('name', queue.name)}",
+                "part",
+                None,
+                None,
+                [queue.urn],
+            )
+        )
     endpoints = refs.of_type(VPC_ENDPOINT)
     if endpoints:
         # com.amazonaws.<region>.<service>: the service is everything after the region.

@@ -12,6 +12,7 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -134,10 +135,23 @@ def normalise(value: Any) -> Any:
             return "[secret]"
         if signature == RESOURCE_SIG:
             return value.get("urn")
+        if signature == ASSET_SIG and isinstance(value.get("path"), str):
+            # A file asset's path from the project's root: a graph reads the same on every checkout.
+            value = {**value, "path": _from_root(value["path"])}
         return {k: normalise(v) for k, v in sorted(value.items())}
     if value == UNKNOWN:
         return RECORDED_UNKNOWN
     return value
+
+
+# The wire signature of an asset (pulumi/sdk rpc.py, _special_asset_sig), and the project's root.
+ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _from_root(path: str) -> str:
+    resolved = Path(path)
+    return resolved.relative_to(PROJECT_ROOT).as_posix() if resolved.is_relative_to(PROJECT_ROOT) else path
 
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"

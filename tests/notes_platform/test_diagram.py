@@ -248,7 +248,7 @@ def test_svg_renders_through_graphviz(
 @pytest.mark.parametrize(
     ("readme", "code"),
     [
-        ("# x\n<!-- notes-platform graph staging -->\nold\n<!-- end notes-platform graph -->\ntail\n", 0),
+        ("# x\n<!-- notes-platform graph staging -->\nSTALE\n<!-- end notes-platform graph -->\ntail\n", 0),
         ("# x\nno markers here\n", 2),  # planted: nowhere to put it
     ],
 )
@@ -262,7 +262,7 @@ def test_the_readme_block_is_replaced_between_its_markers(
     assert graph_command.run(_args(tmp_path, readme=path)) == code
     if code == 0:
         text = path.read_text()
-        assert "old" not in text and text.endswith("<!-- end notes-platform graph -->\ntail\n")
+        assert "STALE" not in text and text.endswith("<!-- end notes-platform graph -->\ntail\n")
         assert f"```mermaid\n{mermaid(plans['staging'].resources)}```\n" in text
     else:
         assert path.read_text() == readme

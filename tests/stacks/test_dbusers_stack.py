@@ -46,12 +46,15 @@ def test_each_api_task_creates_the_app_user_before_the_api_starts(plans: dict[st
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_only_the_execution_role_reads_the_master_secret(plans: dict[str, Plan], stack: str) -> None:
+    # GIVEN a stack's plan  WHEN the roles' policies naming the master secret are listed
+    # THEN they are the API task's execution role (the dbusers container) and the app user's
+    # rotation function, which changes passwords as the master user; no task role, no container
     plan = plans[stack]
     env = plan.config.general.environment
     master = plan.outputs[out.DOCDB_MASTER_SECRET_ARN]
     policies = {p.name: p.inputs["policy"] for p in plan.of_type("aws:iam/rolePolicy:RolePolicy")}
     readers = sorted(name for name, document in policies.items() if master in document)
-    assert readers == [f"{env}-api-execution-policy"], readers
+    assert readers == [f"{env}-api-execution-policy", f"{env}-rotation-docdb-app-policy"], readers
     assert master not in json.dumps(_containers(plan)["api"])
 
 
