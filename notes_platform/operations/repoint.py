@@ -292,8 +292,8 @@ def plan(request: Request, clients: Clients) -> Plan:
         if secret.document is not None and "masterarn" in secret.document and not master_arn:
             result.notes.append(
                 f"{secret.name}: the restored cluster manages no master secret, so masterarn still names "
-                "the old cluster's: `aws docdb modify-db-cluster --manage-master-user-password` "
-                '(README, "Day-2 operations"), then run this again'
+                "the stack's, the one the tasks' dbusers and the rotation function may read: give the "
+                'restored cluster that secret\'s password (README, "Day-2 operations", restore step 3)'
             )
     if request.compute == "ecs":
         _, result.services, notes = ecs_services(clients("ecs"), request.environment)

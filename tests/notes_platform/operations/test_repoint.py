@@ -344,7 +344,7 @@ def test_a_restored_cluster_without_a_managed_master_secret_keeps_masterarn_and_
     )
     assert code == 0
     assert json.loads(current(APP))["masterarn"] == APP_SECRET["masterarn"]
-    assert "manages no master secret" in out and "--manage-master-user-password" in out
+    assert "manages no master secret" in out and "restore step 3" in out
 
 
 def test_a_stack_whose_api_service_is_missing_exits_7_before_writing(
