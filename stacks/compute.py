@@ -23,7 +23,8 @@ from infra.network import subnet_cidrs
 from infra.observability.alarms import DeploymentAlarms
 from infra.security_groups import DOCDB_PORT, REDIS_PORT
 from stacks.config import PROJECT, ROOT, StackConfig, StackConfigError
-from stacks.exports import api_export_environment, sender_policy, worker_service
+from stacks.error_tracking import sentry_environment
+from stacks.exports import api_export_environment, sender_policy, with_sentry, worker_service
 from stacks.settings import image_tag
 from stacks.tiers import (
     ComputeTier,
@@ -141,12 +142,13 @@ def ecs_compute(
                 **api_environment(config, data),
                 **ecs_api_secret_arns(data),
                 **api_export_environment(config, exports),
+                **sentry_environment(config.service.sentry_dsn_secret_arn, env, image.digest),
             },
             # Read by the API itself, and refreshed while it runs (rotation): never the master's.
             task_secret_arns=list(ecs_api_secret_arns(data).values()),
             init_container=dbusers_container(data),
-            # Send export jobs and presign downloads of finished exports.
-            task_role_statements=sender_policy(exports),
+            # Send export jobs and presign downloads of finished exports; read the Sentry DSN if set.
+            task_role_statements=with_sentry(config, sender_policy(exports)),
         ),
         opts,
     )
@@ -317,9 +319,9 @@ def eks_compute(
             name=API_RELEASE,
             chart=API_CHART_PATH,
             namespace=namespace.metadata.name,
-            values=pulumi.Output.all(values, export_values(config, exports), dbusers_values(data)).apply(
-                lambda v: v[0] | v[1] | v[2]
-            ),
+            values=pulumi.Output.all(
+                values, export_values(config, exports, image.digest), dbusers_values(data)
+            ).apply(lambda v: v[0] | v[1] | v[2]),
             # dbusers.* adds the chart's hook Job, which creates the app's DocumentDB users before the
             # pods start; Helm's hooks run under this resource (stacks/eks_dbusers.py says why).
             # A failed upgrade, or a failed hook Job, rolls back to the last release instead of
@@ -451,6 +453,8 @@ def api_chart_values(
         if service.cors_allow_origins
         else {}
     )
+    # The chart has no Sentry values: its extraEnv carries them, as ECS's environment does.
+    extra_env |= sentry_environment(service.sentry_dsn_secret_arn, config.general.environment, digest)
     return {
         "image": {"repository": repository, "digest": digest},
         "containerPort": service.container_port,

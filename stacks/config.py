@@ -28,6 +28,7 @@ from pydantic import (
 
 from infra.fargate import FARGATE_SIZES
 from infra.recovery_window import FORCE_DELETE
+from stacks.error_tracking import sentry_problems
 from stacks.guardrail_sections import Backup, Budget, guardrail_problems
 from stacks.sections import (
     Alarms,
@@ -161,6 +162,7 @@ class StackConfig(BaseModel):
             if not alias.endswith("." + self.dns.zone_name)
         ]
         problems += guardrail_problems(self.region, self.backup, self.alarms.emails)
+        problems += sentry_problems(self.region, self.service.sentry_dsn_secret_arn)
         if problems:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
         return self

@@ -23,7 +23,8 @@ from infra.eks.pod_identity import (
     WorkerPodIdentityArgs,
 )
 from stacks.config import StackConfig
-from stacks.exports import EXPORT_PREFIX, sender_policy, worker_policy
+from stacks.error_tracking import sentry_environment
+from stacks.exports import EXPORT_PREFIX, sender_policy, with_sentry, worker_policy
 from stacks.tiers import ExportsTier, Foundation
 
 # The chart's worker.serviceAccount.name (charts/notes-api/values.yaml's default, set here
@@ -52,7 +53,7 @@ def api_pod_identity(
             service_account=service_account,
             secret_arns=list(api_secrets.values()),
             secrets_kms_key_arn=base.keys.arn("secrets"),
-            statements=sender_policy(exports),
+            statements=with_sentry(config, sender_policy(exports)),
         ),
         base.opts,
     )
@@ -80,25 +81,30 @@ def worker_pod_identity(
             # As on ECS: neither the Redis token nor the JWT key.
             secret_arns=[api_secrets["NOTES_MONGODB_URI"]],
             secrets_kms_key_arn=base.keys.arn("secrets"),
-            statements=worker_policy(exports),
+            statements=with_sentry(config, worker_policy(exports)),
         ),
         base.opts,
     )
 
 
-def export_values(config: StackConfig, exports: ExportsTier) -> pulumi.Output[dict[str, Any]]:
-    """``export_chart_values`` once the queue's URL and the bucket's name are known."""
-    return pulumi.Output.all(exports.queue.queue_url, exports.bucket.bucket_name).apply(
-        lambda v: export_chart_values(config, queue_url=v[0], bucket=v[1])
+def export_values(
+    config: StackConfig, exports: ExportsTier, digest: pulumi.Input[str]
+) -> pulumi.Output[dict[str, Any]]:
+    """``export_chart_values`` once the queue's URL, the bucket's name and the image's digest
+    are known."""
+    return pulumi.Output.all(exports.queue.queue_url, exports.bucket.bucket_name, digest).apply(
+        lambda v: export_chart_values(config, queue_url=v[0], bucket=v[1], digest=v[2])
     )
 
 
-def export_chart_values(config: StackConfig, *, queue_url: str, bucket: str) -> dict[str, Any]:
+def export_chart_values(config: StackConfig, *, queue_url: str, bucket: str, digest: str) -> dict[str, Any]:
     """The chart's ``exports`` and ``worker`` values (charts/notes-api/values.yaml documents
     each): the settings ``stacks.exports.export_environment`` gives the ECS tasks, and the worker
-    sized from the worker* keys as its Fargate task is (CPU units are 1/1024 vCPU)."""
+    sized from the worker* keys as its Fargate task is (CPU units are 1/1024 vCPU); with
+    ``serviceSentryDsnSecretArn`` set, its NOTES_SENTRY_* variables (``digest``: the release)."""
     exports, worker = config.exports, config.worker
     cpu, memory = f"{worker.cpu * 1000 // 1024}m", f"{worker.memory}Mi"
+    sentry = sentry_environment(config.service.sentry_dsn_secret_arn, config.general.environment, digest)
     return {
         "exports": {
             "queueUrl": queue_url,
@@ -125,6 +131,8 @@ def export_chart_values(config: StackConfig, *, queue_url: str, bucket: str) -> 
             # and hands the message back before the kubelet's SIGKILL.
             "terminationGracePeriodSeconds": worker.shutdown_grace_seconds + STOP_TIMEOUT_MARGIN_SECONDS,
             "serviceAccount": {"name": WORKER_SERVICE_ACCOUNT},
+            # The chart has no Sentry values: the worker's extraEnv carries them, as on ECS.
+            **({"extraEnv": sentry} if sentry else {}),
             # Between workerMinCount and workerMaxCount on CPU (the chart's HPA, its target left at
             # the chart's default): scaling on queue depth as on ECS needs an external-metrics
             # adapter the stack does not install (values.yaml, worker.autoscaling).

@@ -26,6 +26,7 @@ from infra.exports.permissions import DEFAULT_PREFIX
 from infra.image import ServiceImage
 from infra.worker import WorkerService, WorkerServiceArgs
 from stacks.config import PROJECT, StackConfig, StackConfigError
+from stacks.error_tracking import sentry_environment, sentry_statements
 from stacks.tiers import DataTier, EdgeTier, ExportsTier, Foundation
 
 # The key prefix of every export: the bucket's lifecycle rule, the roles' S3 resources and the
@@ -106,6 +107,15 @@ def worker_policy(exports: ExportsTier) -> pulumi.Output[list[dict[str, object]]
     )
 
 
+def with_sentry(
+    config: StackConfig, statements: pulumi.Output[list[dict[str, object]]]
+) -> pulumi.Output[list[dict[str, object]]]:
+    """``statements`` and, when ``serviceSentryDsnSecretArn`` is set, GetSecretValue on exactly
+    that secret: the API's and the worker's roles, on ECS and on EKS alike."""
+    extra = sentry_statements(config.service.sentry_dsn_secret_arn)
+    return statements.apply(lambda given: [*given, *extra]) if extra else statements
+
+
 def worker_service(
     base: Foundation,
     data: DataTier,
@@ -131,7 +141,7 @@ def worker_service(
             docdb_security_group_id=base.groups.docdb_id,
             image_ref=image.image_ref,
             queue_name=exports.queue.queue_name,
-            task_role_statements=worker_policy(exports),
+            task_role_statements=with_sentry(config, worker_policy(exports)),
             cpu=worker.cpu,
             memory=worker.memory,
             min_count=worker.min_count,
@@ -157,6 +167,7 @@ def worker_service(
                 "NOTES_MONGODB_TLS_CA_FILE": DocumentDb.CA_FILE,
                 **export_environment(config, exports),
                 "NOTES_EXPORT_JOB_TIMEOUT_SECONDS": str(config.exports.job_timeout_seconds),
+                **sentry_environment(config.service.sentry_dsn_secret_arn, env, image.digest),
             },
         ),
         base.opts,

@@ -1,6 +1,9 @@
 """The sections of a stack's configuration: one pydantic model per concern, each field with
 its type, bounds, default and the description Pulumi.yaml declares. ``stacks.config`` puts
-them together into ``StackConfig`` and maps them onto the flat keys of a stack file."""
+them together into ``StackConfig`` and maps them onto the flat keys of a stack file.
+
+Long on purpose: every key's type, bounds and description in one place, the source Pulumi.yaml's
+``config:`` block is generated from."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from infra.observability.endpoints import endpoint_problem
 from infra.observability.metrics_catalog import DEFAULT_MIN_REQUESTS
 from infra.observability.thresholds import AlarmThresholds
 from infra.recovery_window import DEFAULT_RECOVERY_WINDOW_DAYS, recovery_window_problem
+from stacks.error_tracking import SentryDsnSecretArn
 
 
 class Section(BaseModel):
@@ -179,6 +183,7 @@ class Service(Section):
     cors_allow_origins: list[str] = Field(
         default_factory=list, description="origins allowed to call the API from a browser"
     )
+    sentry_dsn_secret_arn: SentryDsnSecretArn = None  # stacks/error_tracking.py: what it turns on
 
 
 class Exports(Section):
