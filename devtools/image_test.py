@@ -438,6 +438,30 @@ def refuses_placeholder_key(deps: dict[str, str]) -> str:
     return f"exit {result.returncode}: {output.strip().splitlines()[-1]}"
 
 
+# The image's other commands, as the worker service and the dbusers init container run them, each
+# started without its settings: exit 2 naming the first missing variable shows the module is in
+# the image with everything it imports.
+OTHER_COMMANDS = {
+    "notes_api.worker": "NOTES_MONGODB_URI",
+    "notes_api.dbusers": "NOTES_DOCDB_MASTER_SECRET",
+}
+
+
+def other_commands() -> str:
+    seen = []
+    for module, variable in OTHER_COMMANDS.items():
+        command = [*PODMAN, "run", "--rm", *RUN_LIMITS, *READ_ONLY, "--network", "none", IMAGE]
+        result = run([*command, "python", "-m", module], check=False, timeout=60)
+        output = result.stdout + result.stderr
+        if result.returncode != 2 or variable not in output:
+            raise CheckFailed(
+                f"python -m {module}: expected exit 2 naming {variable}, got exit "
+                f"{result.returncode}: {output.strip()[-500:]}"
+            )
+        seen.append(f"{module} exit 2 naming {variable}")
+    return ", ".join(seen)
+
+
 def env_flags(env: dict[str, str]) -> list[str]:
     # `-e NAME` without a value: podman reads it from its own environment, which keeps
     # secrets off the command line.
@@ -541,6 +565,7 @@ def exercise(report: Report) -> None:
             report.step("runs as non-root", lambda: non_root(name))
             report.step("HEALTHCHECK command", lambda: healthcheck(name))
         report.step("production refuses a placeholder key", lambda: refuses_placeholder_key(deps))
+        report.step("worker and dbusers commands", other_commands)
 
 
 def ready(api: Api, name: str) -> str:
