@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from notes_platform.checks.force_new import FORCE_NEW
-from notes_platform.review import exposure, redact
+from notes_platform.review import exposure, guardrails, redact
 from notes_platform.review.findings import Context, Finding, Level, dig, inputs
 from notes_platform.review.jsondiff import diff_json_input, parse_json_string
 from notes_platform.review.preview import Step
@@ -66,6 +66,13 @@ PROTECTION_RESOURCES = {
     "aws:s3/bucketVersioning:BucketVersioning": "bucket versioning",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "the bucket's public access block",
     "aws:s3/bucketPolicy:BucketPolicy": "the bucket policy (ours denies deletes)",
+    # The day-2 guard rails (notes_platform/review/guardrails.py judges their updates).
+    "aws:secretsmanager/secretRotation:SecretRotation": "the secret's rotation schedule (it stops rotating)",
+    "aws:backup/plan:Plan": "the backup plan (no new recovery points)",
+    "aws:backup/selection:Selection": "the backup selection (the plan stops backing those resources up)",
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": "the backup vault's lock",
+    "aws:budgets/budget:Budget": "the cost budget and its alerts",
+    "aws:costexplorer/anomalySubscription:AnomalySubscription": "the cost anomaly alerts",
 }
 
 
@@ -303,6 +310,7 @@ RULES: tuple[Rule, ...] = (
     stateful_replaced_or_deleted,
     protections_reduced,
     *exposure.RULES,
+    *guardrails.RULES,
     task_definition,
     alarms_and_scaling,
     unjudged,

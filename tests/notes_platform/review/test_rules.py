@@ -66,6 +66,25 @@ def _no_header(plan: dict[str, Any]) -> None:
     inputs(plan, "prod-alb-https-origin")["conditions"] = [{"pathPattern": {"values": ["/*"]}}]
 
 
+def _backup_rule(rule: str, edit: Any) -> Edit:
+    def apply(plan: dict[str, Any]) -> None:
+        edit(next(r for r in inputs(plan, "prod-backup-plan")["rules"] if r["ruleName"] == rule))
+
+    return apply
+
+
+def _new_vault_lock(plan: dict[str, Any]) -> None:
+    lock = json.loads(json.dumps(resource(plan, "prod-backup-vault-lock")))
+    lock["urn"], lock["name"] = lock["urn"] + "-2", lock["name"] + "-2"
+    lock["inputs"]["backupVaultName"] = "notes-prod-archive"
+    plan["resources"].append(lock)
+
+
+def _drop_forecast_alert(plan: dict[str, Any]) -> None:
+    budget = inputs(plan, "prod-budgets-monthly")
+    budget["notifications"] = [n for n in budget["notifications"] if n["notificationType"] != "FORECASTED"]
+
+
 def _statement(**statement: Any) -> Any:
     return lambda document: document["Statement"].append({"Effect": "Allow", **statement})
 
@@ -231,6 +250,64 @@ CASES: list[tuple[str, tuple[Edit, ...], str, str | None]] = [
         "waf-weakened",
         None,
     ),
+    # day-2 guard rails
+    (
+        "app user rotates every 90 days instead of 30",
+        (_set("prod-rotation-docdb-app-rotation", "rotationRules", {"automaticallyAfterDays": 90}),),
+        "rotation-loosened",
+        "rotationRules.automaticallyAfterDays: 30 -> 90",
+    ),
+    (
+        "app user rotates more often",
+        (_set("prod-rotation-docdb-app-rotation", "rotationRules", {"automaticallyAfterDays": 7}),),
+        "rotation-loosened",
+        None,
+    ),
+    ("JWT rotation schedule deleted", (_delete("prod-rotation-jwt-rotation"),), "protection-off", "rotation"),
+    (
+        "daily recovery points kept 7 days",
+        (_backup_rule("daily", lambda r: r["lifecycle"].__setitem__("deleteAfter", 7)),),
+        "backups-reduced",
+        "rule daily: lifecycle.deleteAfter: 35 -> 7",
+    ),
+    (
+        "monthly recovery points no longer copied",
+        (_backup_rule("monthly", lambda r: r.__setitem__("copyActions", [])),),
+        "backups-reduced",
+        "rule monthly: no longer copied to arn:aws:backup:eu-central-1",
+    ),
+    (
+        "monthly recovery points kept longer",
+        (_backup_rule("monthly", lambda r: r["lifecycle"].__setitem__("deleteAfter", 730)),),
+        "backups-reduced",
+        None,
+    ),
+    (
+        "cluster no longer selected for backup",
+        (_delete("prod-backup-selection"),),
+        "protection-off",
+        "the plan stops backing those resources up",
+    ),
+    (
+        "vault lock cooling-off shortened",
+        (_set("prod-backup-vault-lock", "changeableForDays", 3),),
+        "vault-lock",
+        "irreversible 3 days after this deploy",
+    ),
+    (
+        "a new vault locked",
+        (_new_vault_lock,),
+        "vault-lock",
+        "Vault Lock in compliance mode on notes-prod-archive",
+    ),
+    (
+        "budget raised",
+        (_set("prod-budgets-monthly", "limitAmount", "9000"),),
+        "budget-loosened",
+        "limitAmount: 6000 -> 9000",
+    ),
+    ("forecast alert dropped", (_drop_forecast_alert,), "budget-loosened", "forecasted alert removed"),
+    ("budget lowered", (_set("prod-budgets-monthly", "limitAmount", "5000"),), "budget-loosened", None),
     # deserves a look
     (
         "task definition: one more worker",
