@@ -157,6 +157,10 @@ class LoadBalancerArgs:
     has its shutdown grace (20 s) for what is still running. Default 30."""
     access_log_prefix: str = "alb"
     """Key prefix of the access logs in their bucket. Default ``alb``."""
+    s3_access_log_sources: tuple[str, str] | None = None
+    """(ARN pattern of buckets, key prefix): the log bucket also takes those buckets' S3 server
+    access logs under that prefix (it is SSE-S3, as S3 log delivery requires). Set by the stack
+    when config ``exportsAccessLogs`` is on (the exports bucket). Default None."""
     internet_access: Sequence[pulumi.Resource] = ()
     """What makes the public subnets public: the VPC's internet gateway, its route and the
     public route table associations. The ALB is created only after them: AWS refuses an
@@ -185,6 +189,7 @@ class LoadBalancer(pulumi.ComponentResource):
     certificate: aws.acm.Certificate
     certificate_validation: aws.acm.CertificateValidation
     logs_bucket: aws.s3.Bucket
+    logs_policy: aws.s3.BucketPolicy
     logs_versioning: aws.s3.BucketVersioning
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -199,8 +204,10 @@ class LoadBalancer(pulumi.ComponentResource):
             retention_days=args.access_log_retention_days,
             protect=args.protect_logs,
             parent=self,
+            s3_sources=args.s3_access_log_sources,
         )
         self.logs_bucket, self.logs_versioning = logs.bucket, logs.versioning
+        self.logs_policy = logs.policy
         self._load_balancer(name, args, logs.policy)
         self._certificate(name, args)
         self._target_group(name, args)

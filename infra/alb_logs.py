@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.buckets import make_private
+from infra.exports.bucket import access_log_delivery_statement
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ def access_log_bucket(
     retention_days: int,
     protect: bool,
     parent: pulumi.Resource,
+    s3_sources: tuple[str, str] | None = None,
 ) -> AccessLogs:
     """The access-log bucket and its settings, registered as ``f"{name}-logs*"`` under
     ``parent``; the ALB waits for the returned policy."""
@@ -116,7 +118,7 @@ def access_log_bucket(
         bucket_arn=bucket_resource.arn,
         elb_account_arn=elb_account.arn,
         account_id=identity.account_id,
-    ).apply(lambda values: json.dumps(access_log_policy(prefix=prefix, **values)))
+    ).apply(lambda values: json.dumps(access_log_policy(prefix=prefix, s3_sources=s3_sources, **values)))
     bucket_policy = aws.s3.BucketPolicy(
         f"{name}-logs-policy",
         bucket=bucket,
@@ -130,11 +132,30 @@ def access_log_bucket(
 
 
 def access_log_policy(
-    *, bucket_arn: str, elb_account_arn: str, account_id: str, prefix: str
+    *,
+    bucket_arn: str,
+    elb_account_arn: str,
+    account_id: str,
+    prefix: str,
+    s3_sources: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Bucket policy: ELB log delivery may write under the prefix; nothing without TLS; no
-    principal deletes a log or a version of one (only the lifecycle rule expires them)."""
+    principal deletes a log or a version of one (only the lifecycle rule expires them).
+    ``s3_sources``: (ARN pattern of source buckets, key prefix): S3 server access logging may
+    write those buckets' logs under that prefix too (``access_log_delivery_statement``)."""
     logs = f"{bucket_arn}/{prefix}/AWSLogs/{account_id}/*"
+    extra = (
+        [
+            access_log_delivery_statement(
+                target_bucket_arn=bucket_arn,
+                target_prefix=s3_sources[1],
+                source_bucket_arn=s3_sources[0],
+                account_id=account_id,
+            )
+        ]
+        if s3_sources
+        else []
+    )
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -154,6 +175,7 @@ def access_log_policy(
                 "Action": "s3:PutObject",
                 "Resource": logs,
             },
+            *extra,
             {
                 "Sid": "DenyWithoutTls",
                 "Effect": "Deny",

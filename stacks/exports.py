@@ -25,7 +25,7 @@ from infra.exports import (
 from infra.exports.permissions import DEFAULT_PREFIX
 from infra.image import ServiceImage
 from infra.worker import WorkerService, WorkerServiceArgs
-from stacks.config import PROJECT, StackConfig, StackConfigError
+from stacks.config import StackConfig
 from stacks.error_tracking import sentry_environment, sentry_statements
 from stacks.tiers import DataTier, EdgeTier, ExportsTier, Foundation
 
@@ -37,14 +37,6 @@ EXPORT_PREFIX = DEFAULT_PREFIX
 def exports_tier(base: Foundation, edge: EdgeTier) -> ExportsTier:
     config, env, opts = base.config, base.env, base.opts
     exports = config.exports
-    if exports.access_logs:
-        # The ALB's log bucket (SSE-S3, the only encryption S3 log delivery writes to) does not
-        # yet admit logging.s3.amazonaws.com: its policy (infra/alb_logs.py) would need
-        # infra.exports.access_log_delivery_statement, or delivery fails without a word.
-        raise StackConfigError(
-            f"Pulumi.{pulumi.get_stack()}.yaml: {PROJECT}:exportsAccessLogs: the ALB's log bucket, where "
-            "the exports bucket's access logs would go, does not admit S3 log delivery yet; set false"
-        )
     key = base.keys.arn("exports")
     queue = ExportQueue(
         f"{env}-exports",
@@ -65,6 +57,9 @@ def exports_tier(base: Foundation, edge: EdgeTier) -> ExportsTier:
             retention_days=exports.retention_days,
             prefix=EXPORT_PREFIX,
             protect=exports.protect,
+            # Into the ALB's log bucket (SSE-S3), whose policy admits them (stacks/tiers.py).
+            access_log_bucket=edge.alb.logs_bucket.id if exports.access_logs else None,
+            access_log_ready=[edge.alb.logs_policy] if exports.access_logs else [],
         ),
         opts,
     )

@@ -25,6 +25,7 @@ from infra.edge.args import EdgeArgs
 from infra.edge.component import Edge
 from infra.edge.origin_secret import OriginSecret, OriginSecretArgs
 from infra.exports import ExportBucket, ExportQueue
+from infra.exports.bucket import access_log_sources
 from infra.jwt_key import jwt_signing_key
 from infra.kms import Keys, KeysArgs
 from infra.network import Network, NetworkArgs
@@ -320,6 +321,8 @@ def edge_tier(base: Foundation) -> EdgeTier:
             app_port=config.service.container_port,
             origin_header_name=origin_secret.header_name,
             origin_secret_values=origin_secret.accepted_values,
+            # The exports bucket's S3 access logs, when asked for (stacks/exports.py).
+            s3_access_log_sources=access_log_sources(env) if config.exports.access_logs else None,
         ),
         opts,
     )

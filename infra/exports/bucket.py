@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,10 @@ from infra.buckets import make_private
 
 # A key prefix as the API writes it (NOTES_EXPORT_PREFIX): no leading slash, one trailing.
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$")
+
+
+# Where the exports bucket's S3 access logs go in their bucket.
+ACCESS_LOG_PREFIX = "s3/exports/"
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,11 @@ class ExportBucketArgs:
     encryption is SSE-KMS) and let ``logging.s3.amazonaws.com`` write under
     ``access_log_prefix`` (``access_log_delivery_statement``). Set by the stack (the ALB's log
     bucket, SSE-S3) when config ``exportsAccessLogs`` is on. Default None."""
-    access_log_prefix: str = "s3/exports/"
+    access_log_ready: Sequence[pulumi.Resource] = ()
+    """What lets S3 log delivery write to ``access_log_bucket`` (its bucket policy): the logging
+    configuration is made after it, so no log is refused in between. Set by the stack (the ALB's
+    ``logs_policy``). Default none."""
+    access_log_prefix: str = ACCESS_LOG_PREFIX
     """Key prefix of the access logs in ``access_log_bucket``; ends with ``/``. Default
     ``s3/exports/``."""
     protect: bool = False
@@ -113,6 +122,17 @@ def export_bucket_policy(*, bucket_arn: str, kms_key_arn: str) -> dict[str, Any]
     }
 
 
+def bucket_name_prefix(environment: str) -> str:
+    """The exports bucket's name up to the suffix the provider appends (``bucket_prefix``)."""
+    return f"notes-{environment}-exports-"
+
+
+def access_log_sources(environment: str) -> tuple[str, str]:
+    """What the log bucket admits for the exports bucket, before that bucket (and its generated
+    name) exists: its ARN pattern and the logs' key prefix (``LoadBalancerArgs.s3_access_log_sources``)."""
+    return f"arn:aws:s3:::{bucket_name_prefix(environment)}*", ACCESS_LOG_PREFIX
+
+
 def access_log_delivery_statement(
     *, target_bucket_arn: str, target_prefix: str, source_bucket_arn: str, account_id: str
 ) -> dict[str, Any]:
@@ -149,7 +169,7 @@ class ExportBucket(pulumi.ComponentResource):
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
             # Bucket names are global: the provider appends a unique suffix to the prefix.
-            bucket_prefix=f"notes-{args.environment}-exports-",
+            bucket_prefix=bucket_name_prefix(args.environment),
             # A non-empty bucket stops `pulumi destroy` (the policy pack asks this of prod):
             # exports can be made again, but not by anyone who would be surprised by an empty
             # bucket.
@@ -216,7 +236,7 @@ class ExportBucket(pulumi.ComponentResource):
                 bucket=bucket,
                 target_bucket=args.access_log_bucket,
                 target_prefix=args.access_log_prefix,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.access_log_ready)),
             )
         policy = pulumi.Output.all(self.bucket.arn, args.kms_key_arn).apply(
             lambda values: json.dumps(export_bucket_policy(bucket_arn=values[0], kms_key_arn=values[1]))

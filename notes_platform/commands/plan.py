@@ -97,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
     # accept and `pulumi up` or `pulumi destroy` would report (notes_platform/checks/ordering.py,
     # provider_rules.py and replacement.py), and containers reading what their roles cannot
     # (secret_access.py), and rotated secrets whose own version could undo a rotation
-    # (rotated_versions.py).
+    # (rotated_versions.py), and access logs no policy admits (log_delivery.py).
     from notes_platform.checks import (  # noqa: PLC0415
+        log_delivery,
         ordering,
         provider_rules,
         replacement,
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         *replacement.check(result.resources),
         *secret_access.check(result.resources),
         *rotated_versions.check(result.resources),
+        *log_delivery.check(result.resources),
     ]
     if rules:
         print(

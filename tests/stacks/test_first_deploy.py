@@ -81,12 +81,3 @@ def test_a_digest_in_a_stack_that_builds_is_refused(tmp_path: Path) -> None:
     # WHEN it is planned / THEN the schema says which key to change
     with pytest.raises(StackConfigError, match=r"notes-platform:imageDigest: a stack that builds deploys"):
         run_plan("prod", project)
-
-
-def test_access_logs_of_the_exports_bucket_are_refused_until_their_bucket_admits_them(tmp_path: Path) -> None:
-    # GIVEN prod asking for the exports bucket's access logs, which would go to the ALB's log
-    # bucket, whose policy does not let S3 log delivery write
-    project = _prod_without(tmp_path, exportsAccessLogs=True)
-    # WHEN it is planned / THEN the program stops, naming the key
-    with pytest.raises(StackConfigError, match=r"notes-platform:exportsAccessLogs: the ALB's log bucket"):
-        run_plan("prod", project)
