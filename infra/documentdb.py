@@ -200,6 +200,10 @@ class DocumentDbArgs:
     audit_log_retention_days: int = 90
     """Retention of the exported audit and profiler logs. From config
     `docdbAuditLogRetentionDays`. Default 90."""
+    app_rotation_exempt: str | None = None
+    """Why the app user's secret has no rotation yet, as its ``RotationExempt`` tag: set by the
+    stack while it runs no API service (nothing creates the user its rotation logs in as).
+    Default none: ``stacks.rotations`` rotates it."""
 
 
 class DocumentDb(pulumi.ComponentResource):
@@ -449,6 +453,7 @@ class DocumentDb(pulumi.ComponentResource):
             parent=self,
             # The docdb_app rotation function writes every later value (stacks/rotations.py).
             rotated=True,
+            rotation_exempt=args.app_rotation_exempt,
         )
         self.app_secret_arn = self.app_secret.arn
 

@@ -153,10 +153,8 @@ def store_secret(
     ``rotated``: a rotation function writes every later value, so the program's version is its
     first value only: it keeps INITIAL_STAGE for good and ignores ROTATED_IGNORE, and a later
     ``pulumi up`` (with or without refresh) never puts the first value back. ``rotation_exempt``:
-    the reason the secret has no schedule, as its RotationExempt tag."""
+    the reason the secret has no schedule, as its RotationExempt tag (with ``rotated``: not yet)."""
     _validate_name(environment, purpose, recovery_window_days)
-    if rotated and rotation_exempt:
-        raise ValueError(f"secret {secret_name(environment, purpose)}: rotated and rotation_exempt")
     child = pulumi.ResourceOptions(parent=parent)
     secret = aws.secretsmanager.Secret(
         f"{name}-secret",

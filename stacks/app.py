@@ -18,6 +18,7 @@ from stacks.compute import EksComputeTier, ecs_compute, eks_compute, service_ima
 from stacks.config import StackConfig, load
 from stacks.eks_observability import eks_observability
 from stacks.exports import exports_tier
+from stacks.rotations import stack_rotations
 from stacks.tiers import (
     ComputeTier,
     DataTier,
@@ -60,6 +61,14 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
             "imageDigest is not set: no service yet. Promote an image into this stack's repository, "
             "set imageDigest and deploy again."
         )
+    # The rotations once what creates the app's database users exists: the API service on ECS
+    # (its dbusers init container), the chart's release on EKS (its hook Job); none without one.
+    users_ready: list[pulumi.Resource] | None = None
+    if isinstance(compute, EksComputeTier):
+        users_ready = [compute.release]
+    elif compute is not None:
+        users_ready = [compute.service.service]
+    stack_rotations(base, data, users_ready)
     if isinstance(compute, EksComputeTier):
         # The data alarms as on ECS; the service's alarms and row from Container Insights on EKS,
         # the exports queues' alarms without an ECS worker service.

@@ -8,11 +8,17 @@ rotate-cache-token workflow (a new generation secret each time) and the CloudFro
 by a documented config change; both carry the ``RotationExempt`` tag that says so, which the
 policy pack's ``secret-rotated`` rule accepts in prod.
 
-``stacks.tiers`` calls ``stack_rotations`` once the data tier exists.
+``stacks.app`` calls ``stack_rotations`` once the compute tier exists: the app user's rotation
+runs its four steps as soon as it is scheduled (``rotate_immediately``), and its setSecret logs in
+as the current user, which only the API's ``dbusers`` step creates (the ECS init container, the
+chart's hook Job). So that rotation waits for the API service or the Helm release
+(``users_ready``); a stack with no service yet has none, and its app secret carries a
+``RotationExempt`` tag saying so (``stacks.tiers.data_tier``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -34,13 +40,13 @@ ANYWHERE = "0.0.0.0/0"
 @dataclass(frozen=True)
 class Rotations:
     jwt: SecretRotationFunction
-    docdb_app: SecretRotationFunction
+    docdb_app: SecretRotationFunction | None
     docdb_master: ManagedSecretRotation
 
     @property
     def alarm_arns(self) -> list[pulumi.Output[str]]:
         """The rotation functions' Errors alarms, for the dashboard's alarm status."""
-        return [*self.jwt.alarm_arns, *self.docdb_app.alarm_arns]
+        return [*self.jwt.alarm_arns, *(self.docdb_app.alarm_arns if self.docdb_app else [])]
 
 
 def https_egress_cidr(cidr: str, interface_endpoints: list[str]) -> str:
@@ -50,7 +56,11 @@ def https_egress_cidr(cidr: str, interface_endpoints: list[str]) -> str:
     return cidr if "secretsmanager" in interface_endpoints else ANYWHERE
 
 
-def stack_rotations(base: Foundation, data: DataTier) -> Rotations:
+def stack_rotations(
+    base: Foundation, data: DataTier, users_ready: Sequence[pulumi.Resource] | None
+) -> Rotations:
+    """The rotations; ``users_ready``: what creates the app's DocumentDB users (the API service on
+    ECS, the chart's release on EKS), None when the stack runs no service yet."""
     config, env, keys = base.config, base.env, base.keys
     jwt_args = SecretRotationFunctionArgs(
         environment=env,
@@ -70,17 +80,21 @@ def stack_rotations(base: Foundation, data: DataTier) -> Rotations:
     )
     jwt = SecretRotationFunction(f"{env}-rotation-jwt", jwt_args, base.opts)
     database = data.database
-    docdb_app = SecretRotationFunction(
-        f"{env}-rotation-docdb-app",
-        replace(
-            jwt_args,
-            name="docdb-app",
-            secret_arn=database.app_secret_arn,
-            secret_ready=[database.app_version],
-            docdb_security_group_id=base.groups.docdb_id,
-            master_secret_arn=database.master_user_secret_arn,
-        ),
-        base.opts,
+    docdb_app = (
+        SecretRotationFunction(
+            f"{env}-rotation-docdb-app",
+            replace(
+                jwt_args,
+                name="docdb-app",
+                secret_arn=database.app_secret_arn,
+                secret_ready=[database.app_version, *users_ready],
+                docdb_security_group_id=base.groups.docdb_id,
+                master_secret_arn=database.master_user_secret_arn,
+            ),
+            base.opts,
+        )
+        if users_ready is not None
+        else None
     )
     docdb_master = ManagedSecretRotation(
         f"{env}-rotation-docdb-master",

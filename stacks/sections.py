@@ -201,7 +201,7 @@ class Exports(Section):
     )
     access_logs: bool = Field(
         False,
-        description="S3 server access logs of the exports bucket, into the ALB's log bucket under s3/exports/",
+        description="S3 server access logs of the exports bucket, to the ALB's log bucket under s3/exports/",
     )
     protect: bool = Field(False, description="pulumi protect: `pulumi destroy` refuses to delete the bucket")
 

@@ -8,7 +8,6 @@ the same shape.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,8 +47,10 @@ from infra.security_groups import SecurityGroups, SecurityGroupsArgs
 from infra.worker import WorkerService
 from stacks.config import PROJECT, StackConfig, StackConfigError
 from stacks.guardrails import SERVICE_PUBLISHERS, stack_backup, stack_budgets
-from stacks.rotations import Rotations, stack_rotations
 from stacks.settings import alarm_subscriptions, alarm_thresholds, default_tags
+
+# Why a stack without a service does not rotate its app user's secret (its RotationExempt tag).
+NO_USERS_YET = "no API service yet: the app user's rotation starts with the deploy that runs the API"
 
 # CloudFront's origin-facing addresses, as an AWS-managed prefix list.
 CLOUDFRONT_ORIGIN_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
@@ -81,8 +82,6 @@ class DataTier:
     jwt_key: GeneratedSecret
     # The cluster's AWS Backup plan, vaults and copy (stacks/guardrails.py).
     backup: Backup | None = None
-    # The rotation of the JWT key set and of the DocumentDB secrets (stacks/rotations.py).
-    rotations: Rotations | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +235,9 @@ def data_tier(base: Foundation) -> DataTier:
             protect=config.docdb.protect,
             recovery_window_days=config.secrets.recovery_window_days,
             audit_log_retention_days=config.docdb.audit_log_retention_days,
+            # No service yet (a promote-only first deploy): nothing creates the app user, so
+            # nothing may rotate it (stacks/rotations.py).
+            app_rotation_exempt=None if config.image.build or config.image.digest else NO_USERS_YET,
         ),
         opts,
     )
@@ -281,8 +283,7 @@ def data_tier(base: Foundation) -> DataTier:
         tags=base.tags,
         opts=opts,
     )
-    data = DataTier(database=database, cache=cache, jwt_key=jwt_key, backup=backup)
-    return dataclasses.replace(data, rotations=stack_rotations(base, data))
+    return DataTier(database=database, cache=cache, jwt_key=jwt_key, backup=backup)
 
 
 def edge_tier(base: Foundation) -> EdgeTier:

@@ -15,13 +15,15 @@ The program still holds the version it created, and two things about it decide w
   PR 26 keeps a custom label for that reason).
 
 ``infra.secrets.store_secret(rotated=True)`` does both. A secret is rotated when a
-``SecretRotation`` depends on it.
+``SecretRotation`` depends on it. And a rotation that runs at once must come after what creates
+the users it logs in as (``provisioning_findings``).
 
     findings = check(plan.resources)
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from notes_platform.checks.ordering import SECRET, Finding, Graph
@@ -35,6 +37,12 @@ MUST_IGNORE = ("secretString", "versionStages")
 
 def check(resources: Iterable[Recorded]) -> list[Finding]:
     """Every finding; an empty list means all is well."""
+    resources = list(resources)
+    return version_findings(resources) + provisioning_findings(resources)
+
+
+def version_findings(resources: Iterable[Recorded]) -> list[Finding]:
+    """Each rotated secret's own version: out of the rotation's way."""
     graph = Graph(resources)
     rotated = {
         urn
@@ -75,3 +83,67 @@ def _version_findings(version: Recorded, secret: str) -> list[Finding]:
             )
         )
     return found
+
+
+# --- a rotation that runs before what creates the users it logs in as -------------------------
+
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+ECS_SERVICE = "aws:ecs/service:Service"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def provisioning_findings(resources: Iterable[Recorded]) -> list[Finding]:
+    """A rotation that runs at once (``rotateImmediately``, AWS's default) logs in with the
+    secret's current credentials in its setSecret step; if what creates those credentials' user
+    (an init container of an ECS service, a hook Job of a Helm release, found by the secret's ARN
+    in their settings) comes later, the first rotation fails and leaves AWSPENDING behind. Every
+    such provisioner must come first."""
+    graph = Graph(resources)
+    findings: list[Finding] = []
+    for rotation in graph.of_type(SECRET_ROTATION):
+        arn = rotation.inputs.get("secretId")
+        if not isinstance(arn, str) or rotation.inputs.get("rotateImmediately") is False:
+            continue
+        if not rotation.inputs.get("rotationLambdaArn"):
+            continue  # a managed rotation: the service that owns the secret rotates it
+        waits_for = graph.closure(rotation.urn)
+        for provisioner in _provisioners(graph, arn):
+            if provisioner.urn not in waits_for:
+                findings.append(
+                    Finding(
+                        rotation.urn,
+                        f"rotates {arn} at once but may run before {provisioner.urn}, which creates the "
+                        "users its setSecret logs in as: it must wait for it",
+                    )
+                )
+    return findings
+
+
+def _provisioners(graph: Graph, arn: str) -> list[Recorded]:
+    tasks = {t.urn for t in graph.of_type(TASK_DEFINITION) if _init_container_reads(t, arn)}
+    services = [
+        s
+        for s in graph.of_type(ECS_SERVICE)
+        if any(u in tasks for d in s.dependencies for u in graph.expand(d))
+    ]
+    releases = [r for r in graph.of_type(HELM_RELEASE) if _hook_reads(r.inputs.get("values"), arn)]
+    return [*services, *releases]
+
+
+def _init_container_reads(task: Recorded, arn: str) -> bool:
+    raw = task.inputs.get("containerDefinitions")
+    try:
+        containers = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return False
+    return any(
+        isinstance(c, dict)
+        and c.get("essential") is False
+        and any(isinstance(e, dict) and e.get("value") == arn for e in c.get("environment") or [])
+        for c in containers or []
+    )
+
+
+def _hook_reads(values: object, arn: str) -> bool:
+    dbusers = values.get("dbusers") if isinstance(values, dict) else None
+    return isinstance(dbusers, dict) and bool(dbusers.get("enabled")) and dbusers.get("appSecretArn") == arn

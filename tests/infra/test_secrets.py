@@ -164,10 +164,12 @@ def test_an_exempt_secret_says_why_in_its_tag() -> None:
     assert exempt.one(SECRET).inputs["tags"] == {"RotationExempt": "new generation"}
 
 
-def test_a_secret_cannot_be_both_rotated_and_exempt() -> None:
-    # GIVEN both  WHEN the secret is registered  THEN it is refused naming the secret
-    with pytest.raises(ValueError, match="notes/staging/jwt-signing-key: rotated and rotation_exempt"):
-        run(lambda: GeneratedSecret("staging-both", args(rotated=True, rotation_exempt="x")).arn)
+def test_a_secret_rotated_later_says_why_not_yet() -> None:
+    # GIVEN a secret whose rotation starts once its users exist  WHEN it is registered
+    graph = run(lambda: GeneratedSecret("staging-later", args(rotated=True, rotation_exempt="not yet")).arn)
+    # THEN it carries the reason and its version is already kept out of the rotation's way
+    assert graph.one(SECRET).inputs["tags"] == {"RotationExempt": "not yet"}
+    assert sorted(graph.one(SECRET_VERSION).ignore_changes) == ["secretString", "versionStages"]
 
 
 # --- destroying and creating a stack again ------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 from notes_platform.checks import rotated_versions
 from notes_platform.graph.mocks import Recorded
-from notes_platform.graph.plan import Plan
+from notes_platform.graph.plan import Plan, run_plan
 
 STACKS = ("staging", "prod")
 VERSION = rotated_versions.SECRET_VERSION
@@ -71,3 +71,59 @@ def test_a_secret_without_rotation_is_not_held_to_it(plans: dict[str, Plan]) -> 
     # AND a version without a label of its own is fine when nothing rotates its secret
     origin = _version(resources, "origin-secret-g1-version")
     assert "versionStages" not in origin.inputs or origin.inputs["versionStages"] is None
+
+
+# --- the app user's rotation comes after what creates the user ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def with_eks(plans: dict[str, Plan]) -> dict[str, Plan]:
+    return {**plans, "staging-eks": run_plan("staging-eks")}
+
+
+def _rotation(resources: list[Recorded], name: str) -> Recorded:
+    [found] = [r for r in resources if r.type == rotated_versions.SECRET_ROTATION and r.name == name]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("stack", "provisioner"),
+    [
+        ("staging", "aws:ecs/service:Service::staging-api-service"),
+        ("prod", "aws:ecs/service:Service::prod-api-service"),
+    ],
+)
+def test_the_app_user_rotation_waits_for_the_service_that_creates_the_user(
+    plans: dict[str, Plan], stack: str, provisioner: str
+) -> None:
+    # GIVEN a committed ECS stack's plan
+    resources = plans[stack].resources
+    rotation = _rotation(resources, f"{stack}-rotation-docdb-app-rotation")
+    # THEN the API service, whose dbusers init container reads the app secret, is what it waits for
+    graph = rotated_versions.Graph(resources)
+    [service] = rotated_versions._provisioners(graph, rotation.inputs["secretId"])
+    assert service.urn.endswith(provisioner)
+    assert service.urn in graph.closure(rotation.urn)
+    # AND the JWT rotation has no such provisioner
+    jwt = _rotation(resources, f"{stack}-rotation-jwt-rotation")
+    assert rotated_versions._provisioners(graph, jwt.inputs["secretId"]) == []
+
+
+@pytest.mark.parametrize(
+    ("stack", "provisioner"),
+    [("prod", "prod-api-service"), ("staging-eks", "staging-eks-api-release")],
+)
+def test_a_rotation_before_its_users_exist_is_found(
+    with_eks: dict[str, Plan], stack: str, provisioner: str
+) -> None:
+    # GIVEN a stack's plan whose app user rotation no longer waits for what creates the user
+    resources = copy.deepcopy(with_eks[stack].resources)
+    rotation = _rotation(resources, f"{stack}-rotation-docdb-app-rotation")
+    kept = [d for d in rotation.dependencies if not d.endswith(provisioner)]
+    assert len(kept) == len(rotation.dependencies) - 1, rotation.dependencies
+    resources = [dataclasses.replace(rotation, dependencies=kept) if r is rotation else r for r in resources]
+    # WHEN the check runs  THEN it names the rotation and the provisioner it must wait for
+    findings = rotated_versions.check(resources)
+    assert len(findings) == 1, findings
+    assert findings[0].urn == rotation.urn
+    assert provisioner in findings[0].message and "must wait for it" in findings[0].message

@@ -17,6 +17,7 @@ import yaml
 from notes_platform.graph.plan import Plan, run_plan
 from stacks import outputs as out
 from stacks.config import ROOT, StackConfigError
+from stacks.tiers import NO_USERS_YET
 from tests.type_tokens import (
     DASHBOARD,
     ECR_REPOSITORY,
@@ -24,6 +25,7 @@ from tests.type_tokens import (
     IMAGE_BUILD,
     METRIC_ALARM,
     S3_BUCKET,
+    SECRET,
     SQS_QUEUE,
     TASK_DEFINITION,
 )
@@ -52,13 +54,34 @@ def test_the_first_deploy_creates_the_repository_and_no_service(first: Plan, pla
         assert first.of_type(absent) == [], absent
     # AND everything else of the promoted stack is, so the second deploy only adds the service
     full = plans["prod"]
-    parts = ("ApiService", "Dashboard", "DeploymentAlarms", "ServiceAlarms", "WorkerService", "WorkerAlarms")
+    # (and the app user's rotation: nothing creates that user before the service runs)
+    parts = (
+        "ApiService",
+        "Dashboard",
+        "DeploymentAlarms",
+        "ServiceAlarms",
+        "WorkerService",
+        "WorkerAlarms",
+        "rotation-docdb-app",
+    )
     service_parts = {r.urn for r in full.resources if any(part in r.urn for part in parts)}
     assert {r.urn for r in first.resources} == {r.urn for r in full.resources} - service_parts
     # AND the data tier's alarms still watch the database and the cache from day one
     assert {a.name for a in first.of_type(METRIC_ALARM) if "docdb" in a.name or "redis" in a.name}
     # AND the export queues and bucket are there, with no worker (it runs the API's image)
     assert len(first.of_type(SQS_QUEUE)) == 2 and [b for b in first.of_type(S3_BUCKET) if "exports" in b.name]
+
+
+def test_the_first_deploy_says_why_the_app_user_does_not_rotate_yet(
+    first: Plan, plans: dict[str, Plan]
+) -> None:
+    # GIVEN prod with nothing promoted yet / WHEN it is planned
+    [secret] = [s for s in first.of_type(SECRET) if s.name == "prod-docdb-app-secret"]
+    # THEN its app user's secret carries the reason it has no rotation yet (the pack accepts it)
+    assert secret.inputs["tags"] == {"RotationExempt": NO_USERS_YET}
+    # AND the stack that runs the service rotates it and carries no such tag
+    [rotated] = [s for s in plans["prod"].of_type(SECRET) if s.name == "prod-docdb-app-secret"]
+    assert "tags" not in rotated.inputs or not rotated.inputs["tags"]
 
 
 def test_the_first_deploy_outputs_the_repository_and_no_image(first: Plan) -> None:

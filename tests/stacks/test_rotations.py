@@ -1,8 +1,8 @@
 """The stack's rotations under mocks with the committed prod config: the JWT key set and the app's
 DocumentDB user rotated by our functions every secretsRotationDays, the master secret by
 DocumentDB's managed rotation on the same schedule, all in order and within the policy pack's
-rules. ``data_tier`` builds them after the database (``stack_rotations``), as stacks/tiers.py
-calls it."""
+rules. ``stack_rotations`` runs here after the foundation and the data tier; stacks/app.py runs it
+after the compute tier too, which tests/stacks/test_stacks.py checks on the whole stacks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from notes_platform.checks import ordering
 from notes_platform.checks.policy_pack import evaluate
 from notes_platform.graph.plan import engine_config
 from stacks.config import PROJECT, load, read_stack_file
-from stacks.rotations import ANYWHERE, https_egress_cidr
+from stacks.rotations import ANYWHERE, https_egress_cidr, stack_rotations
 from stacks.tiers import data_tier, foundation
 from tests.infra.harness import Graph, run
 from tests.type_tokens import INGRESS_RULE, LAMBDA_FUNCTION, LAMBDA_PERMISSION, SECRET, SECRET_ROTATION
@@ -26,9 +26,9 @@ def _plan(stack: str) -> tuple[Graph, Any]:
 
     def program() -> Any:
         base = foundation(config)
-        rotations = data_tier(base).rotations
-        assert rotations is not None, "data_tier makes the rotations"
-        return rotations.alarm_arns
+        # Without the compute tier: nothing stands for the users here (stacks/app.py passes the
+        # API service or the release), so the app user's rotation waits for nothing more.
+        return stack_rotations(base, data_tier(base), users_ready=[]).alarm_arns
 
     graph = run(program, stack=stack, region=config.region, config=engine_config(values), project=PROJECT)
     return graph, config
