@@ -30,6 +30,8 @@ from stacks.tiers import (
     edge_tier,
     foundation,
     observability_tier,
+    stack_deployment_alarms,
+    stack_worker_alarms,
 )
 
 
@@ -76,6 +78,12 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
         observability = eks_observability(base, data, edge, compute, data_only.data_alarms, exports)
     else:
         observability = observability_tier(base, data, edge, compute, exports)
+    if compute is None:
+        # No service yet: the load balancer and the export queues exist all the same and are
+        # alarmed as they will be (the pack's critical-resources-alarmed holds this deploy too),
+        # under the names the compute tier gives them, so nothing moves when the service comes.
+        stack_deployment_alarms(base, edge)
+        stack_worker_alarms(base, None, exports)
     exported = outputs(base, data, edge, image, compute, observability, exports)
     for name, value in exported.items():
         pulumi.export(name, value)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from notes_platform.checks.policy_pack import PackConfig, evaluate
 from notes_platform.graph.plan import Plan, run_plan
 from stacks import outputs as out
 from stacks.config import ROOT, StackConfigError
@@ -55,13 +56,13 @@ def test_the_first_deploy_creates_the_repository_and_no_service(first: Plan, pla
     # AND everything else of the promoted stack is, so the second deploy only adds the service
     full = plans["prod"]
     # (and the app user's rotation: nothing creates that user before the service runs)
+    # (the load balancer's and the queues' alarms are there already; the worker's tasks are not)
     parts = (
         "ApiService",
         "Dashboard",
-        "DeploymentAlarms",
         "ServiceAlarms",
         "WorkerService",
-        "WorkerAlarms",
+        "worker-alarms-worker-",
         "rotation-docdb-app",
     )
     service_parts = {r.urn for r in full.resources if any(part in r.urn for part in parts)}
@@ -70,6 +71,12 @@ def test_the_first_deploy_creates_the_repository_and_no_service(first: Plan, pla
     assert {a.name for a in first.of_type(METRIC_ALARM) if "docdb" in a.name or "redis" in a.name}
     # AND the export queues and bucket are there, with no worker (it runs the API's image)
     assert len(first.of_type(SQS_QUEUE)) == 2 and [b for b in first.of_type(S3_BUCKET) if "exports" in b.name]
+
+
+def test_the_first_deploy_passes_the_policy_pack(first: Plan) -> None:
+    # GIVEN prod with nothing promoted yet / WHEN the pack runs over its plan with prod's settings
+    # THEN nothing blocks it: the load balancer and the queues are alarmed before the service runs
+    assert evaluate(first.resources, stack="prod", config=PackConfig.for_stack("prod")) == []
 
 
 def test_the_first_deploy_says_why_the_app_user_does_not_rotate_yet(
