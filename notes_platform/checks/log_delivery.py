@@ -18,13 +18,13 @@ arrive. For every ``aws:s3/bucketLogging:BucketLogging`` of the plan:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
 from notes_platform.checks.ordering import Finding, Graph
 from notes_platform.graph.mocks import Recorded
+from policies.notes_policies.common import as_list, document
 
 BUCKET_LOGGING = "aws:s3/bucketLogging:BucketLogging"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
@@ -43,10 +43,11 @@ def check(resources: Iterable[Recorded]) -> list[Finding]:
         if policy is None:
             findings.append(Finding(logging.urn, f"target bucket {target} has no bucket policy in the plan"))
             continue
-        document = _document(policy.inputs.get("policy"))
-        if document is None:
+        parsed = document(policy.inputs.get("policy"))
+        if not isinstance(parsed, Mapping):
             continue  # an unknown policy: nothing to judge offline
-        if not any(_admits(s, target, prefix, source) for s in _statements(document)):
+        statements = [s for s in as_list(parsed.get("Statement")) if isinstance(s, Mapping)]
+        if not any(_admits(s, target, prefix, source) for s in statements):
             findings.append(
                 Finding(
                     logging.urn,
@@ -60,42 +61,22 @@ def check(resources: Iterable[Recorded]) -> list[Finding]:
     return findings
 
 
-def _document(value: Any) -> Mapping[str, Any] | None:
-    if isinstance(value, Mapping):
-        return value
-    try:
-        parsed = json.loads(str(value))
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, Mapping) else None
-
-
-def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    statements = document.get("Statement") or []
-    listed = [statements] if isinstance(statements, Mapping) else statements
-    return [s for s in listed if isinstance(s, Mapping)]
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _admits(statement: Mapping[str, Any], target: str, prefix: str, source: str) -> bool:
     principal = statement.get("Principal")
-    services = _as_list(principal.get("Service")) if isinstance(principal, Mapping) else []
-    actions = _as_list(statement.get("Action"))
+    services = as_list(principal.get("Service")) if isinstance(principal, Mapping) else []
+    actions = as_list(statement.get("Action"))
     if statement.get("Effect") != "Allow" or LOG_DELIVERY not in services:
         return False
     if not any(fnmatchcase("s3:PutObject", str(a)) for a in actions):
         return False
     key = f"arn:aws:s3:::{target}/{prefix}example.log"
-    if not any(fnmatchcase(key, str(r)) for r in _as_list(statement.get("Resource"))):
+    if not any(fnmatchcase(key, str(r)) for r in as_list(statement.get("Resource"))):
         return False
     conditions = statement.get("Condition") or {}
     for operator in ("ArnLike", "ArnEquals", "StringLike", "StringEquals"):
         wanted = (conditions.get(operator) or {}).get("aws:SourceArn")
         if wanted is not None and not any(
-            fnmatchcase(f"arn:aws:s3:::{source}", str(w)) for w in _as_list(wanted)
+            fnmatchcase(f"arn:aws:s3:::{source}", str(w)) for w in as_list(wanted)
         ):
             return False
     return True

@@ -23,10 +23,10 @@ the users it logs in as (``provisioning_findings``).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from notes_platform.checks.ordering import SECRET, Finding, Graph
+from notes_platform.checks.secret_access import containers
 from notes_platform.graph.mocks import Recorded
 
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"  # noqa: S105 (a type token)
@@ -131,16 +131,10 @@ def _provisioners(graph: Graph, arn: str) -> list[Recorded]:
 
 
 def _init_container_reads(task: Recorded, arn: str) -> bool:
-    raw = task.inputs.get("containerDefinitions")
-    try:
-        containers = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        return False
     return any(
-        isinstance(c, dict)
-        and c.get("essential") is False
-        and any(isinstance(e, dict) and e.get("value") == arn for e in c.get("environment") or [])
-        for c in containers or []
+        c.get("essential") is False
+        and any(isinstance(e, Mapping) and e.get("value") == arn for e in c.get("environment") or [])
+        for c in containers(task) or []
     )
 
 

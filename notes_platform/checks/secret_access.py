@@ -41,11 +41,11 @@ def check(resources: Iterable[Recorded]) -> list[Finding]:
     graph = Graph(resources)
     findings: list[Finding] = []
     for task in graph.of_type(TASK_DEFINITION):
-        containers = _containers(task)
-        if containers is None:
+        definitions = containers(task)
+        if definitions is None:
             continue  # the ordering check reports definitions it cannot read
-        findings += _read_findings(graph, task, containers)
-        findings += dependency_findings(task.urn, containers)
+        findings += _read_findings(graph, task, definitions)
+        findings += dependency_findings(task.urn, definitions)
     return findings
 
 
@@ -185,7 +185,8 @@ def _secret_key(graph: Graph, arn: str) -> str | None:
     return None
 
 
-def _containers(task: Recorded) -> list[Mapping[str, Any]] | None:
+def containers(task: Recorded) -> list[Mapping[str, Any]] | None:
+    """A task definition's containers, None when its definitions cannot be read offline."""
     definitions = task.inputs.get("containerDefinitions")
     try:
         containers = json.loads(definitions) if isinstance(definitions, str) else None
