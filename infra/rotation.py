@@ -28,7 +28,7 @@ from infra.observability.alarm_factory import Alarm, AlarmFactory, Evaluation, M
 from infra.observability.metrics_catalog import LAMBDA
 from infra.rotation_code import CA_BUNDLE, TASK_ROOT, code_archive
 from infra.rotation_policy import lambda_trust_policy, rotation_policy
-from infra.security_groups import DOCDB_PORT, HTTPS
+from infra.security_groups import HTTPS, docdb_client_rules
 
 RUNTIME = "python3.12"
 SECRETS_MANAGER_PRINCIPAL = "secretsmanager.amazonaws.com"
@@ -235,28 +235,14 @@ class SecretRotationFunction(pulumi.ComponentResource):
             )
         ]
         if args.docdb_security_group_id is not None:
-            self.security_group_rules += [
-                aws.vpc.SecurityGroupEgressRule(
-                    f"{name}-out-docdb",
-                    security_group_id=self.security_group.id,
-                    ip_protocol="tcp",
-                    from_port=DOCDB_PORT,
-                    to_port=DOCDB_PORT,
-                    referenced_security_group_id=args.docdb_security_group_id,
-                    description="MongoDB wire protocol to DocumentDB",
-                    opts=child,
-                ),
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-docdb-in-rotation",
-                    security_group_id=args.docdb_security_group_id,
-                    ip_protocol="tcp",
-                    from_port=DOCDB_PORT,
-                    to_port=DOCDB_PORT,
-                    referenced_security_group_id=self.security_group.id,
-                    description=f"MongoDB wire protocol from the {args.name} rotation function",
-                    opts=child,
-                ),
-            ]
+            self.security_group_rules += docdb_client_rules(
+                name,
+                group_id=self.security_group.id,
+                docdb_group_id=args.docdb_security_group_id,
+                client="rotation",
+                description=f"the {args.name} rotation function",
+                opts=child,
+            )
 
     def _function(
         self, name: str, args: SecretRotationFunctionArgs, kind: RotationKind, function_name: str

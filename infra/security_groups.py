@@ -201,6 +201,43 @@ class SecurityGroups(pulumi.ComponentResource):
         )
 
 
+def docdb_client_rules(
+    name: str,
+    *,
+    group_id: pulumi.Input[str],
+    docdb_group_id: pulumi.Input[str],
+    client: str,
+    description: str,
+    opts: pulumi.ResourceOptions,
+) -> list[pulumi.CustomResource]:
+    """What a group of its own needs to reach DocumentDB: its egress to the DocumentDB group
+    (``{name}-out-docdb``) and that group's ingress from it (``{name}-docdb-in-{client}``), each
+    naming the other group, so neither side opens to a CIDR. ``description``: who connects, for
+    the ingress rule."""
+    return [
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-out-docdb",
+            security_group_id=group_id,
+            ip_protocol="tcp",
+            from_port=DOCDB_PORT,
+            to_port=DOCDB_PORT,
+            referenced_security_group_id=docdb_group_id,
+            description="MongoDB wire protocol to DocumentDB",
+            opts=opts,
+        ),
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-docdb-in-{client}",
+            security_group_id=docdb_group_id,
+            ip_protocol="tcp",
+            from_port=DOCDB_PORT,
+            to_port=DOCDB_PORT,
+            referenced_security_group_id=group_id,
+            description=f"MongoDB wire protocol from {description}",
+            opts=opts,
+        ),
+    ]
+
+
 def _validate(name: str, args: SecurityGroupsArgs) -> None:
     if not 1 <= args.app_port <= 65535:
         raise ValueError(f"SecurityGroups {name}: app_port={args.app_port} is not a TCP port (1-65535)")

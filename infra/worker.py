@@ -48,7 +48,7 @@ from infra.ecs import (
     has_statements,
     task_roles,
 )
-from infra.security_groups import DOCDB_PORT, HTTPS
+from infra.security_groups import HTTPS, docdb_client_rules
 
 CONTAINER_NAME = "worker"
 WORKER_COMMAND = ("python", "-m", "notes_api.worker")
@@ -269,24 +269,12 @@ class WorkerService(pulumi.ComponentResource):
                 description="HTTPS to SQS, S3, ECR, logs and secrets through NAT or VPC endpoints",
                 opts=child,
             ),
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-out-docdb",
-                security_group_id=self.security_group.id,
-                ip_protocol="tcp",
-                from_port=DOCDB_PORT,
-                to_port=DOCDB_PORT,
-                referenced_security_group_id=args.docdb_security_group_id,
-                description="MongoDB wire protocol to DocumentDB",
-                opts=child,
-            ),
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-docdb-in-worker",
-                security_group_id=args.docdb_security_group_id,
-                ip_protocol="tcp",
-                from_port=DOCDB_PORT,
-                to_port=DOCDB_PORT,
-                referenced_security_group_id=self.security_group.id,
-                description="MongoDB wire protocol from the export worker tasks",
+            *docdb_client_rules(
+                name,
+                group_id=self.security_group.id,
+                docdb_group_id=args.docdb_security_group_id,
+                client="worker",
+                description="the export worker tasks",
                 opts=child,
             ),
         ]
