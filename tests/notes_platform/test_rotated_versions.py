@@ -11,7 +11,7 @@ import pytest
 
 from notes_platform.checks import rotated_versions
 from notes_platform.graph.mocks import Recorded
-from notes_platform.graph.plan import Plan, run_plan
+from notes_platform.graph.plan import Plan
 
 STACKS = ("staging", "prod")
 VERSION = rotated_versions.SECRET_VERSION
@@ -77,8 +77,8 @@ def test_a_secret_without_rotation_is_not_held_to_it(plans: dict[str, Plan]) -> 
 
 
 @pytest.fixture(scope="module")
-def with_eks(plans: dict[str, Plan]) -> dict[str, Plan]:
-    return {**plans, "staging-eks": run_plan("staging-eks")}
+def with_eks(plans: dict[str, Plan], eks_plan: Plan) -> dict[str, Plan]:
+    return {**plans, "staging-eks": eks_plan}
 
 
 def _rotation(resources: list[Recorded], name: str) -> Recorded:

@@ -7,39 +7,21 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from notes_platform.graph.mocks import Recorded
-from notes_platform.graph.plan import Plan, run_plan
+from notes_platform.graph.plan import Plan
 from stacks import outputs as out
 from stacks.compute import API_RELEASE
 from stacks.eks_dbusers import DBUSERS_SERVICE_ACCOUNT, dbusers_chart_values
 from tests.charts.chart import manifests, one
 from tests.charts.chart import values as chart_values
-from tests.conftest import SNAPSHOT_IMAGE_TAG
 from tests.type_tokens import IAM_ROLE_POLICY
 
 STACK = "staging-eks"
 ENV = "staging-eks"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
-
-
-@pytest.fixture(scope="module")
-def eks_plan() -> Iterator[Plan]:
-    previous = os.environ.get("NOTES_PLATFORM_IMAGE_TAG")
-    os.environ["NOTES_PLATFORM_IMAGE_TAG"] = SNAPSHOT_IMAGE_TAG
-    try:
-        yield run_plan(STACK)
-    finally:
-        if previous is None:
-            os.environ.pop("NOTES_PLATFORM_IMAGE_TAG", None)
-        else:
-            os.environ["NOTES_PLATFORM_IMAGE_TAG"] = previous
 
 
 def _release(plan: Plan) -> Recorded:

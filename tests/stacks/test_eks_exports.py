@@ -7,40 +7,22 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from infra.exports import sender_statements, worker_statements
 from notes_platform.graph.mocks import ACCOUNT_ID, Recorded
-from notes_platform.graph.plan import Plan, run_plan
+from notes_platform.graph.plan import Plan
 from stacks import outputs as out
 from stacks.compute import API_RELEASE, API_SERVICE_ACCOUNT
 from stacks.eks_exports import WORKER_SERVICE_ACCOUNT
 from stacks.exports import EXPORT_PREFIX
 from tests.charts.chart import manifests, one
 from tests.charts.chart import values as chart_values
-from tests.conftest import SNAPSHOT_IMAGE_TAG
 from tests.type_tokens import IAM_ROLE_POLICY, METRIC_ALARM, S3_LIFECYCLE, SQS_QUEUE
 
 STACK = "staging-eks"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
-
-
-@pytest.fixture(scope="module")
-def eks_plan() -> Iterator[Plan]:
-    previous = os.environ.get("NOTES_PLATFORM_IMAGE_TAG")
-    os.environ["NOTES_PLATFORM_IMAGE_TAG"] = SNAPSHOT_IMAGE_TAG
-    try:
-        yield run_plan(STACK)
-    finally:
-        if previous is None:
-            os.environ.pop("NOTES_PLATFORM_IMAGE_TAG", None)
-        else:
-            os.environ["NOTES_PLATFORM_IMAGE_TAG"] = previous
 
 
 def _release(plan: Plan) -> Recorded:
@@ -176,7 +158,7 @@ def test_the_release_waits_for_the_worker_pod_identity(eks_plan: Plan) -> None:
         assert _association(eks_plan, component).urn in dependencies, component
 
 
-def test_the_queues_alarm_on_eks_without_an_ecs_worker_alarm(eks_plan: Plan) -> None:
+def test_the_queues_alarm_on_eks_plan_an_ecs_worker_alarm(eks_plan: Plan) -> None:
     # GIVEN the EKS stack's alarms WHEN named THEN the exports queue's and its DLQ's are there,
     # and no alarm counts the tasks of an ECS worker service that does not exist
     names = {a.inputs["name"] for a in eks_plan.of_type(METRIC_ALARM)}

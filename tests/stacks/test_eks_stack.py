@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,11 +21,10 @@ from notes_platform.checks import ordering, provider_rules, replacement
 from notes_platform.checks.apimodels import check as api_model_check
 from notes_platform.checks.policy_pack import evaluate
 from notes_platform.graph.mocks import RecordedGraph
-from notes_platform.graph.plan import Plan, run_plan
+from notes_platform.graph.plan import Plan
 from stacks import outputs as out
 from stacks.compute import API_CHART_PATH, API_RELEASE, api_chart_values, check_eks_config
 from stacks.config import ROOT, StackConfigError, load_stack
-from tests.conftest import SNAPSHOT_IMAGE_TAG
 
 STACK = "staging-eks"
 CLUSTER = "aws:eks/cluster:Cluster"
@@ -35,19 +33,6 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 EDGE_COMPONENTS = ("notes:infra:Edge", "notes:infra:LoadBalancer", "notes:infra:DeploymentAlarms")
 Check = Callable[[RecordedGraph, dict[str, Any]], list[str]]
-
-
-@pytest.fixture(scope="module")
-def eks_plan() -> Iterator[Plan]:
-    previous = os.environ.get("NOTES_PLATFORM_IMAGE_TAG")
-    os.environ["NOTES_PLATFORM_IMAGE_TAG"] = SNAPSHOT_IMAGE_TAG
-    try:
-        yield run_plan(STACK)
-    finally:
-        if previous is None:
-            os.environ.pop("NOTES_PLATFORM_IMAGE_TAG", None)
-        else:
-            os.environ["NOTES_PLATFORM_IMAGE_TAG"] = previous
 
 
 # --- the checks ------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from stacks.config import PROJECT, ROOT, StackConfigError, load, read_stack_file
 from stacks.error_tracking import KEY, STATEMENT_SID
 from tests.charts.chart import WORKER, manifests, one
 from tests.charts.chart import values as chart_values
-from tests.conftest import SNAPSHOT_IMAGE_TAG
+from tests.conftest import pinned_image_tag
 from tests.type_tokens import IAM_ROLE_POLICY, TASK_DEFINITION
 
 ECS_STACKS = ("staging", "prod")
@@ -58,33 +57,13 @@ def _stack_with_key(root: Path, stack: str) -> str:
 @pytest.fixture(scope="module")
 def with_sentry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[Plan, str]]]:
     """Each stack planned with the key set: stack -> (plan, the ARN it names)."""
-    previous = os.environ.get("NOTES_PLATFORM_IMAGE_TAG")
-    os.environ["NOTES_PLATFORM_IMAGE_TAG"] = SNAPSHOT_IMAGE_TAG
-    try:
+    with pinned_image_tag():
         planned = {}
         for stack in (*ECS_STACKS, EKS_STACK):
             root = tmp_path_factory.mktemp(stack)
             arn = _stack_with_key(root, stack)
             planned[stack] = (run_plan(stack, root), arn)
         yield planned
-    finally:
-        if previous is None:
-            os.environ.pop("NOTES_PLATFORM_IMAGE_TAG", None)
-        else:
-            os.environ["NOTES_PLATFORM_IMAGE_TAG"] = previous
-
-
-@pytest.fixture(scope="module")
-def eks_without() -> Iterator[Plan]:
-    previous = os.environ.get("NOTES_PLATFORM_IMAGE_TAG")
-    os.environ["NOTES_PLATFORM_IMAGE_TAG"] = SNAPSHOT_IMAGE_TAG
-    try:
-        yield run_plan(EKS_STACK)
-    finally:
-        if previous is None:
-            os.environ.pop("NOTES_PLATFORM_IMAGE_TAG", None)
-        else:
-            os.environ["NOTES_PLATFORM_IMAGE_TAG"] = previous
 
 
 def _containers(plan: Plan) -> dict[str, dict[str, Any]]:
@@ -148,14 +127,14 @@ def test_unset_no_container_gets_a_sentry_variable_and_no_role_reads_one(
         assert STATEMENT_SID not in [s.get("Sid") for s in statements], name
 
 
-def test_unset_on_eks_the_chart_gets_no_sentry_variable_and_no_pod_role_reads_one(eks_without: Plan) -> None:
+def test_unset_on_eks_the_chart_gets_no_sentry_variable_and_no_pod_role_reads_one(eks_plan: Plan) -> None:
     # GIVEN staging-eks's committed file WHEN planned
-    values = _release_values(eks_without)
+    values = _release_values(eks_plan)
     # THEN neither the API's nor the worker's extra variables name Sentry
     assert not [v for v in values["config"]["extraEnv"] if SENTRY.match(v)]
     assert "extraEnv" not in values["worker"]
     # AND no pod role has the Sentry statement
-    for name, statements in _policies(eks_without).items():
+    for name, statements in _policies(eks_plan).items():
         assert STATEMENT_SID not in [s.get("Sid") for s in statements], name
 
 
