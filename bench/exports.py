@@ -25,16 +25,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
 import random
-import signal
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,6 +42,7 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from devtools.localservices import ExportResources, MotoServer, SecantusServer, create_export_resources
+from devtools.worker_process import WorkerProcess
 from notes_api.core.db import NOTE_INDEXES, Database
 from notes_api.exports.records import DONE, ExportRecords, message_body
 from notes_api.worker.settings import WorkerSettings, load_worker_settings
@@ -87,50 +84,9 @@ def peak_rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmHWM for pid {pid}")
 
 
-class Worker:
-    """``python -m notes_api.worker`` as a child, its JSON log lines collected."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "notes_api.worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.records: list[dict[str, Any]] = []
-        self.raw: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.raw.append(line)
-            with contextlib.suppress(ValueError):  # a line that is not JSON: kept in raw only
-                self.records.append(json.loads(line))
-
-    def wait_logged(self, fragment: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(fragment in r.get("message", "") for r in self.records):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not log {fragment!r}:\n{''.join(self.raw[-20:])}")
-            time.sleep(0.02)
-
-    def jobs(self) -> list[dict[str, Any]]:
-        return [r for r in self.records if "seconds" in r and "notes" in r]
-
-    def stop(self) -> None:
-        # One SIGTERM, as ECS sends: the worker finishes its long poll (at most 20 s) and exits.
-        # A second signal would abandon the poll, and the server would still hand the next
-        # message to that dead request (it stays invisible for the whole visibility timeout).
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+def job_records(worker: WorkerProcess) -> list[dict[str, Any]]:
+    """The worker's per-job log records (export id, notes, bytes, parts, seconds)."""
+    return [r for r in worker.records() if "seconds" in r and "notes" in r]
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -236,7 +192,7 @@ class Memory:
 def measure_throughput(
     env: dict[str, str], settings: WorkerSettings, servers: dict[str, int], client: Any, sqs: Any, args: Any
 ) -> Throughput:
-    worker = Worker(env)
+    worker = WorkerProcess(env)
     try:
         worker.wait_logged("worker started")
         ids, _ = queue_exports(settings, sqs, THROUGHPUT_OWNER, WARM_UP_EXPORTS)
@@ -247,9 +203,9 @@ def measure_throughput(
         finished = wait_done(client, ids, 600)
         wall = finished - started
         cores = {name: (cpu_seconds(pid) - cpu_before[name]) / wall for name, pid in pids.items()}
-        jobs = [job for job in worker.jobs() if job["export_id"] in set(ids)]
+        jobs = [job for job in job_records(worker) if job["export_id"] in set(ids)]
     finally:
-        worker.stop()
+        worker.drain()
     seconds = sorted(job["seconds"] for job in jobs)
     return Throughput(
         exports=len(ids),
@@ -268,7 +224,7 @@ def measure_throughput(
 def measure_memory(
     env: dict[str, str], settings: WorkerSettings, client: Any, sqs: Any, notes: int
 ) -> Memory:
-    worker = Worker(env)
+    worker = WorkerProcess(env)
     try:
         worker.wait_logged("worker started")
         time.sleep(0.5)
@@ -276,9 +232,9 @@ def measure_memory(
         ids, _ = queue_exports(settings, sqs, f"bench-rss-{notes}", 1)
         worker.wait_logged(f"export {ids[0]} done", timeout=600)
         peak = peak_rss_bytes(worker.proc.pid)
-        job = next(job for job in worker.jobs() if job["export_id"] == ids[0])
+        job = next(job for job in job_records(worker) if job["export_id"] == ids[0])
     finally:
-        worker.stop()
+        worker.drain()
     return Memory(notes, int(job["bytes"]), int(job["parts"]), float(job["seconds"]), idle, peak)
 
 

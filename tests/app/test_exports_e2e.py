@@ -15,19 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from devtools.localservices import ExportResources, MotoServer, SecantusServer
+from devtools.worker_process import WorkerProcess, wait_until
 from notes_api.core.config import Settings
 from notes_api.exports.records import message_body
 from notes_api.worker.export import FORMAT
 from tests.app.conftest import new_note, signup
-from tests.app.worker_support import (
-    WorkerProcess,
-    drain,
-    queue_depth,
-    seed_notes,
-    text_body,
-    wait_until,
-    worker_environment,
-)
+from tests.app.worker_support import drain, queue_depth, seed_notes, text_body, worker_environment
 
 EXPORTS = "/api/v1/exports"
 NOTES = "/api/v1/notes"

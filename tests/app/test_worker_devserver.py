@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from devtools.localservices import free_port
-from tests.app.worker_support import wait_until
+from devtools.worker_process import wait_until
 
 
 def _port_open(port: int) -> bool:

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 import pytest
 
 from devtools.localservices import ExportResources, MotoServer, SecantusServer, create_export_resources
+from devtools.worker_process import WorkerProcess, wait_until
 from notes_api.exports.records import DONE, RUNNING, object_key
 from notes_api.worker.consumer import WAIT_SECONDS
 from notes_api.worker.settings import WorkerSettings
 from tests.app.worker_support import (
     ROOT,
-    WorkerProcess,
     enqueue,
     new_export,
     object_keys,
@@ -31,7 +31,6 @@ from tests.app.worker_support import (
     read_record,
     run,
     seed_notes,
-    wait_until,
     worker_environment,
     worker_settings,
 )
