@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -29,7 +27,7 @@ import pytest
 
 from devtools.localservices import MotoServer, RedisServer, SecantusServer, free_port
 from notes_rotation import jwt as rotation
-from tests.app.test_server_process import ServerProcess
+from tests.app.test_server_process import ServerProcess, spawn
 
 REFRESH_SECONDS = 5  # NOTES_SECRETS_REFRESH_SECONDS's minimum
 ACTIVATION_DELAY = 2 * REFRESH_SECONDS  # as the rotation's default is to the 60 s interval
@@ -75,18 +73,7 @@ def api(
             "NOTES_PASSWORD_HASH_PARALLELISM": "1",
         }
     )
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "notes_api"],
-            env=env,
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    server = ServerProcess(proc, port, log_path, env)
+    server = spawn(env, port, tmp_path)
     try:
         server.wait_healthy()
         yield server, sm, arn

@@ -140,6 +140,23 @@ def redis_with_auth() -> Iterator[RedisServer]:
         yield server
 
 
+def spawn(env: dict[str, str], port: int, workdir: Path) -> ServerProcess:
+    """``python -m notes_api`` with exactly ``env``, its output in ``workdir/server.log``; not
+    waited for."""
+    log_path = workdir / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "notes_api"],
+            env=env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    return ServerProcess(proc, port, log_path, env)
+
+
 @pytest.fixture(scope="module")
 def launch(
     redis_with_auth: RedisServer, mongo_server: SecantusServer, tmp_path_factory: pytest.TempPathFactory
@@ -172,18 +189,7 @@ def launch(
         )
         env.update(overrides)
         env = {k: v for k, v in env.items() if v != ""}  # "" removes a variable
-        log_path = workdir / "server.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "notes_api"],
-                env=env,
-                cwd=workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        server = ServerProcess(proc, port, log_path, env)
+        server = spawn(env, port, workdir)
         started.append(server)
         return server
 
