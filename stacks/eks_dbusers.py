@@ -20,11 +20,12 @@ default, setDefaults there); a failed Job fails the release, which ``atomic`` ro
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
 
-from infra.eks.pod_identity import DbUsersPodIdentity, DbUsersPodIdentityArgs
+from infra.eks.pod_identity import DbUsersPodIdentity, PodIdentityArgs
 from stacks.tiers import DataTier, Foundation
 
 # The chart's dbusers.serviceAccount.name (charts/notes-api/values.yaml's default, set here
@@ -38,21 +39,38 @@ def dbusers_pod_identity(
     """The Job's role (notes-<env>-dbusers-pod): the app's DocumentDB secret, whose user it
     creates, and the cluster's master user secret, with which it logs in; for the chart's dbusers
     service account in the API's namespace."""
-    config = base.config
     return DbUsersPodIdentity(
         f"{base.env}-dbusers-pod-identity",
-        DbUsersPodIdentityArgs(
-            environment=base.env,
-            region=config.region,
-            cluster_name=cluster_name,
-            namespace=config.eks.namespace,
-            service_account=DBUSERS_SERVICE_ACCOUNT,
-            secret_arns=[data.database.app_secret_arn, data.database.master_user_secret_arn],
-            # Our secrets key, for the app secret; the master secret is under aws/secretsmanager
-            # (infra/documentdb.py), which needs no grant of ours.
-            secrets_kms_key_arn=base.keys.arn("secrets"),
+        pod_identity_args(
+            base,
+            cluster_name,
+            DBUSERS_SERVICE_ACCOUNT,
+            [data.database.app_secret_arn, data.database.master_user_secret_arn],
+            # Our secrets key serves the app secret; the master secret is under
+            # aws/secretsmanager (infra/documentdb.py), which needs no grant of ours.
         ),
         base.opts,
+    )
+
+
+def pod_identity_args(
+    base: Foundation,
+    cluster_name: pulumi.Input[str],
+    service_account: str,
+    secret_arns: Sequence[pulumi.Input[str]],
+    statements: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] = (),
+) -> PodIdentityArgs:
+    """A role for one of the chart's service accounts in the API's namespace: these secrets (and
+    our secrets key through Secrets Manager) and these statements (none: no second policy)."""
+    return PodIdentityArgs(
+        environment=base.env,
+        region=base.config.region,
+        cluster_name=cluster_name,
+        namespace=base.config.eks.namespace,
+        service_account=service_account,
+        secret_arns=list(secret_arns),
+        secrets_kms_key_arn=base.keys.arn("secrets"),
+        statements=statements,
     )
 
 

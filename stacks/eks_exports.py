@@ -18,11 +18,10 @@ import pulumi
 from infra.ecs import STOP_TIMEOUT_MARGIN_SECONDS
 from infra.eks.pod_identity import (
     ApiPodIdentity,
-    ApiPodIdentityArgs,
     WorkerPodIdentity,
-    WorkerPodIdentityArgs,
 )
 from stacks.config import StackConfig
+from stacks.eks_dbusers import pod_identity_args
 from stacks.error_tracking import sentry_environment
 from stacks.exports import EXPORT_PREFIX, sender_policy, with_sentry, worker_policy
 from stacks.tiers import ExportsTier, Foundation
@@ -42,18 +41,14 @@ def api_pod_identity(
     """The API's role (notes-<env>-api-pod): its secrets (``api_secrets``, by variable name: the
     app's DocumentDB secret, never the master user's) and the sender's statements (queue a job,
     read an export to presign it), for the chart's API service account."""
-    config = base.config
     return ApiPodIdentity(
         f"{base.env}-api-pod-identity",
-        ApiPodIdentityArgs(
-            environment=base.env,
-            region=config.region,
-            cluster_name=cluster_name,
-            namespace=config.eks.namespace,
-            service_account=service_account,
-            secret_arns=list(api_secrets.values()),
-            secrets_kms_key_arn=base.keys.arn("secrets"),
-            statements=with_sentry(config, sender_policy(exports)),
+        pod_identity_args(
+            base,
+            cluster_name,
+            service_account,
+            list(api_secrets.values()),
+            with_sentry(base.config, sender_policy(exports)),
         ),
         base.opts,
     )
@@ -69,19 +64,15 @@ def worker_pod_identity(
     variable name) the MongoDB URI's only, the one the chart gives both Deployments, and the
     worker's statements (receive, delete and hand back jobs, write exports), for the chart's
     worker service account in the API's namespace."""
-    config = base.config
     return WorkerPodIdentity(
         f"{base.env}-worker-pod-identity",
-        WorkerPodIdentityArgs(
-            environment=base.env,
-            region=config.region,
-            cluster_name=cluster_name,
-            namespace=config.eks.namespace,
-            service_account=WORKER_SERVICE_ACCOUNT,
+        pod_identity_args(
+            base,
+            cluster_name,
+            WORKER_SERVICE_ACCOUNT,
             # As on ECS: neither the Redis token nor the JWT key.
-            secret_arns=[api_secrets["NOTES_MONGODB_URI"]],
-            secrets_kms_key_arn=base.keys.arn("secrets"),
-            statements=with_sentry(config, worker_policy(exports)),
+            [api_secrets["NOTES_MONGODB_URI"]],
+            with_sentry(base.config, worker_policy(exports)),
         ),
         base.opts,
     )
