@@ -14,6 +14,7 @@ import pulumi
 
 from infra.image import ServiceImage
 from stacks import outputs as out
+from stacks.alarms import stack_data_alarms
 from stacks.compute import EksComputeTier, ecs_compute, eks_compute, service_image
 from stacks.config import StackConfig, load
 from stacks.eks_observability import eks_observability
@@ -30,8 +31,6 @@ from stacks.tiers import (
     edge_tier,
     foundation,
     observability_tier,
-    stack_deployment_alarms,
-    stack_worker_alarms,
 )
 
 
@@ -74,16 +73,9 @@ def build(config: StackConfig) -> dict[str, pulumi.Input[Any]]:
     if isinstance(compute, EksComputeTier):
         # The data alarms as on ECS; the service's alarms and row from Container Insights on EKS,
         # the exports queues' alarms without an ECS worker service.
-        data_only = observability_tier(base, data, edge, None)
-        observability = eks_observability(base, data, edge, compute, data_only.data_alarms, exports)
+        observability = eks_observability(base, data, edge, compute, stack_data_alarms(base, data), exports)
     else:
         observability = observability_tier(base, data, edge, compute, exports)
-    if compute is None:
-        # No service yet: the load balancer and the export queues exist all the same and are
-        # alarmed as they will be (the pack's critical-resources-alarmed holds this deploy too),
-        # under the names the compute tier gives them, so nothing moves when the service comes.
-        stack_deployment_alarms(base, edge)
-        stack_worker_alarms(base, None, exports)
     exported = outputs(base, data, edge, image, compute, observability, exports)
     for name, value in exported.items():
         pulumi.export(name, value)

@@ -22,6 +22,7 @@ from infra.image import ServiceImage, ServiceImageArgs
 from infra.network import subnet_cidrs
 from infra.observability.alarms import DeploymentAlarms
 from infra.security_groups import DOCDB_PORT, REDIS_PORT
+from stacks.alarms import stack_deployment_alarms
 from stacks.config import PROJECT, ROOT, StackConfig, StackConfigError
 from stacks.error_tracking import sentry_environment
 from stacks.exports import api_export_environment, sender_policy, with_sentry, worker_service
@@ -32,7 +33,6 @@ from stacks.tiers import (
     EdgeTier,
     ExportsTier,
     Foundation,
-    stack_deployment_alarms,
 )
 
 if TYPE_CHECKING:

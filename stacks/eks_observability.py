@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from infra.observability.alarms import DataAlarms
 from infra.observability.eks_alarms import EksServiceAlarms, EksServiceAlarmsArgs
+from stacks.alarms import stack_worker_alarms
 from stacks.compute import API_RELEASE, EksComputeTier
 from stacks.tiers import (
     DataTier,
@@ -19,7 +20,6 @@ from stacks.tiers import (
     Foundation,
     ObservabilityTier,
     stack_dashboard,
-    stack_worker_alarms,
 )
 
 

@@ -30,9 +30,7 @@ from infra.kms import Keys, KeysArgs
 from infra.network import Network, NetworkArgs
 from infra.observability.alarms import (
     DataAlarms,
-    DataAlarmsArgs,
     DeploymentAlarms,
-    DeploymentAlarmsArgs,
     ServiceAlarms,
     ServiceAlarmsArgs,
     cache_member_ids,
@@ -40,11 +38,12 @@ from infra.observability.alarms import (
 from infra.observability.dashboard import Dashboard, DashboardArgs
 from infra.observability.thresholds import AlarmThresholds
 from infra.observability.topic import AlarmTopic, AlarmTopicArgs
-from infra.observability.worker_alarms import WorkerAlarms, WorkerAlarmsArgs
+from infra.observability.worker_alarms import WorkerAlarms
 from infra.observability.worker_widgets import WorkerWidgetValues
 from infra.secrets import GeneratedSecret
 from infra.security_groups import SecurityGroups, SecurityGroupsArgs
 from infra.worker import WorkerService
+from stacks.alarms import stack_data_alarms, stack_deployment_alarms, stack_worker_alarms
 from stacks.config import PROJECT, StackConfig, StackConfigError
 from stacks.guardrails import SERVICE_PUBLISHERS, stack_backup, stack_budgets
 from stacks.settings import alarm_subscriptions, alarm_thresholds, default_tags
@@ -365,22 +364,14 @@ def observability_tier(
     exports: ExportsTier | None = None,
 ) -> ObservabilityTier:
     env, opts, alb = base.env, base.opts, edge.alb
-    docdb_instance_ids = [instance.identifier for instance in data.database.instances]
-    cache_ids = cache_member_ids(
-        data.cache.replication_group.replication_group_id, base.config.cache.node_count
-    )
-    data_alarms = DataAlarms(
-        f"{env}-data-alarms",
-        DataAlarmsArgs(
-            environment=env,
-            topic_arn=base.topic.arn,
-            docdb_instance_ids=docdb_instance_ids,
-            cache_cluster_ids=cache_ids,
-            thresholds=base.thresholds,
-        ),
-        opts,
-    )
+    data_alarms = stack_data_alarms(base, data)
     if compute is None:
+        # No service yet: the load balancer and the export queues exist all the same and are
+        # alarmed as they will be (the pack's critical-resources-alarmed holds this deploy too),
+        # under the names the compute tier gives them, so nothing moves when the service comes.
+        stack_deployment_alarms(base, edge)
+        if exports is not None:
+            stack_worker_alarms(base, None, exports)
         return ObservabilityTier(data_alarms=data_alarms, service_alarms=None, dashboard=None)
 
     service = compute.service
@@ -425,40 +416,6 @@ def observability_tier(
         service_alarms=service_alarms,
         dashboard=dashboard,
         worker_alarms=worker_alarms,
-    )
-
-
-def stack_worker_alarms(base: Foundation, worker: WorkerService | None, exports: ExportsTier) -> WorkerAlarms:
-    """The exports queue's oldest message, its dead-letter queue, an ECS worker's running tasks."""
-    return WorkerAlarms(
-        f"{base.env}-worker-alarms",
-        WorkerAlarmsArgs(
-            environment=base.env,
-            topic_arn=base.topic.arn,
-            queue_name=exports.queue.queue_name,
-            dlq_name=exports.queue.dlq_name,
-            cluster_name=worker.cluster_name if worker is not None else None,
-            service_name=worker.service_name if worker is not None else None,
-            job_timeout_seconds=base.config.exports.job_timeout_seconds,
-            thresholds=base.thresholds,
-        ),
-        base.opts,
-    )
-
-
-def stack_deployment_alarms(base: Foundation, edge: EdgeTier) -> DeploymentAlarms:
-    """The alarms a deployment is judged on (5xx share, p99 on the ALB and its target group):
-    the same for every compute path. ECS rolls a deployment back on them."""
-    return DeploymentAlarms(
-        f"{base.env}-deployment-alarms",
-        DeploymentAlarmsArgs(
-            environment=base.env,
-            topic_arn=base.topic.arn,
-            alb_arn_suffix=edge.alb.arn_suffix,
-            target_group_arn_suffix=edge.alb.target_group_arn_suffix,
-            thresholds=base.thresholds,
-        ),
-        base.opts,
     )
 
 
