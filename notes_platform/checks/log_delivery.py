@@ -11,7 +11,10 @@ arrive. For every ``aws:s3/bucketLogging:BucketLogging`` of the plan:
 - the target bucket has a policy in the plan with an Allow of s3:PutObject for
   ``logging.s3.amazonaws.com`` whose Resource covers ``<target>/<prefix>`` and whose
   ``aws:SourceArn`` condition, if any, matches the source bucket;
-- the logging configuration waits for that policy (a dependency), so no log is refused in between.
+- the logging configuration waits for that policy (a dependency), so no log is refused in between;
+- the target bucket's default encryption is not SSE-KMS: "Default server-side encryption with AWS
+  KMS keys (SSE-KMS) is not supported for server access logging target buckets" (S3 User Guide,
+  "Troubleshoot server access logging").
 
     findings = check(plan.resources)
 """
@@ -28,6 +31,7 @@ from policies.notes_policies.common import as_list, document
 
 BUCKET_LOGGING = "aws:s3/bucketLogging:BucketLogging"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 LOG_DELIVERY = "logging.s3.amazonaws.com"
 
 
@@ -35,10 +39,23 @@ def check(resources: Iterable[Recorded]) -> list[Finding]:
     """Every finding; an empty list means all is well."""
     graph = Graph(resources)
     policies = {str(p.inputs.get("bucket")): p for p in graph.of_type(BUCKET_POLICY)}
+    encryption = {str(e.inputs.get("bucket")): e for e in graph.of_type(BUCKET_ENCRYPTION)}
     findings: list[Finding] = []
     for logging in graph.of_type(BUCKET_LOGGING):
         source, target = str(logging.inputs.get("bucket")), str(logging.inputs.get("targetBucket"))
         prefix = str(logging.inputs.get("targetPrefix") or "")
+        algorithms = [
+            str((rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm"))
+            for rule in as_list(encryption[target].inputs.get("rules") if target in encryption else None)
+            if isinstance(rule, Mapping)
+        ]
+        if any(a.startswith("aws:kms") for a in algorithms):
+            findings.append(
+                Finding(
+                    logging.urn,
+                    f"target bucket {target} defaults to SSE-KMS: S3 delivers access logs to none",
+                )
+            )
         policy = policies.get(target)
         if policy is None:
             findings.append(Finding(logging.urn, f"target bucket {target} has no bucket policy in the plan"))

@@ -74,6 +74,13 @@ def _without_dependency(resources: list[Recorded]) -> list[Recorded]:
     return [planted if r is logging else r for r in resources]
 
 
+def _target_under_kms(resources: list[Recorded]) -> list[Recorded]:
+    encryption = _one(resources, log_delivery.BUCKET_ENCRYPTION, "prod-alb-logs-encryption")
+    rules = [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]
+    planted = dataclasses.replace(encryption, inputs={**encryption.inputs, "rules": rules})
+    return [planted if r is encryption else r for r in resources]
+
+
 @pytest.mark.parametrize(
     ("mistake", "plant", "expected"),
     [
@@ -105,6 +112,7 @@ def _without_dependency(resources: list[Recorded]) -> list[Recorded]:
             "must let logging.s3",
         ),
         ("logging before the policy", _without_dependency, "may be created before"),
+        ("a target under SSE-KMS", _target_under_kms, "defaults to SSE-KMS"),
     ],
 )
 def test_each_planted_mistake_is_found(
