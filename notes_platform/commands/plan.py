@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     # accept and `pulumi up` or `pulumi destroy` would report (notes_platform/checks/ordering.py,
     # provider_rules.py and replacement.py), and containers reading what their roles cannot
     # (secret_access.py), and rotated secrets whose own version could undo a rotation
-    # (rotated_versions.py), and access logs no policy admits (log_delivery.py).
+    # (rotated_versions.py), access logs no policy admits (log_delivery.py) and services told to
+    # notify a topic that does not admit them (topic_publishers.py).
     from notes_platform.checks import (  # noqa: PLC0415
         log_delivery,
         ordering,
@@ -105,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         replacement,
         rotated_versions,
         secret_access,
+        topic_publishers,
     )
 
     rules = [
@@ -114,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         *secret_access.check(result.resources),
         *rotated_versions.check(result.resources),
         *log_delivery.check(result.resources),
+        *topic_publishers.check(result.resources),
     ]
     if rules:
         print(
