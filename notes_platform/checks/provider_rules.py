@@ -7,6 +7,11 @@ teach, checked over the recorded graph.
   internal/service/ecs/service.go; the pulumi_aws ``ecs.Service`` docstring: "Updating this
   argument requires `force_new_deployment = true`"), and a service with a fixed name cannot be
   created beside the one it replaces.
+- A DocumentDB cluster not restored from a snapshot has its master password set one way:
+  ``masterPassword`` or ``manageMasterUserPassword``. Both: the provider refuses the plan
+  (``manage_master_user_password`` ConflictsWith ``master_password`` in terraform-provider-aws
+  internal/service/docdb/cluster.go); neither: CreateDBCluster fails for want of a password
+  (DocumentDB API Reference, CreateDBCluster, MasterUserPassword).
 - In a stack that protects anything, every resource that holds data (``STATEFUL_TYPES``) is
   protected: one left out is what `pulumi destroy`, or a replacement, deletes while everything
   around it is refused.
@@ -21,6 +26,7 @@ from collections.abc import Iterable
 from notes_platform.checks.ordering import ECS_SERVICE, Finding
 from notes_platform.graph.mocks import Recorded
 
+DOCDB_CLUSTER = "aws:docdb/cluster:Cluster"
 # What holds data the program cannot recreate. Left out on purpose: KMS keys and secrets
 # (AWS keeps them for a waiting or recovery window after deletion), ECR repositories (images
 # are rebuilt or promoted again), log groups (not protected in any stack yet).
@@ -42,7 +48,26 @@ STATEFUL_TYPES = frozenset(
 def check(resources: Iterable[Recorded]) -> list[Finding]:
     """Every finding; an empty list means all is well."""
     recorded = list(resources)
-    return [*capacity_strategy_findings(recorded), *protection_findings(recorded)]
+    return [
+        *capacity_strategy_findings(recorded),
+        *docdb_password_findings(recorded),
+        *protection_findings(recorded),
+    ]
+
+
+def docdb_password_findings(resources: Iterable[Recorded]) -> list[Finding]:
+    findings = []
+    for r in resources:
+        if r.type != DOCDB_CLUSTER or r.inputs.get("snapshotIdentifier"):
+            continue
+        managed, given = (
+            r.inputs.get("manageMasterUserPassword") is True,
+            bool(r.inputs.get("masterPassword")),
+        )
+        if managed == given:
+            how = "both masterPassword and manageMasterUserPassword" if managed else "no master password"
+            findings.append(Finding(r.urn, f"sets {how}: set exactly one of them"))
+    return findings
 
 
 def capacity_strategy_findings(resources: Iterable[Recorded]) -> list[Finding]:

@@ -74,3 +74,24 @@ def test_an_unprotected_exports_bucket_in_a_protected_stack_is_found(plans: dict
     bucket.protect = False
     [finding] = provider_rules.check(resources)
     assert finding.urn == bucket.urn and "not protected" in finding.message, finding
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"masterPassword": "planted"}, "sets both masterPassword and manageMasterUserPassword"),
+        ({"manageMasterUserPassword": False}, "sets no master password"),
+    ],
+)
+def test_a_docdb_cluster_with_both_or_no_master_password_is_found(
+    plans: dict[str, Plan], change: dict[str, object], expected: str
+) -> None:
+    # GIVEN prod's cluster, whose password DocumentDB manages, planted with a password of its own
+    # as well, or with neither
+    resources = copy.deepcopy(plans["prod"].resources)
+    cluster = the(resources, provider_rules.DOCDB_CLUSTER)
+    assert cluster.inputs["manageMasterUserPassword"] is True and "masterPassword" not in cluster.inputs
+    cluster.inputs.update(change)
+    # THEN the rule names the cluster: the provider or CreateDBCluster would refuse it
+    [finding] = provider_rules.check(resources)
+    assert finding.urn == cluster.urn and expected in finding.message, finding
